@@ -1,0 +1,4 @@
+pytest_plugins = [
+    "tests.plugins.browser",
+    "tests.plugins.tiktok_sandbox",
+]
