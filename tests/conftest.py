@@ -1,4 +1,61 @@
+import pytest
+
+from appgroups.models import Role
+from tests.factories import AppGroupFactory, MembershipFactory
+
 pytest_plugins = [
     "tests.plugins.browser",
     "tests.plugins.tiktok_sandbox",
 ]
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hasher(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def app_group(db):
+    return AppGroupFactory(name="Acme")
+
+
+@pytest.fixture
+def other_app_group(db):
+    return AppGroupFactory(name="Globex")
+
+
+@pytest.fixture
+def admin(app_group):
+    return MembershipFactory(app_group=app_group, role=Role.ADMIN, user__email="admin@acme.test")
+
+
+@pytest.fixture
+def marketer(app_group):
+    return MembershipFactory(
+        app_group=app_group, role=Role.MARKETER, user__email="marketer@acme.test"
+    )
+
+
+@pytest.fixture
+def viewer(app_group):
+    return MembershipFactory(app_group=app_group, role=Role.VIEWER, user__email="viewer@acme.test")
+
+
+def _client_for(client, membership):
+    client.force_login(membership.user)
+    return client
+
+
+@pytest.fixture
+def admin_client(client, admin):
+    return _client_for(client, admin)
+
+
+@pytest.fixture
+def marketer_client(client, marketer):
+    return _client_for(client, marketer)
+
+
+@pytest.fixture
+def viewer_client(client, viewer):
+    return _client_for(client, viewer)

@@ -1,0 +1,57 @@
+# braze_sync: `make run` starts the whole product, `make test` runs every check.
+# Only Python 3.11 is needed; everything else is installed into .venv.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+# Installing again only when requirements.txt changed keeps a second `make run` fast.
+STAMP := $(VENV)/.installed
+# Procfile commands (python, celery) and tools run from the virtualenv.
+export PATH := $(abspath $(BIN)):$(PATH)
+
+.PHONY: run install migrate seed worker beat web sandbox test lint format migrations-check pytest check-deploy clean
+
+run: install migrate seed
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/honcho start -f Procfile
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+migrate: install
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py migrate --noinput -v 0
+
+seed: install
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/python manage.py seed_demo
+
+web worker beat sandbox: install
+	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/honcho start -f Procfile $@
+
+test: install lint migrations-check pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+migrations-check: install
+	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
+
+# pytest exits non-zero when it collects no tests, so an empty run cannot pass.
+pytest: install
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+# What production settings look like to Django's deployment checklist.
+check-deploy: install
+	DJANGO_DEBUG=0 DJANGO_SECRET_KEY=$$($(BIN)/python -c "import secrets; print(secrets.token_urlsafe(50))") \
+		$(BIN)/python manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf var/celery var/test_braze_sync.sqlite3

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AppGroupsConfig(AppConfig):
+    name = "appgroups"
+    verbose_name = "App groups"

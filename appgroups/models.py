@@ -1,0 +1,114 @@
+"""App groups (Braze "workspaces"), dashboard users and their roles."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class DashboardUserManager(UserManager):
+    """Users sign in with their email; Django's manager expects a username, so map it."""
+
+    def _create_user(self, email, password, **extra_fields):
+        email = self.normalize_email(email).lower()
+        user = self.model(email=email, **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra_fields)
+
+
+class User(AbstractUser):
+    """A person who signs in to the dashboard (not a profile synced to TikTok)."""
+
+    username = None
+    email = models.EmailField("email address", unique=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    objects = DashboardUserManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class AppGroup(models.Model):
+    """A Braze app group ("workspace"): owns partner connections, Canvases, users and API keys."""
+
+    name = models.CharField(max_length=100, unique=True)
+    # Phone numbers typed without a country code are read in this country (DESIGN.md §4.6).
+    default_country = models.CharField(
+        max_length=2,
+        default="US",
+        help_text="ISO 3166-1 alpha-2 code used for phone numbers without a country code.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", "Admin"
+    MARKETER = "marketer", "Marketer"
+    VIEWER = "viewer", "Viewer"
+
+
+class Permission(models.TextChoices):
+    """What a role allows. Services check these, templates only mirror them."""
+
+    VIEW = "view", "View the app group"
+    MANAGE_CANVASES = "manage_canvases", "Build, launch and stop Canvases"
+    MANAGE_USERS = "manage_users", "Import and edit user profiles"
+    MANAGE_PARTNERS = "manage_partners", "Connect and disconnect technology partners"
+    MANAGE_API_KEYS = "manage_api_keys", "Create and revoke REST API keys"
+    MANAGE_SETTINGS = "manage_settings", "Change app group settings"
+
+
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    Role.VIEWER: frozenset({Permission.VIEW}),
+    Role.MARKETER: frozenset(
+        {Permission.VIEW, Permission.MANAGE_CANVASES, Permission.MANAGE_USERS}
+    ),
+    Role.ADMIN: frozenset(Permission.values),
+}
+
+
+class Membership(models.Model):
+    """A dashboard user's role in one app group."""
+
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    app_group = models.ForeignKey(AppGroup, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "app_group"], name="membership_unique"),
+        ]
+        ordering = ["app_group__name"]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.app_group} ({self.get_role_display()})"
+
+    def has_permission(self, permission: str) -> bool:
+        return permission in ROLE_PERMISSIONS[self.role]

@@ -1,0 +1,89 @@
+"""Writes for app groups, dashboard users and memberships. Callers pass the acting membership,
+and every service checks its permission itself: templates only mirror these checks."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+
+from appgroups.models import AppGroup, Membership, Permission, Role, User
+
+APP_GROUP_NAME_MAX_LENGTH = AppGroup._meta.get_field("name").max_length
+
+
+def membership_require(membership: Membership | None, permission: str) -> None:
+    """Raise PermissionDenied unless the membership's role grants `permission`."""
+    if membership is None or not membership.has_permission(permission):
+        raise PermissionDenied(
+            f"Your role does not allow this: {Permission(permission).label.lower()}."
+        )
+
+
+def _clean_app_group_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValidationError({"name": "An app group needs a name."})
+    if len(name) > APP_GROUP_NAME_MAX_LENGTH:
+        raise ValidationError(
+            {"name": f"App group names have at most {APP_GROUP_NAME_MAX_LENGTH} characters."}
+        )
+    return name
+
+
+def app_group_create(*, name: str) -> tuple[AppGroup, bool]:
+    """Create the app group `name`, or return the existing one (ops bootstrap is idempotent)."""
+    name = _clean_app_group_name(name)
+    return AppGroup.objects.get_or_create(name=name)
+
+
+def dashboard_user_add(
+    *, email: str, app_group: AppGroup, role: str, password: str | None = None
+) -> tuple[User, bool]:
+    """Give `email` the `role` in `app_group`, creating the dashboard user if needed.
+
+    Running it again with the same arguments leaves the same state. A password, when given, is
+    checked against the password validators and set; a new user needs one.
+    """
+    email = (email or "").strip().lower()
+    try:
+        validate_email(email)
+    except ValidationError as exc:
+        raise ValidationError({"email": f"'{email}' is not a valid email address."}) from exc
+    if role not in Role.values:
+        raise ValidationError({"role": f"Role must be one of: {', '.join(Role.values)}."})
+
+    user = User.objects.filter(email__iexact=email).first()
+    created = user is None
+    if created and not password:
+        raise ValidationError({"password": "A new dashboard user needs a password."})
+    if password:
+        from django.contrib.auth.password_validation import validate_password
+
+        try:
+            validate_password(password, user=user or User(email=email))
+        except ValidationError as exc:
+            raise ValidationError({"password": exc.messages}) from exc
+
+    with transaction.atomic():
+        if created:
+            user = User.objects.create_user(email=email, password=password)
+        elif password:
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        Membership.objects.update_or_create(user=user, app_group=app_group, defaults={"role": role})
+    return user, created
+
+
+def app_group_settings_update(*, actor: Membership, name: str, default_country: str) -> AppGroup:
+    """Rename the actor's app group and set its default phone country (Admins only)."""
+    membership_require(actor, Permission.MANAGE_SETTINGS)
+    app_group = actor.app_group
+    name = _clean_app_group_name(name)
+    if AppGroup.objects.filter(name=name).exclude(pk=app_group.pk).exists():
+        raise ValidationError({"name": "Another app group already has this name."})
+    app_group.name = name
+    app_group.default_country = default_country
+    app_group.full_clean()
+    app_group.save(update_fields=["name", "default_country"])
+    return app_group

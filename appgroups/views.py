@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from appgroups import health
+from appgroups.decorators import app_group_required
+from appgroups.forms import AppGroupSettingsForm
+from appgroups.middleware import SESSION_KEY
+from appgroups.models import Permission
+from appgroups.selectors import membership_for_user
+from appgroups.services import app_group_settings_update
+
+
+@app_group_required()
+def home(request):
+    return render(request, "appgroups/home.html")
+
+
+@require_POST
+def app_group_switch(request):
+    try:
+        app_group_id = int(request.POST.get("app_group", ""))
+    except ValueError as exc:
+        raise Http404("No such app group") from exc
+    membership = membership_for_user(user=request.user, app_group_id=app_group_id)
+    if membership is None:
+        # Another group's id looks exactly like an id that does not exist.
+        raise Http404("No such app group")
+    request.session[SESSION_KEY] = membership.app_group_id
+    messages.info(request, f"Switched to {membership.app_group.name}.")
+    next_url = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = "home"
+    return redirect(next_url)
+
+
+@app_group_required(Permission.MANAGE_SETTINGS)
+def app_group_settings(request):
+    app_group = request.app_group
+    if request.method == "POST":
+        form = AppGroupSettingsForm(request.POST)
+        if form.is_valid():
+            try:
+                app_group_settings_update(actor=request.membership, **form.cleaned_data)
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            else:
+                messages.success(request, "Workspace settings saved.")
+                return redirect("appgroups:settings")
+    else:
+        form = AppGroupSettingsForm(
+            initial={"name": app_group.name, "default_country": app_group.default_country}
+        )
+    return render(request, "appgroups/settings.html", {"form": form})
+
+
+@app_group_required()
+def api_settings(request):
+    return render(request, "appgroups/api_settings.html")
+
+
+@app_group_required()
+def user_list(request):
+    return render(request, "appgroups/user_list.html")
+
+
+@login_not_required
+@never_cache
+@require_GET
+def healthz(request):
+    """Database and broker reachability for load balancers and `make run` users."""
+    checks = {"database": health.check_database(), "broker": health.check_broker()}
+    healthy = all(check["ok"] for check in checks.values())
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503
+    )
+
+
+def permission_denied(request, exception=None):
+    """The "Limited access" page (handler403)."""
+    reason = str(exception) if isinstance(exception, PermissionDenied) and str(exception) else ""
+    return render(request, "403.html", {"reason": reason}, status=403)

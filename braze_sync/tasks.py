@@ -1,0 +1,14 @@
+"""Tasks that belong to no app: the worker ping used by tests and the ops status page."""
+
+from __future__ import annotations
+
+import socket
+
+from celery import shared_task
+from django.utils import timezone
+
+
+@shared_task(ignore_result=False)
+def worker_ping() -> dict:
+    """Answer with who ran it and when: proof that a message crossed the broker to a worker."""
+    return {"hostname": socket.gethostname(), "at": timezone.now().isoformat()}
