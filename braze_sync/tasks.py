@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 
 from celery import shared_task
@@ -11,4 +12,4 @@ from django.utils import timezone
 @shared_task(ignore_result=False)
 def worker_ping() -> dict:
     """Answer with who ran it and when: proof that a message crossed the broker to a worker."""
-    return {"hostname": socket.gethostname(), "at": timezone.now().isoformat()}
+    return {"hostname": socket.gethostname(), "pid": os.getpid(), "at": timezone.now().isoformat()}

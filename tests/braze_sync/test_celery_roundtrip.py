@@ -1,0 +1,24 @@
+"""A task crosses the configured broker (filesystem by default, Redis in CI) to a worker
+process started here, and its answer comes back: no eager mode."""
+
+import socket
+
+from braze_sync.celery import app
+from braze_sync.tasks import worker_ping
+
+ROUND_TRIP_TIMEOUT_SECONDS = 30
+
+
+def test_worker_process_runs_a_task_sent_through_the_broker(celery_worker_process):
+    assert app.conf.task_always_eager is False
+
+    result = worker_ping.apply_async(queue=celery_worker_process.queue)
+    answer = result.get(timeout=ROUND_TRIP_TIMEOUT_SECONDS)
+
+    # The solo pool runs tasks in the worker's main process: the pid proves who ran it.
+    assert answer["pid"] == celery_worker_process.process.pid
+    assert answer["hostname"] == socket.gethostname()
+    assert result.successful()
+    assert f"Task braze_sync.tasks.worker_ping[{result.id}] succeeded" in (
+        celery_worker_process.log()
+    )
