@@ -161,7 +161,8 @@ if env.bool("DJANGO_BEHIND_PROXY", default=not DEBUG):
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://localhost/")
-CELERY_FILESYSTEM_DIR = Path(env("CELERY_FILESYSTEM_DIR", default=str(VAR_DIR / "celery")))
+# Relative to the project folder when not absolute (the tests use their own folder).
+CELERY_FILESYSTEM_DIR = BASE_DIR / env("CELERY_FILESYSTEM_DIR", default=str(VAR_DIR / "celery"))
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu's filesystem transport: producers and consumers share one folder of message files.
     CELERY_BROKER_TRANSPORT_OPTIONS = {

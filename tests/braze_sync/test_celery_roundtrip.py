@@ -3,12 +3,16 @@ process started here, and its answer comes back: no eager mode."""
 
 import socket
 
+import pytest
+from django.db import connection
+
 from braze_sync.celery import app
 from braze_sync.tasks import worker_ping
 
 ROUND_TRIP_TIMEOUT_SECONDS = 30
 
 
+@pytest.mark.django_db(transaction=True)
 def test_worker_process_runs_a_task_sent_through_the_broker(celery_worker_process):
     assert app.conf.task_always_eager is False
 
@@ -18,6 +22,8 @@ def test_worker_process_runs_a_task_sent_through_the_broker(celery_worker_proces
     # The solo pool runs tasks in the worker's main process: the pid proves who ran it.
     assert answer["pid"] == celery_worker_process.process.pid
     assert answer["hostname"] == socket.gethostname()
+    # The worker works on the test database, not the development one.
+    assert answer["database"] == str(connection.settings_dict["NAME"])
     assert result.successful()
     assert f"Task braze_sync.tasks.worker_ping[{result.id}] succeeded" in (
         celery_worker_process.log()
