@@ -193,11 +193,47 @@ CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=150)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-# Beat entries are added by the issues that own them (flush every 5 s, token check).
-CELERY_BEAT_SCHEDULE: dict = {}
 
 # Shared counters (rate limiter) when several machines run workers.
 REDIS_URL = env("REDIS_URL", default="")
+
+# TikTok (partners/tiktok/client.py is the only code that knows TikTok's URLs and payloads)
+# https://business-api.tiktok.com/portal/docs (Marketing API v1.3)
+
+# One origin for both the consent page (/portal/auth) and the API (/open_api/v1.3/). The
+# sandbox in development; https://business-api.tiktok.com for the real TikTok.
+TIKTOK_API_BASE = env("TIKTOK_API_BASE", default="http://127.0.0.1:8100").rstrip("/")
+# The sandbox's seeded app; production sets the real app's id and secret.
+TIKTOK_APP_ID = env("TIKTOK_APP_ID", default="7000000000000000001" if DEBUG else "")
+TIKTOK_APP_SECRET = env("TIKTOK_APP_SECRET", default="sandbox-secret-change-me" if DEBUG else "")
+# Where TikTok sends the browser back; derived from the request when empty.
+TIKTOK_REDIRECT_URI = env("TIKTOK_REDIRECT_URI", default="")
+# Seconds before a TikTok request counts as timed out (connect, read).
+TIKTOK_CONNECT_TIMEOUT = env.float("TIKTOK_CONNECT_TIMEOUT", default=5.0)
+TIKTOK_READ_TIMEOUT = env.float("TIKTOK_READ_TIMEOUT", default=30.0)
+# How often beat checks every connection's token (/oauth2/advertiser/get/).
+TIKTOK_TOKEN_CHECK_SECONDS = env.int("TIKTOK_TOKEN_CHECK_SECONDS", default=300)
+# An OAuth `state` is single-use and expires after this many seconds.
+TIKTOK_OAUTH_STATE_TTL_SECONDS = 10 * 60
+# Fernet keys for TikTok tokens at rest, comma-separated: the first encrypts, all decrypt
+# (rotation: put the new key first, run `manage.py rotate_tiktok_token_keys`, drop the old).
+# Development derives a key from the dev SECRET_KEY; production must set its own.
+TIKTOK_TOKEN_KEYS = env.list("TIKTOK_TOKEN_KEYS", default=[])
+if not TIKTOK_TOKEN_KEYS and not DEBUG:
+    raise environ.ImproperlyConfigured(
+        "Set TIKTOK_TOKEN_KEYS; generate a key with: python -c "
+        "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
+    )
+
+# Beat: periodic tasks. `expires` lets a slow worker drop a stale tick instead of piling up.
+# https://docs.celeryq.dev/en/stable/userguide/periodic-tasks.html
+CELERY_BEAT_SCHEDULE = {
+    "tiktok-connections-check": {
+        "task": "partners.tasks.tiktok_connections_check",
+        "schedule": TIKTOK_TOKEN_CHECK_SECONDS,
+        "options": {"expires": TIKTOK_TOKEN_CHECK_SECONDS},
+    },
+}
 
 # Logging: one line per record on stderr; never log PII or tokens (DESIGN.md §7).
 
@@ -207,7 +243,13 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["stderr"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # At DEBUG these log token request bodies and responses: secrets and tokens.
+        "requests_oauthlib": {"level": "WARNING"},
+        "oauthlib": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+    },
 }
 
 # Demo seed (make run)

@@ -1,0 +1,144 @@
+"""The TikTok connection of an app group, its ad accounts, and OAuth attempts in flight.
+
+Tokens are stored only encrypted (partners/crypto.py): use `access_token` / `set_access_token`,
+never the ciphertext column, and never render or log either.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone as dj_timezone
+
+from appgroups.models import AppGroup
+from partners import crypto
+
+
+class ConnectionStatus(models.TextChoices):
+    CONNECTED = "connected", "Connected"
+    INVALID = "invalid", "Invalid token"
+    DISCONNECTED = "disconnected", "Disconnected"
+
+
+class TikTokConnection(models.Model):
+    """An app group's authorization of TikTok (one per app group, kept after disconnecting so
+    ad accounts and Canvas steps keep their history)."""
+
+    app_group = models.OneToOneField(
+        AppGroup, on_delete=models.CASCADE, related_name="tiktok_connection"
+    )
+    status = models.CharField(
+        max_length=16, choices=ConnectionStatus.choices, default=ConnectionStatus.CONNECTED
+    )
+    access_token_ciphertext = models.TextField(blank=True, editable=False)
+    # TikTok's numeric permission scopes granted (1 = ad accounts, 3 = audiences).
+    scope = models.JSONField(default=list, blank=True)
+    tiktok_user_name = models.CharField(max_length=200, blank=True)
+    tiktok_user_id = models.CharField(max_length=64, blank=True)
+    connected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    connected_at = models.DateTimeField(null=True, blank=True)
+    disconnected_at = models.DateTimeField(null=True, blank=True)
+    # The TikTok error that made the token invalid, as TikTok said it.
+    invalid_code = models.IntegerField(null=True, blank=True)
+    invalid_message = models.TextField(blank=True)
+    invalid_at = models.DateTimeField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "TikTok connection"
+
+    def __str__(self) -> str:
+        return f"TikTok for {self.app_group} ({self.get_status_display()})"
+
+    @property
+    def access_token(self) -> str:
+        return crypto.decrypt(self.access_token_ciphertext) if self.access_token_ciphertext else ""
+
+    def set_access_token(self, token: str) -> None:
+        self.access_token_ciphertext = crypto.encrypt(token) if token else ""
+
+    @property
+    def is_usable(self) -> bool:
+        return self.status == ConnectionStatus.CONNECTED and bool(self.access_token_ciphertext)
+
+
+class AdAccountStatus(models.TextChoices):
+    CONNECTED = "connected", "Connected"
+    NO_ACCESS = "no_access", "No access"
+    DISCONNECTED = "disconnected", "Disconnected"
+
+
+class TikTokAdAccount(models.Model):
+    """A TikTok advertiser chosen on the partner page. Rows outlive disconnects: Canvas steps
+    point at them, and reconnecting the same advertiser (even as another TikTok user) brings
+    the steps back to life."""
+
+    app_group = models.ForeignKey(
+        AppGroup, on_delete=models.CASCADE, related_name="tiktok_ad_accounts"
+    )
+    connection = models.ForeignKey(
+        TikTokConnection, on_delete=models.CASCADE, related_name="ad_accounts"
+    )
+    # TikTok ids are strings: some exceed 2**53.
+    advertiser_id = models.CharField(max_length=32)
+    name = models.CharField(max_length=255, blank=True)
+    currency = models.CharField(max_length=8, blank=True)
+    timezone = models.CharField(max_length=64, blank=True)
+    status = models.CharField(
+        max_length=16, choices=AdAccountStatus.choices, default=AdAccountStatus.CONNECTED
+    )
+    connected_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    connected_at = models.DateTimeField(default=dj_timezone.now)
+    disconnected_at = models.DateTimeField(null=True, blank=True)
+    invalid_code = models.IntegerField(null=True, blank=True)
+    invalid_message = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name = "TikTok ad account"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["app_group", "advertiser_id"], name="tiktok_ad_account_unique"
+            ),
+        ]
+        ordering = ["name", "advertiser_id"]
+
+    def __str__(self) -> str:
+        return f"{self.name or 'Ad account'} ({self.advertiser_id})"
+
+
+class TikTokOAuthAttempt(models.Model):
+    """One trip through TikTok's consent page, from Connect to the saved ad-account choice.
+
+    The `state` is single-use, bound to the user and app group that started it, and expires
+    (TIKTOK_OAUTH_STATE_TTL_SECONDS). After the callback the attempt holds the new token
+    (encrypted) and the advertisers TikTok authorized, until the admin saves the picker.
+    """
+
+    state = models.CharField(max_length=64, unique=True)
+    app_group = models.ForeignKey(AppGroup, on_delete=models.CASCADE, related_name="+")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=dj_timezone.now)
+    state_used_at = models.DateTimeField(null=True, blank=True)
+    access_token_ciphertext = models.TextField(blank=True, editable=False)
+    scope = models.JSONField(default=list, blank=True)
+    tiktok_user_name = models.CharField(max_length=200, blank=True)
+    tiktok_user_id = models.CharField(max_length=64, blank=True)
+    # [{"advertiser_id", "name", "currency", "timezone"}] as TikTok listed them.
+    advertisers = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        verbose_name = "TikTok OAuth attempt"
+
+    def __str__(self) -> str:
+        return f"TikTok OAuth by {self.user} for {self.app_group}"
+
+    @property
+    def access_token(self) -> str:
+        return crypto.decrypt(self.access_token_ciphertext) if self.access_token_ciphertext else ""
+
+    def set_access_token(self, token: str) -> None:
+        self.access_token_ciphertext = crypto.encrypt(token) if token else ""

@@ -1,0 +1,369 @@
+"""Writes for the TikTok connection: OAuth, ad-account choice, disconnects, token health.
+
+Every service that acts for a person takes the acting membership and checks
+MANAGE_PARTNERS itself. TikTok is reached only through partners/tiktok/client.py.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from functools import cache
+
+import requests
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from appgroups.models import Membership, Permission, User
+from appgroups.selectors import membership_for_user
+from appgroups.services import membership_require
+from partners.models import (
+    AdAccountStatus,
+    ConnectionStatus,
+    TikTokAdAccount,
+    TikTokConnection,
+    TikTokOAuthAttempt,
+)
+from partners.tiktok.client import (
+    Advertiser,
+    TikTokAdAccountAccessError,
+    TikTokAuthError,
+    TikTokClient,
+    TikTokError,
+    TikTokPermanentError,
+)
+
+logger = logging.getLogger(__name__)
+
+# After the callback, the admin has this long to save the ad-account picker.
+PICKER_TTL = timedelta(minutes=30)
+
+
+class OAuthStateError(PermissionDenied):
+    """The `state` is unknown, already used, expired, or belongs to someone else."""
+
+
+@cache
+def _session() -> requests.Session:
+    # One pooled HTTP session per process: TikTok calls reuse connections.
+    return requests.Session()
+
+
+def tiktok_client() -> TikTokClient:
+    return TikTokClient.from_settings(session=_session())
+
+
+# OAuth
+
+
+def tiktok_oauth_start(*, actor: Membership, redirect_uri: str) -> str:
+    """Begin Connect TikTok (or Change Account): returns TikTok's consent-page URL."""
+    membership_require(actor, Permission.MANAGE_PARTNERS)
+    client = tiktok_client()
+    if not client.is_configured:
+        raise ValidationError("TikTok is not configured: set TIKTOK_APP_ID and TIKTOK_APP_SECRET.")
+    attempt = TikTokOAuthAttempt.objects.create(
+        state=secrets.token_urlsafe(32), app_group=actor.app_group, user=actor.user
+    )
+    return client.authorization_url(state=attempt.state, redirect_uri=redirect_uri)
+
+
+def _consume_state(*, user: User, state: str) -> TikTokOAuthAttempt:
+    """Mark the state used, once. Raise OAuthStateError for anything but a fresh, own state.
+
+    The state is bound to the user and the app group it was created for: the attempt row
+    says which app group the connection goes to, whatever the session says now.
+    """
+    if not state:
+        raise OAuthStateError("The TikTok answer carried no state.")
+    now = timezone.now()
+    fresh_since = now - timedelta(seconds=settings.TIKTOK_OAUTH_STATE_TTL_SECONDS)
+    # A conditional UPDATE is the claim: of two racing callbacks only one changes the row.
+    claimed = TikTokOAuthAttempt.objects.filter(
+        state=state, user=user, state_used_at__isnull=True, created_at__gte=fresh_since
+    ).update(state_used_at=now)
+    if claimed != 1:
+        raise OAuthStateError("This TikTok authorization is not valid (expired or already used).")
+    attempt = TikTokOAuthAttempt.objects.select_related("app_group").get(state=state)
+    membership_require(
+        membership_for_user(user=user, app_group_id=attempt.app_group_id),
+        Permission.MANAGE_PARTNERS,
+    )
+    return attempt
+
+
+def tiktok_oauth_cancel(*, user: User, state: str) -> TikTokOAuthAttempt:
+    """The person pressed Cancel on TikTok's page: use up the state, store nothing."""
+    attempt = _consume_state(user=user, state=state)
+    attempt.delete()
+    return attempt
+
+
+def tiktok_oauth_complete(
+    *, user: User, state: str, auth_code: str, redirect_uri: str
+) -> TikTokOAuthAttempt:
+    """Handle TikTok's redirect after Confirm: exchange the code, list the advertisers.
+
+    Raises OAuthStateError (nothing stored) for a bad state, ValidationError with words for
+    the admin when TikTok refuses, TikTokError when TikTok cannot be reached.
+    """
+    attempt = _consume_state(user=user, state=state)
+    if not auth_code:
+        raise ValidationError("TikTok did not send an authorization code.")
+    client = tiktok_client()
+    try:
+        grant = client.exchange_auth_code(auth_code=auth_code, redirect_uri=redirect_uri)
+        advertisers = _describe_advertisers(client, grant.access_token, grant.advertiser_ids)
+        tiktok_user = client.user_info(access_token=grant.access_token)
+    except TikTokPermanentError as exc:
+        raise ValidationError(f"TikTok refused the authorization: {exc.message}") from exc
+    if not advertisers:
+        raise ValidationError("TikTok authorized no ad account. Tick at least one on TikTok.")
+    attempt.set_access_token(grant.access_token)
+    attempt.scope = grant.scope
+    attempt.advertisers = [vars(a) for a in advertisers]
+    attempt.tiktok_user_name = tiktok_user.display_name
+    attempt.tiktok_user_id = tiktok_user.core_user_id
+    attempt.save()
+    return attempt
+
+
+def _describe_advertisers(
+    client: TikTokClient, access_token: str, advertiser_ids: list[str]
+) -> list[Advertiser]:
+    """Names from /oauth2/advertiser/get/, currency and time zone from /advertiser/info/."""
+    listed = {a.advertiser_id: a for a in client.authorized_advertisers(access_token=access_token)}
+    ids = [i for i in advertiser_ids if i in listed] or list(listed)
+    if not ids:
+        return []
+    try:
+        details = {
+            a.advertiser_id: a
+            for a in client.advertiser_info(access_token=access_token, advertiser_ids=ids)
+        }
+    except TikTokPermanentError:
+        # The picker still works with names only; currency and time zone are labels.
+        details = {}
+    return [details.get(i) or listed[i] for i in ids]
+
+
+def tiktok_connection_save(
+    *, actor: Membership, attempt: TikTokOAuthAttempt, advertiser_ids: list[str]
+) -> TikTokConnection:
+    """Save the picker: the attempt's token becomes the app group's connection.
+
+    Used for a first connect and for Change Account alike. Ad accounts are matched by
+    advertiser id, so Canvas steps on an account that comes back keep working; accounts not
+    chosen this time are disconnected.
+    """
+    membership_require(actor, Permission.MANAGE_PARTNERS)
+    if attempt.app_group_id != actor.app_group_id or attempt.user_id != actor.user_id:
+        raise PermissionDenied("This TikTok authorization belongs to someone else.")
+    offered = {a["advertiser_id"]: a for a in attempt.advertisers}
+    chosen = [i for i in dict.fromkeys(advertiser_ids) if i in offered]
+    if not chosen:
+        raise ValidationError({"advertiser_ids": "Choose at least one ad account."})
+    if not attempt.access_token_ciphertext:
+        raise ValidationError("This TikTok authorization has no token; connect again.")
+
+    now = timezone.now()
+    with transaction.atomic():
+        connection, _ = TikTokConnection.objects.select_for_update().get_or_create(
+            app_group=actor.app_group
+        )
+        connection.access_token_ciphertext = attempt.access_token_ciphertext
+        connection.scope = attempt.scope
+        connection.tiktok_user_name = attempt.tiktok_user_name
+        connection.tiktok_user_id = attempt.tiktok_user_id
+        connection.status = ConnectionStatus.CONNECTED
+        connection.connected_by = actor.user
+        connection.connected_at = now
+        connection.disconnected_at = None
+        connection.invalid_code = None
+        connection.invalid_message = ""
+        connection.invalid_at = None
+        connection.last_checked_at = now
+        connection.save()
+        for advertiser_id in chosen:
+            info = offered[advertiser_id]
+            TikTokAdAccount.objects.update_or_create(
+                app_group=actor.app_group,
+                advertiser_id=advertiser_id,
+                defaults={
+                    "connection": connection,
+                    "name": info.get("name", ""),
+                    "currency": info.get("currency", ""),
+                    "timezone": info.get("timezone", ""),
+                    "status": AdAccountStatus.CONNECTED,
+                    "connected_by": actor.user,
+                    "connected_at": now,
+                    "disconnected_at": None,
+                    "invalid_code": None,
+                    "invalid_message": "",
+                },
+            )
+        connection.ad_accounts.exclude(advertiser_id__in=chosen).exclude(
+            status=AdAccountStatus.DISCONNECTED
+        ).update(status=AdAccountStatus.DISCONNECTED, disconnected_at=now)
+        # The token now lives only on the connection.
+        attempt.delete()
+    logger.info("tiktok connected app_group=%s ad_accounts=%d", actor.app_group_id, len(chosen))
+    return connection
+
+
+def tiktok_oauth_attempts_prune() -> int:
+    """Delete attempts nobody finished (their encrypted tokens included)."""
+    cutoff = timezone.now() - PICKER_TTL
+    deleted, _ = TikTokOAuthAttempt.objects.filter(created_at__lt=cutoff).delete()
+    return deleted
+
+
+# Disconnecting
+
+
+def tiktok_ad_account_disconnect(*, actor: Membership, ad_account_id: int) -> TikTokAdAccount:
+    membership_require(actor, Permission.MANAGE_PARTNERS)
+    ad_account = TikTokAdAccount.objects.get(pk=ad_account_id, app_group=actor.app_group)
+    ad_account.status = AdAccountStatus.DISCONNECTED
+    ad_account.disconnected_at = timezone.now()
+    ad_account.save(update_fields=["status", "disconnected_at"])
+    return ad_account
+
+
+def tiktok_disconnect(*, actor: Membership) -> TikTokConnection:
+    """Disconnect TikTok: revoke the token at TikTok and forget it here.
+
+    The token is forgotten even when TikTok cannot be reached or says it is already invalid:
+    the admin asked us not to hold it any more.
+    """
+    membership_require(actor, Permission.MANAGE_PARTNERS)
+    connection = TikTokConnection.objects.get(app_group=actor.app_group)
+    token = connection.access_token
+    if token:
+        try:
+            tiktok_client().revoke_token(access_token=token)
+        except TikTokError as exc:
+            logger.warning(
+                "tiktok revoke failed app_group=%s code=%s", actor.app_group_id, exc.code
+            )
+    now = timezone.now()
+    with transaction.atomic():
+        connection.set_access_token("")
+        connection.status = ConnectionStatus.DISCONNECTED
+        connection.disconnected_at = now
+        connection.save()
+        connection.ad_accounts.exclude(status=AdAccountStatus.DISCONNECTED).update(
+            status=AdAccountStatus.DISCONNECTED, disconnected_at=now
+        )
+    return connection
+
+
+# Token health
+
+
+def tiktok_connection_mark_invalid(
+    *, connection: TikTokConnection, error: TikTokError, advertiser_id: str | None = None
+) -> None:
+    """Record an auth failure at once: the token (or one ad account's access) is gone.
+
+    40001 on a known advertiser marks that ad account; anything else marks the connection.
+    Queues pause while the connection is invalid; reconnecting clears it.
+    """
+    now = timezone.now()
+    if isinstance(error, TikTokAdAccountAccessError) and advertiser_id:
+        TikTokAdAccount.objects.filter(
+            connection=connection, advertiser_id=advertiser_id, status=AdAccountStatus.CONNECTED
+        ).update(
+            status=AdAccountStatus.NO_ACCESS,
+            invalid_code=error.code,
+            invalid_message=error.message,
+        )
+    else:
+        TikTokConnection.objects.filter(pk=connection.pk, status=ConnectionStatus.CONNECTED).update(
+            status=ConnectionStatus.INVALID,
+            invalid_code=error.code,
+            invalid_message=error.message,
+            invalid_at=now,
+        )
+    logger.warning(
+        "tiktok access lost app_group=%s advertiser=%s code=%s",
+        connection.app_group_id, advertiser_id or "-", error.code,
+    )  # fmt: skip
+
+
+@contextmanager
+def tiktok_auth_errors_recorded(
+    connection: TikTokConnection, advertiser_id: str | None = None
+) -> Iterator[None]:
+    """Wrap any TikTok call made with the connection's token: an auth failure marks the
+    connection (or ad account) invalid immediately, then propagates."""
+    try:
+        yield
+    except TikTokAuthError as exc:
+        tiktok_connection_mark_invalid(
+            connection=connection, error=exc, advertiser_id=advertiser_id
+        )
+        raise
+
+
+def tiktok_connection_check(*, connection: TikTokConnection) -> TikTokConnection:
+    """Ask TikTok which advertisers the token still reaches, and record the answer.
+
+    A working token clears the invalid mark; advertisers TikTok no longer lists lose access,
+    and come back when TikTok lists them again. TikTok being unreachable changes nothing.
+    """
+    token = connection.access_token
+    if not token or connection.status == ConnectionStatus.DISCONNECTED:
+        return connection
+    try:
+        with tiktok_auth_errors_recorded(connection):
+            advertisers = tiktok_client().authorized_advertisers(access_token=token)
+    except TikTokAuthError:
+        pass
+    except TikTokError as exc:
+        logger.warning(
+            "tiktok token check inconclusive app_group=%s code=%s",
+            connection.app_group_id, exc.code,
+        )  # fmt: skip
+    else:
+        reachable = {a.advertiser_id for a in advertisers}
+        with transaction.atomic():
+            TikTokConnection.objects.filter(pk=connection.pk).exclude(
+                status=ConnectionStatus.DISCONNECTED
+            ).update(
+                status=ConnectionStatus.CONNECTED,
+                invalid_code=None,
+                invalid_message="",
+                invalid_at=None,
+            )
+            accounts = connection.ad_accounts.exclude(status=AdAccountStatus.DISCONNECTED)
+            accounts.filter(status=AdAccountStatus.CONNECTED).exclude(
+                advertiser_id__in=reachable
+            ).update(
+                status=AdAccountStatus.NO_ACCESS,
+                invalid_code=40001,
+                invalid_message="TikTok no longer lists this ad account for the token.",
+            )
+            accounts.filter(status=AdAccountStatus.NO_ACCESS, advertiser_id__in=reachable).update(
+                status=AdAccountStatus.CONNECTED, invalid_code=None, invalid_message=""
+            )
+    TikTokConnection.objects.filter(pk=connection.pk).update(last_checked_at=timezone.now())
+    connection.refresh_from_db()
+    return connection
+
+
+def tiktok_connections_check_all() -> int:
+    """The periodic token check (beat): every connection that holds a token."""
+    connections = TikTokConnection.objects.exclude(status=ConnectionStatus.DISCONNECTED).exclude(
+        access_token_ciphertext=""
+    )
+    checked = 0
+    for connection in connections.iterator():
+        tiktok_connection_check(connection=connection)
+        checked += 1
+    return checked

@@ -1,0 +1,472 @@
+"""TikTok Business API v1.3: the only code that knows TikTok's URLs, payloads and error codes.
+
+The contract is ../shared/docs/TIKTOK_API.md (§ numbers below); the sandbox implements it.
+
+Everything else gets plain Python values and one of a few exceptions that say what to do:
+TikTokTransientError (retry later), TikTokAuthError (the token or the ad-account access is
+gone: mark the connection invalid and ask for a reconnect), TikTokPermanentError (the request
+itself is wrong). The same client reaches the sandbox or the real TikTok: only the base URL
+(settings.TIKTOK_API_BASE) changes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from requests_oauthlib import OAuth2Session
+
+logger = logging.getLogger(__name__)
+
+API_PATH = "/open_api/v1.3"
+AUTHORIZE_PATH = "/portal/auth"
+
+# Reference: TikTok's return-code appendix (docs id 1737172488964097), TIKTOK_API.md §3.2
+SUCCESS = 0
+PARTIAL_SUCCESS = 20001
+DUPLICATED_REQUEST = 40050
+NO_PERMISSION = 40001
+INVALID_PARAMETERS = 40002
+OBJECT_NOT_FOUND = 40007
+TOO_MANY_IDS = 40011
+AUTH_CODE_INVALID = 40110
+# App- or advertiser-level QPS limits and "too frequent": retry next second, with backoff.
+RATE_LIMIT_CODES = frozenset({40016, 40100, 40132, 40133, 61000})
+# TikTok-side failures worth retrying: task not ready / write conflict, internal errors,
+# maintenance (TIKTOK_API.md §3.2; PostHog and Airbyte retry the same set).
+TRANSIENT_CODES = frozenset({40200, 40201, 40202, 40700, 50000, 50002, 51305, 60001})
+TRANSIENT_CODE_RANGES = (range(51000, 51100),)
+# The token is expired, revoked or does not match: only a reconnect helps.
+AUTH_CODES = frozenset({40102, 40103, 40105, 40106, 40107})
+
+ID_SCHEMAS = ("EMAIL_SHA256", "PHONE_SHA256", "IDFA_SHA256", "AAID_SHA256")
+# Reference: Braze's TikTok page (50 QPS, 10,000 users per /segment/mapping/ request).
+MAX_IDS_PER_MAPPING_REQUEST = 10_000
+# Reference: TikTok truncates longer names to 67 characters plus "...".
+MAX_AUDIENCE_NAME_LENGTH = 70
+MAX_AUDIENCES_PER_ADVERTISER = 400
+# /dmp/custom_audience/list/ accepts page_size 1..100.
+AUDIENCE_PAGE_SIZE = 100
+
+
+class TikTokError(Exception):
+    """A TikTok call failed. `code` is TikTok's envelope code (None for HTTP-level failures)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        request_id: str = "",
+        http_status: int | None = None,
+    ):
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.request_id = request_id
+        self.http_status = http_status
+
+    def __str__(self) -> str:
+        where = f"TikTok code {self.code}" if self.code is not None else "TikTok"
+        return f"{where}: {self.message}"
+
+
+class TikTokTransientError(TikTokError):
+    """Retry later: rate limits, TikTok-side errors, HTTP 5xx, timeouts."""
+
+
+class TikTokRateLimitError(TikTokTransientError):
+    """TikTok's QPS limit (40100 and friends)."""
+
+
+class TikTokAuthError(TikTokError):
+    """The access token no longer works (expired, revoked): the connection is invalid."""
+
+
+class TikTokAdAccountAccessError(TikTokAuthError):
+    """No permission on the advertiser or audience (40001): access was removed."""
+
+
+class TikTokPermanentError(TikTokError):
+    """The request itself is wrong; sending it again fails the same way."""
+
+
+class TikTokNotFoundError(TikTokPermanentError):
+    """The object (usually an audience) does not exist (40007)."""
+
+
+class TikTokAuthCodeError(TikTokPermanentError):
+    """The OAuth auth_code is invalid, used or expired (40110)."""
+
+
+def error_for(
+    code: int, message: str, request_id: str = "", http_status: int | None = None
+) -> TikTokError:
+    """Map a TikTok envelope code to the exception the caller can act on."""
+    kwargs = {"code": code, "request_id": request_id, "http_status": http_status}
+    if code in RATE_LIMIT_CODES:
+        return TikTokRateLimitError(message, **kwargs)
+    if code in TRANSIENT_CODES or any(code in r for r in TRANSIENT_CODE_RANGES):
+        return TikTokTransientError(message, **kwargs)
+    if code == NO_PERMISSION:
+        return TikTokAdAccountAccessError(message, **kwargs)
+    if code in AUTH_CODES:
+        return TikTokAuthError(message, **kwargs)
+    if code == OBJECT_NOT_FOUND:
+        return TikTokNotFoundError(message, **kwargs)
+    if code == AUTH_CODE_INVALID:
+        return TikTokAuthCodeError(message, **kwargs)
+    return TikTokPermanentError(message, **kwargs)
+
+
+@dataclass(frozen=True)
+class TokenGrant:
+    access_token: str
+    advertiser_ids: list[str]
+    scope: list[int]
+
+
+@dataclass(frozen=True)
+class Advertiser:
+    advertiser_id: str
+    name: str = ""
+    currency: str = ""
+    timezone: str = ""
+
+
+@dataclass(frozen=True)
+class TikTokUser:
+    display_name: str
+    core_user_id: str
+
+
+@dataclass(frozen=True)
+class Audience:
+    audience_id: str
+    name: str
+    audience_type: str = ""
+    cover_num: int = 0
+    is_valid: bool = False
+    create_time: str = ""
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class MappingResult:
+    request_id: str
+    code: int
+    seconds: float
+
+
+class TikTokClient:
+    """Typed calls to TikTok. Methods raise a TikTokError subclass on any failure."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        app_id: str,
+        secret: str,
+        session: requests.Session | None = None,
+        timeout: tuple[float, float] = (5.0, 30.0),
+    ):
+        self.base_url = base_url.rstrip("/")
+        self.app_id = app_id
+        self.secret = secret
+        self.session = session or requests.Session()
+        self.timeout = timeout
+        _allow_plain_http_for_loopback(self.base_url)
+
+    @classmethod
+    def from_settings(cls, session: requests.Session | None = None) -> TikTokClient:
+        return cls(
+            base_url=settings.TIKTOK_API_BASE,
+            app_id=settings.TIKTOK_APP_ID,
+            secret=settings.TIKTOK_APP_SECRET,
+            session=session,
+            timeout=(settings.TIKTOK_CONNECT_TIMEOUT, settings.TIKTOK_READ_TIMEOUT),
+        )
+
+    @property
+    def is_configured(self) -> bool:
+        return bool(self.base_url and self.app_id and self.secret)
+
+    # OAuth
+
+    def authorization_url(self, *, state: str, redirect_uri: str) -> str:
+        # Reference: TIKTOK_API.md §2.1 (authorization URL)
+        # TikTok reads app_id (not OAuth's client_id, which it ignores) plus state and
+        # redirect_uri.
+        oauth = OAuth2Session(client_id=self.app_id, redirect_uri=redirect_uri, state=state)
+        url, _ = oauth.authorization_url(f"{self.base_url}{AUTHORIZE_PATH}", app_id=self.app_id)
+        return url
+
+    def exchange_auth_code(self, *, auth_code: str, redirect_uri: str) -> TokenGrant:
+        """Trade the callback's auth_code for a long-lived advertiser token."""
+        # Reference: TIKTOK_API.md §2.3 (token exchange)
+        # TikTok's exchange is not RFC 6749: a JSON body {app_id, secret, auth_code} and the
+        # token inside its envelope. The compliance hooks translate both ways, so
+        # OAuth2Session handles the rest.
+        grant: dict[str, Any] = {}
+
+        def json_request(url, headers, request_kwargs):
+            body = {"app_id": self.app_id, "secret": self.secret, "auth_code": auth_code}
+            headers = {"Content-Type": "application/json", "Accept": "application/json"}
+            return url, headers, {"data": json.dumps(body)}
+
+        def envelope_response(response):
+            data = self._unwrap(response, path="/oauth2/access_token/")
+            grant.update(data)
+            # oauthlib only needs the standard fields; TikTok's scope ids stay in `grant`.
+            response._content = json.dumps(
+                {"access_token": data.get("access_token", ""), "token_type": "Bearer"}
+            ).encode()
+            return response
+
+        oauth = OAuth2Session(client_id=self.app_id, redirect_uri=redirect_uri)
+        oauth.register_compliance_hook("access_token_request", json_request)
+        oauth.register_compliance_hook("access_token_response", envelope_response)
+        try:
+            oauth.fetch_token(
+                self._url("/oauth2/access_token/"),
+                code=auth_code,
+                include_client_id=True,
+                timeout=self.timeout,
+            )
+        except requests.RequestException as exc:
+            raise TikTokTransientError(f"token exchange failed: {type(exc).__name__}") from exc
+        except ValueError as exc:  # oauthlib: the response lacked a token
+            raise TikTokPermanentError(f"token exchange answer was not understood: {exc}") from exc
+        return TokenGrant(
+            access_token=grant["access_token"],
+            advertiser_ids=[str(a) for a in grant.get("advertiser_ids") or []],
+            scope=list(grant.get("scope") or []),
+        )
+
+    def revoke_token(self, *, access_token: str) -> list[str]:
+        """Revoke the token at TikTok; returns the advertisers it no longer reaches."""
+        # Reference: TIKTOK_API.md §2.4 (POST /oauth2/revoke_token/)
+        data = self._post(
+            "/oauth2/revoke_token/",
+            {"app_id": self.app_id, "secret": self.secret, "access_token": access_token},
+        )
+        return [str(a) for a in data.get("advertiser_ids") or []]
+
+    # Ad accounts
+
+    def authorized_advertisers(self, *, access_token: str) -> list[Advertiser]:
+        """The advertisers this token may act for (also the cheap token check)."""
+        # Reference: TIKTOK_API.md §2.5 (GET /oauth2/advertiser/get/)
+        data = self._get(
+            "/oauth2/advertiser/get/",
+            {"app_id": self.app_id, "secret": self.secret},
+            access_token=access_token,
+        )
+        return [
+            Advertiser(
+                advertiser_id=str(item["advertiser_id"]), name=item.get("advertiser_name", "")
+            )
+            for item in data.get("list") or []
+        ]
+
+    def advertiser_info(self, *, access_token: str, advertiser_ids: list[str]) -> list[Advertiser]:
+        # Reference: TIKTOK_API.md §2.6 (GET /advertiser/info/)
+        data = self._get(
+            "/advertiser/info/",
+            {"advertiser_ids": json.dumps(advertiser_ids)},
+            access_token=access_token,
+        )
+        return [
+            Advertiser(
+                advertiser_id=str(item["advertiser_id"]),
+                name=item.get("name", ""),
+                currency=item.get("currency", ""),
+                timezone=item.get("display_timezone") or item.get("timezone", ""),
+            )
+            for item in data.get("list") or []
+        ]
+
+    def user_info(self, *, access_token: str) -> TikTokUser:
+        # Reference: TIKTOK_API.md §2.7 (GET /user/info/)
+        data = self._get("/user/info/", {}, access_token=access_token)
+        return TikTokUser(
+            display_name=data.get("display_name", ""),
+            core_user_id=str(data.get("core_user_id", "")),
+        )
+
+    # Audiences
+
+    def create_audience(self, *, access_token: str, advertiser_id: str, name: str) -> str:
+        """Create a Partner (streaming) audience; returns its id."""
+        # Reference: TIKTOK_API.md §5.1 (POST /segment/audience/)
+        data = self._post(
+            "/segment/audience/",
+            {"advertiser_id": advertiser_id, "action": "create", "custom_audience_name": name},
+            access_token=access_token,
+        )
+        return str(data["audience_id"])
+
+    def delete_audience(self, *, access_token: str, advertiser_id: str, audience_id: str) -> None:
+        self._post(
+            "/segment/audience/",
+            {"advertiser_id": advertiser_id, "action": "delete", "delete_audience_id": audience_id},
+            access_token=access_token,
+        )
+
+    def list_audiences(self, *, access_token: str, advertiser_id: str) -> list[Audience]:
+        """Every audience of the advertiser (owned and shared), all pages."""
+        # Reference: TIKTOK_API.md §5.3 (GET /dmp/custom_audience/list/)
+        audiences: list[Audience] = []
+        page = 1
+        while True:
+            data = self._get(
+                "/dmp/custom_audience/list/",
+                {"advertiser_id": advertiser_id, "page": page, "page_size": AUDIENCE_PAGE_SIZE},
+                access_token=access_token,
+            )
+            audiences.extend(_audience(item) for item in data.get("list") or [])
+            total_pages = int((data.get("page_info") or {}).get("total_page") or 1)
+            if page >= total_pages:
+                return audiences
+            page += 1
+
+    def get_audiences(
+        self, *, access_token: str, advertiser_id: str, audience_ids: list[str]
+    ) -> list[Audience]:
+        # Reference: TIKTOK_API.md §5.4 (GET /dmp/custom_audience/get/)
+        data = self._get(
+            "/dmp/custom_audience/get/",
+            {"advertiser_id": advertiser_id, "custom_audience_ids": json.dumps(audience_ids)},
+            access_token=access_token,
+        )
+        return [_audience(item.get("audience_details") or {}) for item in data.get("list") or []]
+
+    def map_users(
+        self,
+        *,
+        access_token: str,
+        advertiser_ids: list[str],
+        action: str,
+        id_schema: list[str],
+        batch_data: list[list[dict]] | bytes,
+    ) -> MappingResult:
+        """Add users to, or delete them from, audiences: one row per user, cells positional.
+
+        `batch_data` may be pre-serialized JSON (bytes) so the flush can build large batches
+        without a second encoding pass.
+        """
+        # Reference: TIKTOK_API.md §5.2 (POST /segment/mapping/)
+        if action not in ("add", "delete"):
+            raise ValueError(f"action must be add or delete, not {action!r}")
+        head = json.dumps(
+            {"advertiser_ids": advertiser_ids, "action": action, "id_schema": id_schema}
+        )
+        rows = batch_data if isinstance(batch_data, bytes) else json.dumps(batch_data).encode()
+        # Splice the rows into the object without decoding them again.
+        body = head[:-1].encode() + b', "batch_data": ' + rows + b"}"
+        started = time.monotonic()
+        response = self._request("POST", "/segment/mapping/", data=body, access_token=access_token)
+        try:
+            self._unwrap(response, path="/segment/mapping/")
+        except TikTokPermanentError as exc:
+            # A repeat of a request TikTok already applied: adds and deletes are idempotent.
+            if exc.code != DUPLICATED_REQUEST:
+                raise
+        envelope = response.json()
+        return MappingResult(
+            request_id=str(envelope.get("request_id", "")),
+            code=int(envelope.get("code", 0)),
+            seconds=time.monotonic() - started,
+        )
+
+    # Transport
+
+    def _url(self, path: str) -> str:
+        return f"{self.base_url}{API_PATH}{path}"
+
+    def _get(self, path: str, params: dict, *, access_token: str | None = None) -> dict:
+        response = self._request("GET", path, params=params, access_token=access_token)
+        return self._unwrap(response, path=path)
+
+    def _post(self, path: str, body: dict, *, access_token: str | None = None) -> dict:
+        response = self._request("POST", path, data=json.dumps(body), access_token=access_token)
+        return self._unwrap(response, path=path)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        data: str | bytes | None = None,
+        access_token: str | None = None,
+    ) -> requests.Response:
+        headers = {"Accept": "application/json"}
+        if data is not None:
+            headers["Content-Type"] = "application/json"
+        if access_token is not None:
+            headers["Access-Token"] = access_token
+        try:
+            return self.session.request(
+                method, self._url(path), params=params, data=data, headers=headers,
+                timeout=self.timeout,
+            )  # fmt: skip
+        except requests.Timeout as exc:
+            raise TikTokTransientError(f"{path} timed out") from exc
+        except requests.RequestException as exc:
+            raise TikTokTransientError(f"{path} failed: {type(exc).__name__}") from exc
+
+    def _unwrap(self, response: requests.Response, *, path: str) -> dict:
+        """Return the envelope's data, or raise what its code (or HTTP status) means."""
+        status = response.status_code
+        if status == 429:
+            raise TikTokRateLimitError(f"{path}: HTTP 429", http_status=status)
+        if status >= 500:
+            raise TikTokTransientError(f"{path}: HTTP {status}", http_status=status)
+        if status != 200:
+            # TikTok answers wrong paths and methods at HTTP level; our bug, not a retry.
+            raise TikTokPermanentError(f"{path}: HTTP {status}", http_status=status)
+        try:
+            envelope = response.json()
+            code = int(envelope["code"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise TikTokTransientError(f"{path}: answer is not TikTok's envelope") from exc
+        request_id = str(envelope.get("request_id", ""))
+        message = str(envelope.get("message", ""))
+        logger.info(
+            "tiktok %s code=%s request_id=%s ms=%d",
+            path, code, request_id, response.elapsed.total_seconds() * 1000,
+        )  # fmt: skip
+        if code in (SUCCESS, PARTIAL_SUCCESS):
+            return envelope.get("data") or {}
+        raise error_for(code, message, request_id, status)
+
+
+def _audience(item: dict) -> Audience:
+    return Audience(
+        audience_id=str(item.get("audience_id", "")),
+        name=item.get("name", ""),
+        audience_type=item.get("audience_type") or item.get("type", ""),
+        cover_num=int(item.get("cover_num") or 0),
+        is_valid=bool(item.get("is_valid")),
+        create_time=str(item.get("create_time", "")),
+        raw=item,
+    )
+
+
+def _allow_plain_http_for_loopback(base_url: str) -> None:
+    """oauthlib refuses http:// token URLs; allow it only for a sandbox on this machine."""
+    parts = urlsplit(base_url)
+    if parts.scheme == "https":
+        return
+    if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"):
+        os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
+        return
+    raise ValueError(f"TIKTOK_API_BASE must be https (or a sandbox on 127.0.0.1): {base_url}")

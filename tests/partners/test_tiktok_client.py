@@ -1,0 +1,205 @@
+"""The client maps TikTok's answers (envelope codes, HTTP statuses, network failures) to the
+few exceptions the rest of the code acts on. Unit tests with a stub HTTP session."""
+
+import json
+
+import pytest
+import requests
+
+from partners.tiktok import client as tiktok
+from partners.tiktok.client import (
+    TikTokAdAccountAccessError,
+    TikTokAuthCodeError,
+    TikTokAuthError,
+    TikTokClient,
+    TikTokNotFoundError,
+    TikTokPermanentError,
+    TikTokRateLimitError,
+    TikTokTransientError,
+)
+
+
+class StubSession:
+    """Answers every request with the next queued response; records what was sent."""
+
+    def __init__(self, *responses):
+        self.responses = list(responses)
+        self.sent: list[dict] = []
+
+    def request(self, method, url, **kwargs):
+        self.sent.append({"method": method, "url": url, **kwargs})
+        answer = self.responses.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    # OAuth2Session (a requests.Session) sends through its own adapter; see oauth_session.
+    def close(self):
+        pass
+
+
+def envelope(code=0, message="OK", data=None, status=200):
+    response = requests.Response()
+    response.status_code = status
+    response._content = json.dumps(
+        {"code": code, "message": message, "request_id": "20261123000000ABCDEF", "data": data or {}}
+    ).encode()
+    return response
+
+
+def plain(status, text="404 page not found"):
+    response = requests.Response()
+    response.status_code = status
+    response._content = text.encode()
+    return response
+
+
+def make_client(*responses):
+    session = StubSession(*responses)
+    return TikTokClient(
+        base_url="http://127.0.0.1:8100", app_id="app", secret="s3cret", session=session
+    ), session
+
+
+@pytest.mark.parametrize(
+    ("code", "exception"),
+    [
+        (40100, TikTokRateLimitError),
+        (40016, TikTokRateLimitError),
+        (40133, TikTokRateLimitError),
+        (40132, TikTokRateLimitError),
+        (50000, TikTokTransientError),
+        (50002, TikTokTransientError),
+        (51001, TikTokTransientError),
+        (51063, TikTokTransientError),
+        (60001, TikTokTransientError),
+        (40200, TikTokTransientError),
+        (40105, TikTokAuthError),
+        (40102, TikTokAuthError),
+        (40106, TikTokAuthError),
+        (40001, TikTokAdAccountAccessError),
+        (40007, TikTokNotFoundError),
+        (40110, TikTokAuthCodeError),
+        (40002, TikTokPermanentError),
+        (40011, TikTokPermanentError),
+        (40062, TikTokPermanentError),
+        (40104, TikTokPermanentError),
+    ],
+)
+def test_envelope_codes_map_to_what_the_caller_should_do(code, exception):
+    client, _ = make_client(envelope(code=code, message=f"message {code}"))
+
+    with pytest.raises(exception) as raised:
+        client.authorized_advertisers(access_token="token")
+
+    assert raised.value.code == code
+    assert raised.value.message == f"message {code}"
+    assert raised.value.request_id == "20261123000000ABCDEF"
+    # Each class answers exactly one question; none is two things at once.
+    assert not (
+        isinstance(raised.value, TikTokTransientError)
+        and isinstance(raised.value, TikTokAuthError | TikTokPermanentError)
+    )
+
+
+def test_ad_account_access_is_an_auth_error_so_callers_reconnect():
+    assert issubclass(TikTokAdAccountAccessError, TikTokAuthError)
+
+
+@pytest.mark.parametrize(
+    ("answer", "exception"),
+    [
+        (plain(502, "bad gateway"), TikTokTransientError),
+        (plain(504, "gateway timeout"), TikTokTransientError),
+        (plain(429, "slow down"), TikTokRateLimitError),
+        (plain(404), TikTokPermanentError),
+        (plain(200, "<html>not json</html>"), TikTokTransientError),
+        (requests.ReadTimeout("read timed out"), TikTokTransientError),
+        (requests.ConnectionError("refused"), TikTokTransientError),
+    ],
+)
+def test_http_and_network_failures(answer, exception):
+    client, _ = make_client(answer)
+
+    with pytest.raises(exception):
+        client.user_info(access_token="token")
+
+
+def test_requests_carry_the_token_header_and_trailing_slash():
+    client, session = make_client(
+        envelope(data={"list": [{"advertiser_id": 7001, "advertiser_name": "Acme US"}]})
+    )
+
+    advertisers = client.authorized_advertisers(access_token="tok")
+
+    sent = session.sent[0]
+    assert sent["url"] == "http://127.0.0.1:8100/open_api/v1.3/oauth2/advertiser/get/"
+    assert sent["headers"]["Access-Token"] == "tok"
+    assert sent["params"] == {"app_id": "app", "secret": "s3cret"}
+    # Ids are strings even when TikTok sends numbers.
+    assert advertisers == [tiktok.Advertiser(advertiser_id="7001", name="Acme US")]
+
+
+def test_partial_success_is_success():
+    client, _ = make_client(envelope(code=20001, data={"display_name": "Ana"}))
+
+    assert client.user_info(access_token="t").display_name == "Ana"
+
+
+def test_map_users_builds_tiktoks_body_and_treats_duplicate_requests_as_done():
+    client, session = make_client(envelope(code=40050, message="Duplicated requests"))
+    rows = [[{"id": "a" * 64, "audience_ids": ["9"]}, {}]]
+
+    result = client.map_users(
+        access_token="t", advertiser_ids=["7001"], action="add",
+        id_schema=["EMAIL_SHA256", "PHONE_SHA256"], batch_data=json.dumps(rows).encode(),
+    )  # fmt: skip
+
+    body = json.loads(session.sent[0]["data"])
+    assert body == {
+        "advertiser_ids": ["7001"],
+        "action": "add",
+        "id_schema": ["EMAIL_SHA256", "PHONE_SHA256"],
+        "batch_data": rows,
+    }
+    assert result.code == 40050
+
+
+def test_map_users_refuses_unknown_actions():
+    client, _ = make_client()
+    with pytest.raises(ValueError):
+        client.map_users(
+            access_token="t", advertiser_ids=["1"], action="remove", id_schema=[], batch_data=[]
+        )
+
+
+def test_list_audiences_reads_every_page():
+    page = lambda n, total: envelope(  # noqa: E731
+        data={
+            "list": [{"audience_id": f"{n}", "name": f"A{n}", "cover_num": 0}],
+            "page_info": {"page": n, "page_size": 100, "total_page": total},
+        }
+    )
+    client, session = make_client(page(1, 3), page(2, 3), page(3, 3))
+
+    audiences = client.list_audiences(access_token="t", advertiser_id="7001")
+
+    assert [a.audience_id for a in audiences] == ["1", "2", "3"]
+    assert [s["params"]["page"] for s in session.sent] == [1, 2, 3]
+
+
+def test_authorization_url_points_at_the_consent_page():
+    client, _ = make_client()
+
+    url = client.authorization_url(state="st4te", redirect_uri="http://127.0.0.1:8000/cb/")
+
+    assert url.startswith("http://127.0.0.1:8100/portal/auth?")
+    assert "app_id=app" in url
+    assert "state=st4te" in url
+    assert "redirect_uri=http%3A%2F%2F127.0.0.1%3A8000%2Fcb%2F" in url
+
+
+def test_plain_http_is_refused_except_for_a_local_sandbox():
+    with pytest.raises(ValueError, match="https"):
+        TikTokClient(base_url="http://tiktok.example.com", app_id="a", secret="s")
+    TikTokClient(base_url="https://business-api.tiktok.com", app_id="a", secret="s")
