@@ -142,3 +142,53 @@ class TikTokOAuthAttempt(models.Model):
 
     def set_access_token(self, token: str) -> None:
         self.access_token_ciphertext = crypto.encrypt(token) if token else ""
+
+
+class AudienceStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    CREATING = "creating", "Being created on TikTok"
+    CREATED = "created", "On TikTok"
+    FAILED = "failed", "Creation failed"
+
+
+class TikTokAudience(models.Model):
+    """A TikTok custom audience an Audience Sync step writes to.
+
+    Either an existing TikTok audience picked in the step editor (created on TikTok, with its
+    `tiktok_audience_id`), or a *draft*: saved by "Create Audience" in the editor and created
+    on TikTok exactly once, when its Canvas launches (DESIGN.md §4.3). Which Canvas a draft
+    belongs to is known from the step that creates it (canvas.AudienceSyncSettings).
+    """
+
+    app_group = models.ForeignKey(AppGroup, on_delete=models.CASCADE, related_name="+")
+    ad_account = models.ForeignKey(
+        TikTokAdAccount, on_delete=models.CASCADE, related_name="audiences"
+    )
+    name = models.CharField(max_length=128)
+    # Empty until the audience exists on TikTok.
+    tiktok_audience_id = models.CharField(max_length=32, blank=True)
+    status = models.CharField(
+        max_length=16, choices=AudienceStatus.choices, default=AudienceStatus.DRAFT
+    )
+    # While CREATING: when the claim was taken (a claim older than a few minutes is presumed
+    # dead and TikTok is searched for the audience before creating again).
+    creating_since = models.DateTimeField(null=True, blank=True)
+    error_message = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=dj_timezone.now)
+    created_on_tiktok_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "TikTok audience"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ad_account", "tiktok_audience_id"],
+                condition=~models.Q(tiktok_audience_id=""),
+                name="tiktok_audience_unique_per_ad_account",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.tiktok_audience_id or self.get_status_display()})"
