@@ -43,6 +43,8 @@ class Canvas(models.Model):
     # format and the queryset it becomes.
     audience_filters = models.JSONField(default=list, blank=True)
     allow_reentry = models.BooleanField(default=False)
+    # Bumped by journeys/ once per entry batch, so the Canvas list needs no count over entries.
+    total_entries = models.BigIntegerField(default=0)
 
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
