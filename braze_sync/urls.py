@@ -9,6 +9,8 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", appgroup_views.healthz, name="healthz"),
+    # The Braze-compatible REST API: its base URL is http://host:8000/api.
+    path("api/", include("appgroups.api.urls")),
     path("", include("appgroups.urls")),
     path("partners/", include("partners.urls")),
     path("canvas/", include("canvas.urls")),

@@ -1,0 +1,1 @@
+"""The Braze-compatible REST API mounted at /api/ (plumbing in appgroups.rest)."""
