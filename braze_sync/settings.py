@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "appgroups",
     "partners",
     "canvas",
+    "journeys",
 ]
 
 MIDDLEWARE = [
@@ -225,9 +226,32 @@ if not TIKTOK_TOKEN_KEYS and not DEBUG:
         "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
     )
 
+# Audience Sync (DESIGN.md §4.1, §4.2, §4.7)
+# At most this many /segment/mapping/ requests in any second, across every worker.
+TIKTOK_MAX_REQUESTS_PER_SECOND = env.int("TIKTOK_MAX_REQUESTS_PER_SECOND", default=50)
+# Users per /segment/mapping/ request (TikTok's limit per Braze's TikTok page).
+TIKTOK_MAX_USERS_PER_REQUEST = env.int("TIKTOK_MAX_USERS_PER_REQUEST", default=10_000)
+# A user is retried this long after their first send attempt, then counts as Users Errored.
+AUDIENCE_SYNC_RETRY_WINDOW_SECONDS = env.int(
+    "AUDIENCE_SYNC_RETRY_WINDOW_SECONDS", default=13 * 60 * 60
+)
+# Seconds between beat's wake-ups of the flush and of the journey engine.
+AUDIENCE_SYNC_FLUSH_SECONDS = 5
+JOURNEYS_ADVANCE_SECONDS = 2
+
 # Beat: periodic tasks. `expires` lets a slow worker drop a stale tick instead of piling up.
 # https://docs.celeryq.dev/en/stable/userguide/periodic-tasks.html
 CELERY_BEAT_SCHEDULE = {
+    "audience-sync-flush": {
+        "task": "journeys.tasks.audience_sync_flush",
+        "schedule": AUDIENCE_SYNC_FLUSH_SECONDS,
+        "options": {"expires": AUDIENCE_SYNC_FLUSH_SECONDS},
+    },
+    "journeys-advance": {
+        "task": "journeys.tasks.journeys_advance",
+        "schedule": JOURNEYS_ADVANCE_SECONDS,
+        "options": {"expires": JOURNEYS_ADVANCE_SECONDS},
+    },
     "tiktok-connections-check": {
         "task": "partners.tasks.tiktok_connections_check",
         "schedule": TIKTOK_TOKEN_CHECK_SECONDS,

@@ -1,0 +1,395 @@
+"""The Audience Sync flush: queued users to TikTok's /segment/mapping/, batched, rate-limited,
+retried (DESIGN.md §4.1, §4.2, §4.7).
+
+Rows batch by (audience, action, schema) up to TIKTOK_MAX_USERS_PER_REQUEST. A batch is
+claimed so that no two workers send the same rows at once:
+
+* PostgreSQL: `DELETE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …` inside a
+  transaction that stays open while TikTok answers. Success commits (the rows are gone and the
+  counters bumped in the same commit); a failure puts the rows back with their next attempt;
+  a worker that dies mid-request rolls back and the rows return untouched.
+* SQLite (one writer at a time): the rows are stamped with a claim that expires after
+  CLAIM_SECONDS, the request goes out with no transaction open, and the outcome is written in a
+  second transaction. A dead worker's claim simply expires.
+
+Either way TikTok may see a batch twice (adds and deletes are idempotent there) but a user is
+counted once. The 13 h retry window runs from the moment a user is queued (within one flush
+tick of the first attempt) and keeps running while a connection is paused; at the deadline
+the user counts as Users Errored with the last error.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection as db
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from journeys.models import AudienceSyncBatch, AudienceSyncItem, BatchOutcome, StepStats
+from journeys.ratelimit import tiktok_rate_limiter
+from journeys.sql import fetchall, new_claim_token, skip_locked, table
+from journeys.stats import step_stats_bump
+from partners.models import AdAccountStatus, ConnectionStatus, TikTokAudience
+from partners.services import tiktok_auth_errors_recorded, tiktok_client
+from partners.tiktok.client import (
+    ID_SCHEMAS,
+    TikTokClient,
+    TikTokError,
+    TikTokRateLimitError,
+    TikTokTransientError,
+)
+
+logger = logging.getLogger(__name__)
+
+# SQLite claims outlive the longest request (connect + read timeouts) before another flush
+# may take the rows.
+CLAIM_SECONDS = 120
+# How long a flush waits for the shared limiter before leaving the batch for later.
+LIMITER_TIMEOUT_SECONDS = 10.0
+# Retry delays: (first delay, cap) in seconds, doubled per attempt, with jitter so that
+# workers do not retry in lockstep.
+RETRY_RATE_LIMITED = (1, 300)
+RETRY_TRANSIENT = (5, 600)
+RETRY_OTHER = (60, 1800)
+
+SCHEMA_BITS = (1, 2, 4, 8)  # email, phone, IDFA, GAID: the order of ID_SCHEMAS
+HASH_FIELDS = ("email_sha256", "phone_sha256", "idfa_sha256", "gaid_sha256")
+# Row tuples: these first (the order mapping_rows and the bookkeeping rely on), then on
+# PostgreSQL what it takes to put a failed batch back.
+ROW_FIELDS = ("id", "step_id", *HASH_FIELDS, "attempts")
+PUT_BACK_FIELDS = ("connection_id", "enqueued_at", "first_attempt_at", "deadline_at")
+
+
+@dataclass
+class FlushReport:
+    requests: int = 0
+    synced: int = 0
+    failed_requests: int = 0
+    errored: int = 0
+    users_per_request: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Group:
+    audience_id: int
+    action: str
+    schema: int
+
+
+class _LimiterBusy(Exception):
+    """No request slot came free in time: leave the batch untouched for the next flush."""
+
+
+def retry_delay(attempts: int, error: TikTokError) -> float:
+    if isinstance(error, TikTokRateLimitError):
+        first, cap = RETRY_RATE_LIMITED
+    elif isinstance(error, TikTokTransientError):
+        first, cap = RETRY_TRANSIENT
+    else:
+        first, cap = RETRY_OTHER
+    delay = min(cap, first * 2 ** max(attempts - 1, 0))
+    return delay * random.uniform(0.5, 1.0)
+
+
+def id_schema(schema: int) -> list[str]:
+    return [name for bit, name in zip(SCHEMA_BITS, ID_SCHEMAS, strict=True) if schema & bit]
+
+
+def mapping_rows(rows: list[tuple], schema: int, tiktok_audience_id: str) -> bytes:
+    """The batch_data JSON: one row per user, cells in id_schema order, {} where missing."""
+    positions = [i for i, bit in enumerate(SCHEMA_BITS) if schema & bit]
+    # Hashes are 64 lowercase hex characters (appgroups.identifiers), safe to splice.
+    after = f'","audience_ids":["{tiktok_audience_id}"]}}'
+    encoded = []
+    for row in rows:
+        hashes = row[2:6]
+        cells = ",".join('{"id":"' + hashes[i] + after if hashes[i] else "{}" for i in positions)
+        encoded.append("[" + cells + "]")
+    return ("[" + ",".join(encoded) + "]").encode()
+
+
+def audience_sync_flush(
+    *,
+    now: datetime | None = None,
+    max_seconds: float = 50.0,
+    client: TikTokClient | None = None,
+) -> FlushReport:
+    """Send every due user, batch after batch while the limiter allows (it does not wait for
+    the next beat tick), until the queue is empty or `max_seconds` have passed."""
+    fixed_now = now
+    client = client or tiktok_client()
+    report = FlushReport()
+    report.errored = audience_sync_deadlines_expire(now=fixed_now or timezone.now())
+    started = time.monotonic()
+    while time.monotonic() - started < max_seconds:
+        groups = _due_groups(now=fixed_now or timezone.now())
+        if not groups:
+            break
+        progress = 0
+        for group in groups:
+            progress += _flush_group(group, now=fixed_now, client=client, report=report)
+            if time.monotonic() - started >= max_seconds:
+                break
+        if not progress:
+            break
+    return report
+
+
+def _sending_paused() -> Q:
+    """Rows wait without sending while their connection is invalid or disconnected."""
+    return ~Q(connection__status=ConnectionStatus.CONNECTED)
+
+
+def _due_groups(*, now: datetime) -> list[_Group]:
+    due = AudienceSyncItem.objects.filter(next_attempt_at__lte=now).exclude(_sending_paused())
+    if db.vendor != "postgresql":
+        due = due.filter(Q(claim__isnull=True) | Q(claim_expires_at__lt=now))
+    return [
+        _Group(*values)
+        for values in due.order_by().values_list("audience_id", "action", "schema").distinct()[:50]
+    ]
+
+
+def _flush_group(
+    group: _Group, *, now: datetime | None, client: TikTokClient, report: FlushReport
+) -> int:
+    """Send full batches of one group until it has no due rows left. Returns users sent."""
+    audience = (
+        TikTokAudience.objects.select_related("ad_account__connection")
+        .filter(pk=group.audience_id)
+        .first()
+    )
+    if audience is None:
+        return 0
+    limiter = tiktok_rate_limiter(client.app_id)
+    batch_size = settings.TIKTOK_MAX_USERS_PER_REQUEST
+    sent = 0
+    while True:
+        try:
+            if db.vendor == "postgresql":
+                count = _flush_batch_postgres(group, audience, now, client, limiter, report)
+            else:
+                count = _flush_batch_sqlite(group, audience, now, client, limiter, report)
+        except _LimiterBusy:
+            break
+        sent += count
+        if count < batch_size:
+            return sent
+    return sent
+
+
+# Claiming, per database
+
+
+def _claim_postgres(group: _Group, now: datetime, limit: int) -> list[tuple]:
+    columns = ", ".join(ROW_FIELDS + PUT_BACK_FIELDS)
+    return fetchall(
+        f"DELETE FROM {table(AudienceSyncItem)} WHERE id IN ("
+        f"SELECT id FROM {table(AudienceSyncItem)} "
+        "WHERE audience_id = %s AND action = %s AND schema = %s AND next_attempt_at <= %s "
+        f"ORDER BY id LIMIT %s{skip_locked()}) RETURNING {columns}",
+        [group.audience_id, group.action, group.schema, now, limit],
+    )
+
+
+def _flush_batch_postgres(group, audience, now, client, limiter, report) -> int:
+    with transaction.atomic():
+        rows = _claim_postgres(group, now or timezone.now(), settings.TIKTOK_MAX_USERS_PER_REQUEST)
+        if not rows:
+            return 0
+        try:
+            error = _send(rows, group, audience, client, limiter, report)
+        except _LimiterBusy:
+            # Roll back: the rows return to the queue exactly as they were.
+            transaction.set_rollback(True)
+            raise
+        if error is None:
+            _record_success(rows, audience, group, now)
+        else:
+            _put_back_postgres(rows, group, audience, error, now or timezone.now())
+    return len(rows)
+
+
+def _put_back_postgres(rows, group, audience, error, now) -> None:
+    """Re-insert the batch's rows (same ids) with their next attempt, in the claim's
+    transaction: to every other worker they never left."""
+    items = []
+    for row in rows:
+        attempts = row[6] + 1
+        items.append(
+            AudienceSyncItem(
+                id=row[0],
+                step_id=row[1],
+                audience_id=group.audience_id,
+                connection_id=row[7],
+                action=group.action,
+                schema=group.schema,
+                email_sha256=row[2],
+                phone_sha256=row[3],
+                idfa_sha256=row[4],
+                gaid_sha256=row[5],
+                enqueued_at=row[8],
+                attempts=attempts,
+                first_attempt_at=row[9] or now,
+                deadline_at=row[10],
+                next_attempt_at=now + timedelta(seconds=retry_delay(attempts, error)),
+                last_error_code=error.code,
+                last_error_message=error.message[:1000],
+            )  # fmt: skip
+        )
+    AudienceSyncItem.objects.bulk_create(items, batch_size=5000)
+    _record_failure(rows, audience, group, error, now)
+
+
+def _claim_sqlite(group: _Group, now: datetime, limit: int, token: int) -> list[tuple]:
+    columns = ", ".join(ROW_FIELDS)
+    with transaction.atomic():
+        rows = fetchall(
+            f"UPDATE {table(AudienceSyncItem)} SET claim = %s, claim_expires_at = %s "
+            f"WHERE id IN (SELECT id FROM {table(AudienceSyncItem)} "
+            "WHERE audience_id = %s AND action = %s AND schema = %s AND next_attempt_at <= %s "
+            "AND (claim IS NULL OR claim_expires_at < %s) ORDER BY id LIMIT %s) "
+            f"RETURNING {columns}",
+            [
+                token, now + timedelta(seconds=CLAIM_SECONDS), group.audience_id, group.action,
+                group.schema, now, now, limit,
+            ],
+        )  # fmt: skip
+    return sorted(rows)
+
+
+def _flush_batch_sqlite(group, audience, now, client, limiter, report) -> int:
+    token = new_claim_token()
+    claimed_at = now or timezone.now()
+    rows = _claim_sqlite(group, claimed_at, settings.TIKTOK_MAX_USERS_PER_REQUEST, token)
+    if not rows:
+        return 0
+    try:
+        error = _send(rows, group, audience, client, limiter, report)
+    except _LimiterBusy:
+        AudienceSyncItem.objects.filter(claim=token).update(claim=None, claim_expires_at=None)
+        raise
+    finished_at = now or timezone.now()
+    with transaction.atomic():
+        if error is None:
+            AudienceSyncItem.objects.filter(claim=token).delete()
+            _record_success(rows, audience, group, now)
+        else:
+            for attempts in {row[6] for row in rows}:
+                AudienceSyncItem.objects.filter(claim=token, attempts=attempts).update(
+                    claim=None,
+                    claim_expires_at=None,
+                    attempts=attempts + 1,
+                    next_attempt_at=finished_at
+                    + timedelta(seconds=retry_delay(attempts + 1, error)),
+                    last_error_code=error.code,
+                    last_error_message=error.message[:1000],
+                )
+            AudienceSyncItem.objects.filter(
+                pk__in=[row[0] for row in rows], first_attempt_at__isnull=True
+            ).update(first_attempt_at=finished_at)
+            _record_failure(rows, audience, group, error, finished_at)
+    return len(rows)
+
+
+# Sending and recording
+
+
+def _send(rows, group, audience, client, limiter, report) -> TikTokError | None:
+    """One /segment/mapping/ request. Returns None on success, else the error."""
+    ad_account = audience.ad_account
+    if not audience.tiktok_audience_id:
+        return TikTokError("Audience Does Not Exist: it was never created on TikTok")
+    if ad_account.status != AdAccountStatus.CONNECTED:
+        return TikTokError(f"The ad account {ad_account.name} is not connected")
+    token = ad_account.connection.access_token
+    body = mapping_rows(rows, group.schema, audience.tiktok_audience_id)
+    if not limiter.acquire(timeout=LIMITER_TIMEOUT_SECONDS):
+        raise _LimiterBusy
+    report.requests += 1
+    started = time.monotonic()
+    try:
+        with tiktok_auth_errors_recorded(ad_account.connection, ad_account.advertiser_id):
+            result = client.map_users(
+                access_token=token, advertiser_ids=[ad_account.advertiser_id],
+                action=group.action, id_schema=id_schema(group.schema), batch_data=body,
+            )  # fmt: skip
+    except TikTokError as exc:
+        report.failed_requests += 1
+        _log_batch(audience, group, len(rows), BatchOutcome.RETRY, started, exc)
+        logger.warning(
+            "audience sync batch failed audience=%s size=%d code=%s request_id=%s",
+            audience.pk, len(rows), exc.code, exc.request_id,
+        )  # fmt: skip
+        return exc
+    report.synced += len(rows)
+    report.users_per_request.append(len(rows))
+    _log_batch(audience, group, len(rows), BatchOutcome.SYNCED, started, None, result.request_id)
+    return None
+
+
+def _log_batch(audience, group, size, outcome, started, error, request_id="") -> None:
+    AudienceSyncBatch.objects.create(
+        audience=audience,
+        action=group.action,
+        size=size,
+        outcome=outcome,
+        code=error.code if error else 0,
+        message=error.message[:1000] if error else "",
+        request_id=(error.request_id if error else request_id)[:64],
+        milliseconds=int((time.monotonic() - started) * 1000),
+    )
+
+
+def _record_success(rows, audience, group, now) -> None:
+    per_step = Counter(row[1] for row in rows)
+    at = now or timezone.now()
+    for step_id, count in per_step.items():
+        step_stats_bump(step_id, synced=count)
+    StepStats.objects.filter(step_id__in=per_step).update(
+        last_synced_at=at, last_error_code=None, last_error_message="", last_error_at=None
+    )
+
+
+def _record_failure(rows, audience, group, error, now) -> None:
+    """Show the failure on the steps at once (Braze shows errors on the step)."""
+    StepStats.objects.filter(step_id__in={row[1] for row in rows}).update(
+        last_error_code=error.code, last_error_message=error.message[:1000], last_error_at=now
+    )
+
+
+def audience_sync_deadlines_expire(*, now: datetime) -> int:
+    """Users still queued at their deadline become Users Errored, with their last error."""
+    expired = 0
+    while True:
+        with transaction.atomic():
+            sqlite = db.vendor != "postgresql"
+            unclaimed = " AND (claim IS NULL OR claim_expires_at < %s)" if sqlite else ""
+            rows = fetchall(
+                f"DELETE FROM {table(AudienceSyncItem)} WHERE id IN ("
+                f"SELECT id FROM {table(AudienceSyncItem)} WHERE deadline_at <= %s{unclaimed} "
+                f"LIMIT 50000{skip_locked()}) "
+                "RETURNING step_id, last_error_code, last_error_message",
+                [now, now] if sqlite else [now],
+            )
+            per_step = Counter(row[0] for row in rows)
+            last_error = {row[0]: (row[1], row[2]) for row in rows}
+            for step_id, count in per_step.items():
+                step_stats_bump(step_id, errored=count)
+                code, message = last_error[step_id]
+                StepStats.objects.filter(step_id=step_id).update(
+                    last_error_code=code,
+                    last_error_message=message or "Not sent before the retry window ended",
+                    last_error_at=now,
+                )
+        expired += len(rows)
+        if len(rows) < 50000:
+            return expired

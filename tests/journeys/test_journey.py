@@ -1,0 +1,187 @@
+"""Profiles enter by API and by schedule, pass a Delay and a Decision Split, and the counters of
+every step match the paths taken exactly (issue 6)."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from canvas.models import Branch, CanvasState, EntryType, StepType
+from journeys.engine import journeys_advance
+from journeys.entries import canvas_entries_create_for, scheduled_entries_run
+from journeys.models import Entry, MessageSend, StepStats
+from tests.journeys.conftest import add_step
+
+pytestmark = pytest.mark.django_db
+
+T0 = timezone.now().replace(microsecond=0)
+
+
+def stats(step) -> dict:
+    row = StepStats.objects.filter(step=step).first()
+    names = ["entered", "proceeded", "exited", "yes", "no", "sends"]
+    return {n: getattr(row, n) if row else 0 for n in names}
+
+
+@pytest.fixture
+def journey(active_canvas):
+    """Delay 1 h → Decision Split (country is FR) → yes: Message; no: end of branch."""
+    canvas = active_canvas
+    delay = add_step(canvas, StepType.DELAY, name="Wait an hour", seconds=3600)
+    split = add_step(
+        canvas, StepType.DECISION_SPLIT, parent=delay, name="French?",
+        filters=[{"field": "country", "op": "equals", "value": "FR"}],
+    )  # fmt: skip
+    message = add_step(canvas, StepType.MESSAGE, parent=split, branch=Branch.YES, name="Bonjour")
+    return canvas, delay, split, message
+
+
+def test_profiles_entering_by_api_follow_their_paths_and_counters_match(journey, make_profiles):
+    canvas, delay, split, message = journey
+    profiles = make_profiles(
+        {"external_id": "fr-1", "country": "FR"},
+        {"external_id": "fr-2", "country": "FR"},
+        {"external_id": "us-1", "country": "US"},
+    )
+
+    entered = canvas_entries_create_for(
+        canvas=canvas,
+        recipients=[(p.pk, {"source": "api"}) for p in profiles.values()],
+        now=T0,
+    )
+    assert len(entered) == 3
+
+    # Arriving at the Delay: everyone waits there.
+    journeys_advance(now=T0)
+    assert stats(delay) == {**stats(delay), "entered": 3, "proceeded": 0}
+    assert Entry.objects.filter(step=delay, due_at=T0 + timedelta(hours=1)).count() == 3
+
+    # Half an hour later nothing moves.
+    journeys_advance(now=T0 + timedelta(minutes=30))
+    assert stats(split)["entered"] == 0
+
+    # After the hour: the split sends the two French profiles to Message, the other exits.
+    journeys_advance(now=T0 + timedelta(hours=1))
+    assert stats(delay)["proceeded"] == 3
+    assert stats(split) == {
+        "entered": 3,
+        "proceeded": 2,
+        "exited": 1,
+        "yes": 2,
+        "no": 1,
+        "sends": 0,
+    }
+    assert stats(message) == {
+        "entered": 2,
+        "proceeded": 0,
+        "exited": 2,
+        "yes": 0,
+        "no": 0,
+        "sends": 2,
+    }
+    assert set(MessageSend.objects.values_list("profile__external_id", flat=True)) == {
+        "fr-1",
+        "fr-2",
+    }
+    assert Entry.objects.filter(exited_at__isnull=False).count() == 3
+    canvas.refresh_from_db()
+    assert canvas.total_entries == 3
+
+
+def test_scheduled_entry_admits_the_target_audience_once(journey, make_profiles):
+    canvas, delay, *_ = journey
+    canvas.entry_type = EntryType.SCHEDULED
+    canvas.schedule_at = T0 + timedelta(minutes=10)
+    canvas.audience_filters = [{"field": "has_email", "op": "is", "value": True}]
+    canvas.save()
+    make_profiles(
+        {"external_id": "a", "email": "a@example.com"},
+        {"external_id": "b", "email": "B@Example.com "},
+        {"external_id": "c"},
+    )
+
+    assert scheduled_entries_run(now=T0) == 0  # not yet time
+    assert scheduled_entries_run(now=T0 + timedelta(minutes=10)) == 2
+    assert scheduled_entries_run(now=T0 + timedelta(minutes=20)) == 0  # once only
+    assert set(Entry.objects.values_list("profile__external_id", flat=True)) == {"a", "b"}
+    journeys_advance(now=T0 + timedelta(minutes=10))
+    assert stats(delay)["entered"] == 2
+
+
+def test_reentry_rules(active_canvas, make_profiles):
+    canvas = active_canvas
+    add_step(canvas, StepType.MESSAGE)
+    profile = make_profiles({"external_id": "u"})["u"]
+
+    assert canvas_entries_create_for(canvas=canvas, recipients=[(profile.pk, None)], now=T0)
+    journeys_advance(now=T0)  # the Message is the last step: the user exits
+    assert not canvas_entries_create_for(canvas=canvas, recipients=[(profile.pk, None)], now=T0)
+
+    canvas.allow_reentry = True
+    canvas.save()
+    assert canvas_entries_create_for(canvas=canvas, recipients=[(profile.pk, None)], now=T0)
+    # Not twice at the same time, even with re-entry allowed.
+    assert not canvas_entries_create_for(canvas=canvas, recipients=[(profile.pk, None)], now=T0)
+    assert Entry.objects.filter(profile=profile).count() == 2
+
+
+def test_recipients_must_match_the_target_audience(active_canvas, make_profiles):
+    active_canvas.audience_filters = [{"field": "has_phone", "op": "is", "value": True}]
+    active_canvas.save()
+    add_step(active_canvas, StepType.MESSAGE)
+    profiles = make_profiles(
+        {"external_id": "with", "phone": "+33 6 12 34 56 78"}, {"external_id": "without"}
+    )
+
+    entered = canvas_entries_create_for(
+        canvas=active_canvas, recipients=[(p.pk, None) for p in profiles.values()], now=T0
+    )
+
+    assert entered == [profiles["with"].pk]
+
+
+def test_a_stopped_canvas_admits_no_one_and_waiting_users_exit_when_their_delay_ends(
+    journey, make_profiles
+):
+    canvas, delay, split, _ = journey
+    profiles = make_profiles({"external_id": "x", "country": "FR"}, {"external_id": "y"})
+    canvas_entries_create_for(
+        canvas=canvas, recipients=[(p.pk, None) for p in profiles.values()], now=T0
+    )
+    journeys_advance(now=T0)
+
+    canvas.state = CanvasState.STOPPED
+    canvas.save()
+    newcomer = make_profiles({"external_id": "z"})["z"]
+    assert canvas_entries_create_for(canvas=canvas, recipients=[(newcomer.pk, None)], now=T0) == []
+
+    journeys_advance(now=T0 + timedelta(hours=1))
+    assert stats(delay)["exited"] == 2
+    assert stats(split)["entered"] == 0
+    assert not Entry.objects.filter(exited_at__isnull=True).exists()
+
+
+def test_resumed_before_the_delay_ends_users_continue(journey, make_profiles):
+    canvas, delay, split, _ = journey
+    profile = make_profiles({"external_id": "x", "country": "FR"})["x"]
+    canvas_entries_create_for(canvas=canvas, recipients=[(profile.pk, None)], now=T0)
+    journeys_advance(now=T0)
+    canvas.state = CanvasState.STOPPED
+    canvas.save()
+    canvas.state = CanvasState.ACTIVE
+    canvas.save()
+
+    journeys_advance(now=T0 + timedelta(hours=1))
+
+    assert stats(split)["yes"] == 1
+
+
+def test_delay_counts_from_arrival_even_when_the_engine_runs_late(journey, make_profiles):
+    canvas, delay, split, _ = journey
+    profile = make_profiles({"external_id": "x"})["x"]
+    canvas_entries_create_for(canvas=canvas, recipients=[(profile.pk, None)], now=T0)
+
+    journeys_advance(now=T0 + timedelta(minutes=59, seconds=59))  # arrives late, waits 1 s
+    assert stats(split)["entered"] == 0
+    journeys_advance(now=T0 + timedelta(hours=1))
+    assert stats(split)["entered"] == 1
