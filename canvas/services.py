@@ -1,0 +1,913 @@
+"""Writes for Canvases: basics, entry, target audience, the step tree, Audience Sync settings
+and draft audiences, and the state changes (launch, stop, resume, archive).
+
+Every service takes the acting membership and checks MANAGE_CANVASES itself, and refuses
+objects of another app group. TikTok is reached only through partners' client, wrapped in
+`tiktok_auth_errors_recorded` so an auth failure marks the connection invalid at once.
+
+Editing after launch (BRAZE_PRODUCT.md §5.4): an Active or Stopped Canvas keeps every edit
+this builder offers (basics, entry schedule, target audience, adding, inserting, editing and
+deleting steps). Two things follow from users possibly reaching a step at once:
+an Audience Sync step of a launched Canvas is saved only complete, and a new audience made
+in its editor is created on TikTok right away (the Canvas is past its launch). Archived
+Canvases are read only.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from appgroups.models import Membership, Permission
+from appgroups.services import membership_require
+from canvas.audience import audience_filter_clean, audience_filters_clean
+from canvas.models import (
+    AudienceSyncSettings,
+    Branch,
+    Canvas,
+    CanvasState,
+    EntryType,
+    MatchField,
+    Step,
+    StepType,
+    SyncAction,
+)
+from canvas.selectors import (
+    LaunchProblem,
+    ad_account_problem,
+    audience_sync_settings_of,
+    canvas_audience_choices,
+    canvas_launch_problems,
+    canvas_pending_drafts,
+    parse_tiktok_time,
+    tiktok_audiences_of,
+    tiktok_connection_problem,
+)
+from partners.models import AudienceStatus, TikTokAdAccount, TikTokAudience
+from partners.selectors import INVALID_TOKEN_ADVICE, tiktok_connection_get
+from partners.services import tiktok_auth_errors_recorded, tiktok_client
+from partners.tiktok.client import (
+    MAX_AUDIENCE_NAME_LENGTH,
+    MAX_AUDIENCES_PER_ADVERTISER,
+    TikTokAuthError,
+    TikTokError,
+    TikTokNotFoundError,
+    TikTokTransientError,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_NAME_LENGTH = Canvas._meta.get_field("name").max_length
+MAX_TAGS = 20
+MAX_TAG_LENGTH = 50
+# Braze allows up to 200 steps per Canvas (BRAZE_PRODUCT.md §5.1).
+MAX_STEPS = 200
+# Delays: Braze's extended delays go up to two years.
+MAX_DELAY_SECONDS = 730 * 24 * 60 * 60
+DEFAULT_DELAY_SECONDS = 24 * 60 * 60
+MESSAGE_CHANNELS = [
+    ("email", "Email"),
+    ("push", "Push"),
+    ("sms", "SMS"),
+    ("webhook", "Webhook"),
+    ("in_app", "In-App Message"),
+]
+MAX_MESSAGE_LENGTH = 5000
+
+# A "creating" claim on a draft audience older than this is presumed dead (its process died
+# between the claim and recording TikTok's answer). Well above one TikTok request
+# (TIKTOK_CONNECT_TIMEOUT + TIKTOK_READ_TIMEOUT = 35 s by default), so a live claim is never
+# taken over while its request may still land.
+AUDIENCE_CLAIM_TTL = timedelta(minutes=2)
+# How long a launch waits for another process that holds a fresh claim on the same draft.
+AUDIENCE_CLAIM_WAIT_SECONDS = 10.0
+AUDIENCE_CLAIM_POLL_SECONDS = 0.2
+# TikTok's create_time is matched against the draft's creation with this much slack, as its
+# clock and time zone are TikTok's.
+TIKTOK_CLOCK_SLACK = timedelta(days=1)
+
+
+class LaunchRefused(ValidationError):
+    """The Canvas cannot launch (or resume); `problems` lists every reason."""
+
+    def __init__(self, problems: list[LaunchProblem]):
+        self.problems = problems
+        count = len(problems)
+        super().__init__(
+            f"The Canvas was not launched: {count} problem{'s' if count != 1 else ''} to fix."
+        )
+
+
+class AudienceCreateError(ValidationError):
+    """TikTok did not create a draft audience; the message says why, in plain words."""
+
+
+def _require(actor: Membership, canvas: Canvas) -> None:
+    membership_require(actor, Permission.MANAGE_CANVASES)
+    if canvas.app_group_id != actor.app_group_id:
+        raise PermissionDenied("This Canvas belongs to another app group.")
+
+
+def _require_editable(actor: Membership, canvas: Canvas) -> None:
+    _require(actor, canvas)
+    if canvas.state == CanvasState.ARCHIVED:
+        raise ValidationError("Archived Canvases cannot be changed.")
+
+
+def _touch(canvas: Canvas) -> None:
+    # "Last edited" on the Canvas list; update() so counters bumped by journeys/ are not
+    # overwritten with a stale value.
+    now = timezone.now()
+    Canvas.objects.filter(pk=canvas.pk).update(updated_at=now)
+    canvas.updated_at = now
+
+
+def _is_launched(canvas: Canvas) -> bool:
+    return canvas.state in (CanvasState.ACTIVE, CanvasState.STOPPED)
+
+
+# Basics, entry, target audience
+
+
+def _clean_name(name: str) -> str:
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValidationError({"name": "A Canvas needs a name."})
+    if len(name) > MAX_NAME_LENGTH:
+        raise ValidationError({"name": f"Canvas names have at most {MAX_NAME_LENGTH} characters."})
+    return name
+
+
+def clean_tags(tags: list[str] | str) -> list[str]:
+    if isinstance(tags, str):
+        tags = tags.split(",")
+    cleaned = list(dict.fromkeys(" ".join(t.split()) for t in tags if t and t.strip()))
+    if len(cleaned) > MAX_TAGS:
+        raise ValidationError({"tags": f"Use at most {MAX_TAGS} tags."})
+    for tag in cleaned:
+        if len(tag) > MAX_TAG_LENGTH:
+            raise ValidationError({"tags": f"Tags have at most {MAX_TAG_LENGTH} characters."})
+    return cleaned
+
+
+def canvas_create(
+    *, actor: Membership, name: str, description: str = "", tags: list[str] | str = ()
+) -> Canvas:
+    membership_require(actor, Permission.MANAGE_CANVASES)
+    return Canvas.objects.create(
+        app_group=actor.app_group,
+        name=_clean_name(name),
+        description=(description or "").strip(),
+        tags=clean_tags(list(tags) if not isinstance(tags, str) else tags),
+        created_by=actor.user,
+    )
+
+
+def canvas_basics_update(
+    *, actor: Membership, canvas: Canvas, name: str, description: str, tags: list[str] | str
+) -> Canvas:
+    _require_editable(actor, canvas)
+    canvas.name = _clean_name(name)
+    canvas.description = (description or "").strip()
+    canvas.tags = clean_tags(tags)
+    canvas.save(update_fields=["name", "description", "tags", "updated_at"])
+    return canvas
+
+
+def canvas_entry_update(
+    *, actor: Membership, canvas: Canvas, entry_type: str, schedule_at: datetime | None
+) -> Canvas:
+    """API-Triggered, or Scheduled at launch (schedule_at None) or at a set time."""
+    _require_editable(actor, canvas)
+    if entry_type not in EntryType.values:
+        raise ValidationError({"entry_type": "Choose how users enter the Canvas."})
+    if entry_type == EntryType.API_TRIGGERED:
+        schedule_at = None
+    elif schedule_at is not None and schedule_at <= timezone.now():
+        if canvas.state == CanvasState.DRAFT or schedule_at != canvas.schedule_at:
+            raise ValidationError({"schedule_at": "Choose a time in the future."})
+    canvas.entry_type = entry_type
+    canvas.schedule_at = schedule_at
+    canvas.save(update_fields=["entry_type", "schedule_at", "updated_at"])
+    return canvas
+
+
+def canvas_audience_update(
+    *, actor: Membership, canvas: Canvas, filters: list[dict], allow_reentry: bool
+) -> Canvas:
+    _require_editable(actor, canvas)
+    canvas.audience_filters = audience_filters_clean(filters)
+    canvas.allow_reentry = bool(allow_reentry)
+    canvas.save(update_fields=["audience_filters", "allow_reentry", "updated_at"])
+    return canvas
+
+
+def filters_with(filters: list[dict], new_filter: dict) -> list[dict]:
+    """The list with one more filter (validated; ValidationError keyed by form field)."""
+    return audience_filters_clean([*(filters or []), audience_filter_clean(new_filter)])
+
+
+def filters_without(filters: list[dict], index: int) -> list[dict]:
+    filters = list(filters or [])
+    if 0 <= index < len(filters):
+        del filters[index]
+    return filters
+
+
+# The step tree
+#
+# Each live step hangs from its parent on one branch (`next`, or `yes` / `no` under a
+# Decision Split), at most one child per branch (a partial unique constraint). Inserting and
+# deleting move whole subtrees by changing one parent pointer. The database checks the
+# constraint per statement, so a step being placed is first written hidden (deleted_at set)
+# and revealed once the slot it takes is free.
+
+
+def _default_config(step_type: str) -> dict:
+    if step_type == StepType.DELAY:
+        return {"seconds": DEFAULT_DELAY_SECONDS}
+    if step_type == StepType.DECISION_SPLIT:
+        return {"filters": []}
+    if step_type == StepType.MESSAGE:
+        return {"channel": "email", "body": ""}
+    return {}
+
+
+def _first_branch(step_type: str) -> str:
+    # Steps below an inserted Decision Split continue on its Yes branch.
+    return Branch.YES if step_type == StepType.DECISION_SPLIT else Branch.NEXT
+
+
+def _live_steps(canvas: Canvas):
+    return Step.objects.filter(canvas=canvas, deleted_at__isnull=True)
+
+
+def step_add(
+    *,
+    actor: Membership,
+    canvas: Canvas,
+    step_type: str,
+    parent_id: int | None = None,
+    branch: str = Branch.NEXT,
+    name: str = "",
+) -> Step:
+    """Add a step under `parent_id` on `branch` (None: at the top of the flow).
+
+    Whatever hung there before now hangs from the new step (on `next`, or on `yes` for a
+    Decision Split), so adding between two steps inserts.
+    """
+    _require_editable(actor, canvas)
+    if step_type not in StepType.values:
+        raise ValidationError({"step_type": "Choose a component to add."})
+    with transaction.atomic():
+        # Serializes tree edits of one Canvas (two tabs adding at the same place).
+        Canvas.objects.select_for_update().filter(pk=canvas.pk).first()
+        if _live_steps(canvas).count() >= MAX_STEPS:
+            raise ValidationError(f"A Canvas has at most {MAX_STEPS} steps.")
+        parent = None
+        if parent_id is not None:
+            parent = _live_steps(canvas).filter(pk=parent_id).first()
+            if parent is None:
+                raise ValidationError("That step no longer exists: reload the Canvas.")
+            allowed = (
+                (Branch.YES, Branch.NO)
+                if parent.step_type == StepType.DECISION_SPLIT
+                else (Branch.NEXT,)
+            )
+            if branch not in allowed:
+                raise ValidationError("A step cannot be added on that branch.")
+        else:
+            branch = Branch.NEXT
+        if parent is None:
+            displaced = _live_steps(canvas).filter(parent__isnull=True).first()
+        else:
+            displaced = _live_steps(canvas).filter(parent=parent, branch=branch).first()
+        now = timezone.now()
+        step = Step.objects.create(
+            canvas=canvas,
+            step_type=step_type,
+            name=" ".join((name or "").split())[:200],
+            parent=parent,
+            branch=branch,
+            config=_default_config(step_type),
+            deleted_at=now,
+        )
+        if displaced is not None:
+            displaced.parent = step
+            displaced.branch = _first_branch(step_type)
+            displaced.save(update_fields=["parent", "branch", "updated_at"])
+        Step.objects.filter(pk=step.pk).update(deleted_at=None)
+        step.deleted_at = None
+        if step_type == StepType.AUDIENCE_SYNC:
+            AudienceSyncSettings.objects.create(step=step)
+        _touch(canvas)
+    return step
+
+
+def _descendants(step: Step) -> list[Step]:
+    found = []
+    frontier = [step.pk]
+    while frontier:
+        children = list(
+            Step.objects.filter(parent_id__in=frontier, deleted_at__isnull=True, canvas=step.canvas)
+        )
+        found.extend(children)
+        frontier = [c.pk for c in children]
+    return found
+
+
+def step_delete(*, actor: Membership, step: Step, keep_branch: str = Branch.YES) -> list[Step]:
+    """Delete a step; the step below it takes its place.
+
+    Deleting a Decision Split keeps one of its branches (`keep_branch`, Yes by default): that
+    branch's first step takes the split's place, and every step of the other branch is
+    deleted with the split. Deleted steps are kept with `deleted_at` so analytics survive;
+    users waiting in a deleted step continue at the step now in its place. Returns the
+    deleted steps.
+    """
+    canvas = step.canvas
+    _require_editable(actor, canvas)
+    if keep_branch not in (Branch.YES, Branch.NO):
+        raise ValidationError("Choose which branch of the Decision Split to keep.")
+    with transaction.atomic():
+        Canvas.objects.select_for_update().filter(pk=canvas.pk).first()
+        step = _live_steps(canvas).filter(pk=step.pk).first()
+        if step is None:
+            return []
+        now = timezone.now()
+        deleted = [step]
+        if step.step_type == StepType.DECISION_SPLIT:
+            dropped_branch = Branch.NO if keep_branch == Branch.YES else Branch.YES
+            dropped = _live_steps(canvas).filter(parent=step, branch=dropped_branch).first()
+            if dropped is not None:
+                doomed = [dropped, *_descendants(dropped)]
+                Step.objects.filter(pk__in=[s.pk for s in doomed]).update(deleted_at=now)
+                deleted.extend(doomed)
+            successor = _live_steps(canvas).filter(parent=step, branch=keep_branch).first()
+        else:
+            successor = _live_steps(canvas).filter(parent=step, branch=Branch.NEXT).first()
+        Step.objects.filter(pk=step.pk).update(deleted_at=now)
+        if successor is not None:
+            successor.parent_id = step.parent_id
+            successor.branch = step.branch
+            successor.save(update_fields=["parent", "branch", "updated_at"])
+        _touch(canvas)
+    # Drafts nobody uses any more would only clutter the type-ahead.
+    _drop_unused_drafts(canvas=canvas)
+    return deleted
+
+
+def step_rename(*, actor: Membership, step: Step, name: str) -> Step:
+    _require_editable(actor, step.canvas)
+    name = " ".join((name or "").split())
+    if len(name) > 200:
+        raise ValidationError({"name": "Step names have at most 200 characters."})
+    step.name = name
+    step.save(update_fields=["name", "updated_at"])
+    _touch(step.canvas)
+    return step
+
+
+def step_delay_update(*, actor: Membership, step: Step, name: str, seconds: int) -> Step:
+    if step.step_type != StepType.DELAY:
+        raise ValidationError("This step is not a Delay.")
+    _require_editable(actor, step.canvas)
+    if not isinstance(seconds, int) or seconds < 1:
+        raise ValidationError({"amount": "A Delay waits at least one second."})
+    if seconds > MAX_DELAY_SECONDS:
+        raise ValidationError({"amount": "A Delay waits at most two years."})
+    step.config = {**(step.config or {}), "seconds": seconds}
+    step.save(update_fields=["config", "updated_at"])
+    return step_rename(actor=actor, step=step, name=name)
+
+
+def step_message_update(
+    *, actor: Membership, step: Step, name: str, channel: str, body: str
+) -> Step:
+    if step.step_type != StepType.MESSAGE:
+        raise ValidationError("This step is not a Message.")
+    _require_editable(actor, step.canvas)
+    if channel not in dict(MESSAGE_CHANNELS):
+        raise ValidationError({"channel": "Choose a channel."})
+    body = (body or "").strip()
+    if len(body) > MAX_MESSAGE_LENGTH:
+        raise ValidationError({"body": f"Messages have at most {MAX_MESSAGE_LENGTH} characters."})
+    step.config = {"channel": channel, "body": body}
+    step.save(update_fields=["config", "updated_at"])
+    return step_rename(actor=actor, step=step, name=name)
+
+
+def step_split_update(*, actor: Membership, step: Step, name: str, filters: list[dict]) -> Step:
+    if step.step_type != StepType.DECISION_SPLIT:
+        raise ValidationError("This step is not a Decision Split.")
+    _require_editable(actor, step.canvas)
+    step.config = {**(step.config or {}), "filters": audience_filters_clean(filters)}
+    step.save(update_fields=["config", "updated_at"])
+    return step_rename(actor=actor, step=step, name=name)
+
+
+# Audience Sync settings and draft audiences
+
+
+def _plain_tiktok_error(exc: TikTokError, doing: str) -> str:
+    if isinstance(exc, TikTokAuthError):
+        return (
+            f"TikTok refused to {doing}: the connection's access token no longer works "
+            f"({exc.message}). {INVALID_TOKEN_ADVICE}"
+        )
+    if isinstance(exc, TikTokTransientError):
+        return (
+            f"TikTok could not be reached to {doing} ({exc.message}). "
+            "Nothing was lost: try again in a moment."
+        )
+    return f"TikTok refused to {doing}: {exc.message}"
+
+
+def _clean_match_fields(match_fields: list[str]) -> list[str]:
+    chosen = set(match_fields or [])
+    unknown = chosen - set(MatchField.values)
+    if unknown:
+        raise ValidationError(
+            {"match_fields": "Choose among Email, Phone, iOS IDFA, Android GAID."}
+        )
+    # Kept in TikTok's id_schema order (DESIGN.md §4.5).
+    return [f for f in MatchField.values if f in chosen]
+
+
+def _usable_ad_account(actor: Membership, ad_account_id: int | None) -> TikTokAdAccount:
+    if not ad_account_id:
+        raise ValidationError({"ad_account": "Choose an ad account."})
+    account = (
+        TikTokAdAccount.objects.filter(pk=ad_account_id, app_group=actor.app_group)
+        .select_related("connection")
+        .first()
+    )
+    if account is None:
+        raise ValidationError({"ad_account": "Choose one of the ad accounts listed."})
+    problem = ad_account_problem(account)
+    if problem:
+        raise ValidationError({"ad_account": problem})
+    return account
+
+
+def _require_tiktok(actor: Membership) -> None:
+    problem = tiktok_connection_problem(tiktok_connection_get(app_group=actor.app_group))
+    if problem:
+        raise ValidationError({"partner": problem})
+
+
+def _sync_settings(step: Step) -> AudienceSyncSettings:
+    if step.step_type != StepType.AUDIENCE_SYNC:
+        raise ValidationError("This step is not an Audience Sync step.")
+    sync = audience_sync_settings_of(step)
+    if sync is None:
+        sync = AudienceSyncSettings.objects.create(step=step)
+        step.audience_sync = sync
+    return sync
+
+
+def _drop_unused_drafts(*, canvas: Canvas) -> None:
+    """Delete draft audiences of this app group that no step (live or deleted) points at and
+    that never reached TikTok."""
+    TikTokAudience.objects.filter(
+        app_group_id=canvas.app_group_id,
+        status=AudienceStatus.DRAFT,
+        tiktok_audience_id="",
+        steps__isnull=True,
+    ).delete()
+
+
+@dataclass(frozen=True)
+class DraftResult:
+    audience: TikTokAudience
+    notice: str
+
+
+def audience_draft_create(
+    *,
+    actor: Membership,
+    step: Step,
+    ad_account_id: int | None,
+    name: str,
+    match_fields: list[str],
+    step_name: str | None = None,
+) -> DraftResult:
+    """ "Create Audience" in the step editor: check the name and the 400-audience cap against
+    TikTok, save a draft audience, and make this step add users to it.
+
+    The TikTok audience itself is created at launch (DESIGN.md §4.3), or at once when the
+    Canvas has already launched. Raises ValidationError keyed by form field.
+    """
+    canvas = step.canvas
+    _require_editable(actor, canvas)
+    sync = _sync_settings(step)
+    _require_tiktok(actor)
+    account = _usable_ad_account(actor, ad_account_id)
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValidationError({"audience_query": "Enter a name for the new audience."})
+    if len(name) > MAX_AUDIENCE_NAME_LENGTH:
+        raise ValidationError(
+            {
+                "audience_query": f"TikTok audience names have at most "
+                f"{MAX_AUDIENCE_NAME_LENGTH} characters; this one has {len(name)}."
+            }
+        )
+    fields = _clean_match_fields(match_fields)
+    if not fields:
+        raise ValidationError({"match_fields": "Tick at least one field to match."})
+
+    own_draft = sync.audience if sync.creates_audience else None
+    for audience in canvas_audience_choices(canvas=canvas, ad_account=account):
+        if audience.name.casefold() == name.casefold() and audience != own_draft:
+            raise ValidationError(
+                {
+                    "audience_query": f"This Canvas already has an audience named “{name}”: "
+                    "choose it under Choose a New or Existing Audience."
+                }
+            )
+    try:
+        on_tiktok = tiktok_audiences_of(ad_account=account)
+    except TikTokError as exc:
+        raise ValidationError(_plain_tiktok_error(exc, "list the ad account's audiences")) from exc
+    # A retry after an uncertain failure may find its own audience there: creation looks it
+    # up by name instead of making a second one.
+    retrying = (
+        own_draft is not None
+        and own_draft.name == name
+        and own_draft.status in (AudienceStatus.FAILED, AudienceStatus.CREATING)
+    )
+    if not retrying and any(a.name.casefold() == name.casefold() for a in on_tiktok):
+        raise ValidationError(
+            {
+                "audience_query": f"The ad account already has an audience named “{name}” on "
+                "TikTok: choose it as an existing audience, or pick another name."
+            }
+        )
+    pending = [
+        a
+        for a in canvas_pending_drafts(canvas=canvas)
+        if a.ad_account_id == account.pk and a != own_draft
+    ]
+    if len(on_tiktok) + len(pending) + 1 > MAX_AUDIENCES_PER_ADVERTISER:
+        raise ValidationError(
+            f"Audience limit: the ad account {account.name or account.advertiser_id} has "
+            f"{len(on_tiktok)} audiences on TikTok"
+            + (f" and this Canvas will create {len(pending)} more" if pending else "")
+            + f"; TikTok allows at most {MAX_AUDIENCES_PER_ADVERTISER} per ad account. Delete "
+            "audiences on TikTok or use an existing audience."
+        )
+
+    with transaction.atomic():
+        reuse = (
+            own_draft is not None
+            and own_draft.status != AudienceStatus.CREATED
+            and own_draft.ad_account_id == account.pk
+        )
+        if reuse:
+            draft = own_draft
+            draft.name = name
+            draft.save(update_fields=["name"])
+        else:
+            draft = TikTokAudience.objects.create(
+                app_group=actor.app_group, ad_account=account, name=name, created_by=actor.user
+            )
+        sync.ad_account = account
+        sync.audience = draft
+        sync.creates_audience = True
+        sync.action = SyncAction.ADD
+        sync.match_fields = fields
+        sync.partner = "tiktok"
+        sync.save()
+        if step_name is not None:
+            step.name = " ".join(step_name.split())[:200]
+            step.save(update_fields=["name", "updated_at"])
+        _touch(canvas)
+    _drop_unused_drafts(canvas=canvas)
+
+    if _is_launched(canvas):
+        # Past launch, "at launch" is now: users may reach this step at once.
+        try:
+            draft = audience_create_on_tiktok(audience_id=draft.pk)
+        except AudienceCreateError as exc:
+            raise ValidationError(
+                f"The audience “{name}” was saved, but TikTok did not create it: "
+                f"{' '.join(exc.messages)} Click Create Audience again to retry."
+            ) from exc
+        return DraftResult(draft, f"Audience “{name}” was created on TikTok.")
+    return DraftResult(
+        draft,
+        f"Audience “{name}” was saved as a draft. It will be created on TikTok when the "
+        "Canvas launches.",
+    )
+
+
+def _audience_for_choice(
+    *, actor: Membership, canvas: Canvas, account: TikTokAdAccount, choice: str
+) -> TikTokAudience | None:
+    """Resolve the editor's audience choice: "local:<pk>" (an audience of this Canvas) or
+    "tiktok:<id>" (an existing TikTok audience, checked with TikTok)."""
+    kind, _, value = (choice or "").partition(":")
+    if kind == "local" and value.isdigit():
+        audience = canvas_audience_choices(canvas=canvas, ad_account=account).filter(pk=value)
+        found = audience.first()
+        if found is None:
+            raise ValidationError({"audience": "That draft audience is not in this Canvas."})
+        return found
+    if kind == "tiktok" and value.isdigit():
+        known = TikTokAudience.objects.filter(ad_account=account, tiktok_audience_id=value).first()
+        if known is not None:
+            return known
+        connection = account.connection
+        try:
+            with tiktok_auth_errors_recorded(connection, account.advertiser_id):
+                found = tiktok_client().get_audiences(
+                    access_token=connection.access_token,
+                    advertiser_id=account.advertiser_id,
+                    audience_ids=[value],
+                )
+        except TikTokNotFoundError as exc:
+            raise ValidationError(
+                {"audience": "That audience no longer exists on TikTok."}
+            ) from exc
+        except TikTokError as exc:
+            raise ValidationError(_plain_tiktok_error(exc, "look the audience up")) from exc
+        match = next((a for a in found if a.audience_id == value), None)
+        if match is None:
+            raise ValidationError({"audience": "That audience no longer exists on TikTok."})
+        try:
+            audience, _ = TikTokAudience.objects.get_or_create(
+                ad_account=account,
+                tiktok_audience_id=value,
+                defaults={
+                    "app_group": actor.app_group,
+                    "name": match.name[:128],
+                    "status": AudienceStatus.CREATED,
+                    "created_by": actor.user,
+                },
+            )
+        except IntegrityError:
+            # Another request registered the same TikTok audience a moment ago.
+            audience = TikTokAudience.objects.get(ad_account=account, tiktok_audience_id=value)
+        return audience
+    if choice in ("", None):
+        return None
+    raise ValidationError({"audience": "Choose an audience from the list."})
+
+
+def audience_sync_step_save(
+    *,
+    actor: Membership,
+    step: Step,
+    ad_account_id: int | None,
+    audience_choice: str,
+    action: str,
+    match_fields: list[str],
+    step_name: str | None = None,
+) -> AudienceSyncSettings:
+    """ "Done" in the step editor: ad account, audience (existing, or a draft of this Canvas),
+    Add or Remove, fields to match.
+
+    A draft Canvas may keep an incomplete step (the launch check lists what is missing); a
+    launched Canvas's step is saved only complete, since users may reach it at once.
+    """
+    canvas = step.canvas
+    _require_editable(actor, canvas)
+    sync = _sync_settings(step)
+    _require_tiktok(actor)
+    account = _usable_ad_account(actor, ad_account_id) if ad_account_id else None
+    if account is None and (audience_choice or _is_launched(canvas)):
+        raise ValidationError({"ad_account": "Choose an ad account."})
+    audience = (
+        _audience_for_choice(actor=actor, canvas=canvas, account=account, choice=audience_choice)
+        if account is not None
+        else None
+    )
+    if action not in SyncAction.values:
+        raise ValidationError({"action": "Choose Add to the Audience or Remove from the Audience."})
+    fields = _clean_match_fields(match_fields)
+    own_draft = sync.audience if sync.creates_audience else None
+    keeps_own_draft = audience is not None and audience == own_draft
+    if keeps_own_draft and action == SyncAction.REMOVE:
+        raise ValidationError(
+            {
+                "action": "This step creates the audience, so it adds users to it (Add Users to Audience)."
+            }
+        )
+    if _is_launched(canvas):
+        if audience is None:
+            raise ValidationError({"audience": "Choose the audience (the Canvas is live)."})
+        if not fields:
+            raise ValidationError({"match_fields": "Tick at least one field to match."})
+
+    with transaction.atomic():
+        sync.partner = "tiktok"
+        sync.ad_account = account
+        sync.audience = audience
+        sync.creates_audience = keeps_own_draft
+        sync.action = action
+        sync.match_fields = fields
+        sync.save()
+        if step_name is not None:
+            step.name = " ".join(step_name.split())[:200]
+            step.save(update_fields=["name", "updated_at"])
+        _touch(canvas)
+    _drop_unused_drafts(canvas=canvas)
+    return sync
+
+
+# Creating draft audiences on TikTok, exactly once
+
+
+def _find_on_tiktok(client, token: str, audience: TikTokAudience) -> str | None:
+    """The id of the TikTok audience an earlier, unrecorded attempt created for this draft.
+
+    Matched by exact name, created after the draft was saved (with slack for TikTok's clock),
+    and not already known here under another row; the oldest wins.
+    """
+    known = set(
+        TikTokAudience.objects.filter(ad_account=audience.ad_account)
+        .exclude(tiktok_audience_id="")
+        .exclude(pk=audience.pk)
+        .values_list("tiktok_audience_id", flat=True)
+    )
+    since = audience.created_at - TIKTOK_CLOCK_SLACK
+    candidates = []
+    for found in client.list_audiences(
+        access_token=token, advertiser_id=audience.ad_account.advertiser_id
+    ):
+        if found.name != audience.name or found.audience_id in known:
+            continue
+        created = parse_tiktok_time(found.create_time)
+        if created is not None and created < since:
+            continue
+        candidates.append((created or since, found.audience_id))
+    return min(candidates)[1] if candidates else None
+
+
+def audience_create_on_tiktok(*, audience_id: int) -> TikTokAudience:
+    """Create a draft audience on TikTok (`/segment/audience/`), exactly once.
+
+    The claim is a conditional UPDATE draft/failed → creating, committed before TikTok is
+    called, so of any number of racing launches (threads, processes, machines) one calls
+    TikTok and the others wait for its answer. A claim whose process died is stale after
+    AUDIENCE_CLAIM_TTL; whoever takes it over, and whoever retries after a failure (a timeout
+    may still have created the audience), first looks for the audience by name on TikTok.
+    Raises AudienceCreateError with words for the person launching.
+    """
+    deadline = time.monotonic() + AUDIENCE_CLAIM_WAIT_SECONDS
+    while True:
+        audience = TikTokAudience.objects.select_related("ad_account__connection").get(
+            pk=audience_id
+        )
+        if audience.status == AudienceStatus.CREATED:
+            return audience
+        now = timezone.now()
+        current = TikTokAudience.objects.filter(
+            pk=audience.pk, status=audience.status, creating_since=audience.creating_since
+        )
+        if audience.status in (AudienceStatus.DRAFT, AudienceStatus.FAILED):
+            look_first = audience.status == AudienceStatus.FAILED
+            claimed = current.update(
+                status=AudienceStatus.CREATING, creating_since=now, error_message=""
+            )
+        elif audience.creating_since is None or audience.creating_since < now - AUDIENCE_CLAIM_TTL:
+            look_first = True
+            claimed = current.update(creating_since=now)
+        else:
+            # Another launch is creating it right now: wait for its answer.
+            if time.monotonic() > deadline:
+                raise AudienceCreateError(
+                    f"The audience “{audience.name}” is being created by another launch of this "
+                    "Canvas. Try again in a moment."
+                )
+            time.sleep(AUDIENCE_CLAIM_POLL_SECONDS)
+            continue
+        if claimed:
+            return _create_claimed(audience, claim=now, look_first=look_first)
+        # Lost the race for the claim: look again.
+
+
+def _create_claimed(audience: TikTokAudience, *, claim: datetime, look_first: bool):
+    mine = TikTokAudience.objects.filter(
+        pk=audience.pk, status=AudienceStatus.CREATING, creating_since=claim
+    )
+    account = audience.ad_account
+    connection = account.connection
+    problem = tiktok_connection_problem(connection) or ad_account_problem(account)
+    if problem:
+        mine.update(status=AudienceStatus.FAILED, error_message=problem)
+        raise AudienceCreateError(f"The audience “{audience.name}” was not created: {problem}")
+    client = tiktok_client()
+    token = connection.access_token
+    try:
+        with tiktok_auth_errors_recorded(connection, account.advertiser_id):
+            tiktok_id = _find_on_tiktok(client, token, audience) if look_first else None
+            if tiktok_id is None:
+                # Reference: TIKTOK_API.md §5.1 (POST /segment/audience/, action create)
+                tiktok_id = client.create_audience(
+                    access_token=token, advertiser_id=account.advertiser_id, name=audience.name
+                )
+    except TikTokError as exc:
+        message = _plain_tiktok_error(exc, f"create the audience “{audience.name}”")
+        mine.update(status=AudienceStatus.FAILED, error_message=message)
+        logger.warning("tiktok audience create failed audience=%s code=%s", audience.pk, exc.code)
+        raise AudienceCreateError(message) from exc
+    recorded = mine.update(
+        status=AudienceStatus.CREATED,
+        tiktok_audience_id=tiktok_id,
+        created_on_tiktok_at=timezone.now(),
+        error_message="",
+    )
+    if not recorded:
+        # Our claim was taken over as stale while TikTok answered; the taker looks the name
+        # up first, so it records this same audience rather than a second one.
+        logger.warning("tiktok audience claim lost audience=%s", audience.pk)
+    audience.refresh_from_db()
+    logger.info("tiktok audience created audience=%s", audience.pk)
+    return audience
+
+
+def canvas_audiences_create(*, canvas: Canvas) -> list[TikTokAudience]:
+    """Create every draft of the Canvas that is not on TikTok yet; stops at the first error."""
+    return [
+        audience_create_on_tiktok(audience_id=a.pk) for a in canvas_pending_drafts(canvas=canvas)
+    ]
+
+
+# State changes (gear actions)
+
+
+def _state_change(canvas: Canvas, *, frm: tuple[str, ...], to: str, **fields) -> bool:
+    changed = Canvas.objects.filter(pk=canvas.pk, state__in=frm).update(
+        state=to, updated_at=timezone.now(), **fields
+    )
+    canvas.refresh_from_db()
+    return bool(changed)
+
+
+def _go_live(actor: Membership, canvas: Canvas, *, frm: str, verb: str) -> Canvas:
+    canvas.refresh_from_db()
+    if canvas.state == CanvasState.ACTIVE:
+        # A double click or a retried request: the first one did it.
+        return canvas
+    if canvas.state != frm:
+        raise ValidationError(
+            f"Only a {CanvasState(frm).label} Canvas can be {verb}; this one is "
+            f"{canvas.get_state_display()}."
+        )
+    problems = canvas_launch_problems(canvas=canvas, check_tiktok=True)
+    if problems:
+        raise LaunchRefused(problems)
+    # The Canvas stays as it is until every audience exists on TikTok.
+    canvas_audiences_create(canvas=canvas)
+    now = timezone.now()
+    extra = {"launched_at": now} if frm == CanvasState.DRAFT else {}
+    _state_change(canvas, frm=(frm,), to=CanvasState.ACTIVE, stopped_at=None, **extra)
+    logger.info("canvas %s canvas=%s by=%s", verb, canvas.pk, actor.user_id)
+    return canvas
+
+
+def canvas_launch(*, actor: Membership, canvas: Canvas) -> Canvas:
+    """Launch Canvas: refuse with every problem, create the draft audiences, go Active."""
+    _require(actor, canvas)
+    return _go_live(actor, canvas, frm=CanvasState.DRAFT, verb="launched")
+
+
+def canvas_resume(*, actor: Membership, canvas: Canvas) -> Canvas:
+    """Resume a Stopped Canvas, with the launch checks (the flow may have changed)."""
+    _require(actor, canvas)
+    return _go_live(actor, canvas, frm=CanvasState.STOPPED, verb="resumed")
+
+
+def canvas_stop(*, actor: Membership, canvas: Canvas) -> Canvas:
+    """Stop: no new entries, no further sends; users in Delays stay until their delay ends."""
+    _require(actor, canvas)
+    canvas.refresh_from_db()
+    if canvas.state == CanvasState.STOPPED:
+        return canvas
+    if not _state_change(
+        canvas, frm=(CanvasState.ACTIVE,), to=CanvasState.STOPPED, stopped_at=timezone.now()
+    ):
+        raise ValidationError(
+            f"Only an Active Canvas can be stopped; this one is {canvas.get_state_display()}."
+        )
+    return canvas
+
+
+def canvas_archive(*, actor: Membership, canvas: Canvas) -> Canvas:
+    """Archive (from any state): the Canvas leaves the default list and stops for good."""
+    _require(actor, canvas)
+    now = timezone.now()
+    live = (CanvasState.DRAFT, CanvasState.ACTIVE, CanvasState.STOPPED)
+    if _state_change(canvas, frm=live, to=CanvasState.ARCHIVED, archived_at=now):
+        Canvas.objects.filter(
+            pk=canvas.pk, stopped_at__isnull=True, launched_at__isnull=False
+        ).update(stopped_at=now)
+    return canvas

@@ -1,0 +1,34 @@
+// Canvas builder: show only the inputs that apply to the chosen filter and entry type.
+// Without JavaScript every input stays visible and the server ignores the ones that don't apply.
+(() => {
+  const KINDS = { country: ["text"], custom_attribute: ["custom", "text"] };
+
+  function syncFilterRow(select) {
+    const row = select.closest(".filter-add");
+    if (!row) return;
+    const kinds = select.value ? KINDS[select.value] || ["flag"] : [];
+    row.querySelectorAll("[data-filter-kind]").forEach((el) => {
+      el.toggleAttribute("data-hidden", !kinds.includes(el.dataset.filterKind));
+    });
+  }
+
+  function syncEntry(form) {
+    const checked = form.querySelector("input[name=entry_type]:checked");
+    if (!checked) return;
+    form.querySelectorAll("[data-entry-type]").forEach((el) => {
+      el.toggleAttribute("data-hidden", el.dataset.entryType !== checked.value);
+    });
+  }
+
+  function apply(root) {
+    root.querySelectorAll("select[name=filter_field]").forEach(syncFilterRow);
+    root.querySelectorAll("input[name=entry_type]").forEach((input) => syncEntry(input.form));
+  }
+
+  document.addEventListener("change", (event) => {
+    if (event.target.matches("select[name=filter_field]")) syncFilterRow(event.target);
+    if (event.target.matches("input[name=entry_type]")) syncEntry(event.target.form);
+  });
+  document.addEventListener("DOMContentLoaded", () => apply(document));
+  document.addEventListener("htmx:afterSwap", (event) => apply(event.target));
+})();

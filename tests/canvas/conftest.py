@@ -1,0 +1,97 @@
+"""Canvas test helpers: a draft Canvas, a TikTok connection with a fake client (unit tests
+only; integration tests use the sandbox), and shortcuts for building flows."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import pytest
+
+from canvas.models import Canvas, StepType
+from partners.models import TikTokAdAccount, TikTokConnection
+from partners.tiktok.client import Audience, TikTokError
+
+_ids = itertools.count(7250000000000000001)
+
+
+@dataclass
+class FakeAudienceTikTok:
+    """The audience endpoints of TikTok, in memory: list (all pages), get, create."""
+
+    audiences: dict[str, list[Audience]] = field(default_factory=dict)
+    errors: dict[str, list[TikTokError]] = field(default_factory=dict)
+    created: list[tuple[str, str]] = field(default_factory=list)
+    is_configured: bool = True
+
+    def add(self, advertiser_id: str, name: str, *, create_time: str = "2020-01-01 00:00:00"):
+        audience = Audience(
+            audience_id=str(next(_ids)), name=name, audience_type="Partner",
+            create_time=create_time,
+        )  # fmt: skip
+        self.audiences.setdefault(advertiser_id, []).append(audience)
+        return audience
+
+    def _raise(self, method: str) -> None:
+        queued = self.errors.get(method)
+        if queued:
+            raise queued.pop(0)
+
+    def list_audiences(self, *, access_token, advertiser_id):
+        self._raise("list_audiences")
+        return list(self.audiences.get(advertiser_id, []))
+
+    def get_audiences(self, *, access_token, advertiser_id, audience_ids):
+        self._raise("get_audiences")
+        return [a for a in self.audiences.get(advertiser_id, []) if a.audience_id in audience_ids]
+
+    def create_audience(self, *, access_token, advertiser_id, name):
+        self._raise("create_audience")
+        from django.utils import timezone
+
+        audience = self.add(
+            advertiser_id, name, create_time=timezone.now().strftime("%Y-%m-%d %H:%M:%S")
+        )
+        self.created.append((advertiser_id, name))
+        return audience.audience_id
+
+    def names(self, advertiser_id: str) -> list[str]:
+        return [a.name for a in self.audiences.get(advertiser_id, [])]
+
+
+@pytest.fixture
+def fake_tiktok(monkeypatch):
+    fake = FakeAudienceTikTok()
+    monkeypatch.setattr("canvas.selectors.tiktok_client", lambda: fake)
+    monkeypatch.setattr("canvas.services.tiktok_client", lambda: fake)
+    return fake
+
+
+ADVERTISER_ID = "7230000000000000101"
+
+
+@pytest.fixture
+def connection(app_group, admin):
+    """A connected TikTok with one ad account (a made-up token: the fake client ignores it)."""
+    conn = TikTokConnection(app_group=app_group, connected_by=admin.user, tiktok_user_name="Ana")
+    conn.set_access_token("fake-token")
+    conn.save()
+    return conn
+
+
+@pytest.fixture
+def ad_account(connection):
+    return TikTokAdAccount.objects.create(
+        app_group=connection.app_group, connection=connection,
+        advertiser_id=ADVERTISER_ID, name="Northwind US",
+    )  # fmt: skip
+
+
+@pytest.fixture
+def canvas(app_group, marketer):
+    return Canvas.objects.create(
+        app_group=app_group, name="Cart abandoners", created_by=marketer.user
+    )
+
+
+__all__ = ["StepType"]
