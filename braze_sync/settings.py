@@ -97,8 +97,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "timeout": 20,
         }
     )
-    # A file (not :memory:) so that worker processes started by the tests see the test database.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_braze_sync.sqlite3")}
+    # A file (not :memory:) so that worker processes started by the tests see the test
+    # database; named after the main file, so two checkouts' test runs never share one.
+    _main_db = Path(DATABASES["default"]["NAME"])
+    DATABASES["default"]["TEST"] = {"NAME": str(_main_db.with_name(f"test_{_main_db.name}"))}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)

@@ -14,6 +14,7 @@ urlpatterns = [
     path("", include("appgroups.urls")),
     path("partners/", include("partners.urls")),
     path("canvas/", include("canvas.urls")),
+    path("canvas/", include("journeys.urls")),
     path("admin/", admin.site.urls),
 ]
 

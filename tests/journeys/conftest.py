@@ -8,7 +8,18 @@ from django.utils import timezone
 from appgroups.models import Profile
 from appgroups.services.profiles import profiles_track
 from appgroups.tracking import parse_track_body
-from canvas.models import Branch, Canvas, CanvasState, Step, StepType
+from canvas.models import AudienceSyncSettings, Branch, Canvas, CanvasState, Step, SyncAction
+from journeys.engine import journeys_advance
+from journeys.entries import canvas_entries_create_for
+from partners.models import (
+    AudienceStatus,
+    ConnectionStatus,
+    TikTokAdAccount,
+    TikTokAudience,
+    TikTokConnection,
+)
+
+T0 = timezone.now().replace(microsecond=0)
 
 
 @pytest.fixture
@@ -46,4 +57,36 @@ def step():
     return add_step
 
 
-__all__ = ["StepType", "add_step"]
+@pytest.fixture
+def tiktok(app_group):
+    """A connected TikTok account with one ad account and one audience on TikTok."""
+    connection = TikTokConnection(app_group=app_group, status=ConnectionStatus.CONNECTED)
+    connection.set_access_token("unit-test-token")
+    connection.save()
+    ad_account = TikTokAdAccount.objects.create(
+        app_group=app_group, connection=connection, advertiser_id="7001", name="Acme US"
+    )
+    audience = TikTokAudience.objects.create(
+        app_group=app_group, ad_account=ad_account, name="Buyers",
+        tiktok_audience_id="9001", status=AudienceStatus.CREATED,
+    )  # fmt: skip
+    return connection, ad_account, audience
+
+
+@pytest.fixture
+def sync_step(active_canvas, tiktok):
+    def make(fields, action=SyncAction.ADD):
+        step = add_step(active_canvas, "audience_sync", name="To TikTok")
+        AudienceSyncSettings.objects.create(
+            step=step, ad_account=tiktok[1], audience=tiktok[2], action=action,
+            match_fields=fields,
+        )  # fmt: skip
+        return step
+
+    return make
+
+
+def enter(canvas, profiles, now=T0):
+    """Enter the profiles by API and let the engine take them through the flow."""
+    canvas_entries_create_for(canvas=canvas, recipients=[(p.pk, None) for p in profiles], now=now)
+    journeys_advance(now=now)

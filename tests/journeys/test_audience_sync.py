@@ -4,65 +4,25 @@ level). The same flows against the sandbox over HTTP are in test_audience_sync_s
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 
 from appgroups.identifiers import sha256_hex
-from canvas.models import AudienceSyncSettings, MatchField, StepType, SyncAction
-from journeys.engine import journeys_advance
-from journeys.entries import canvas_entries_create_for
+from canvas.models import MatchField, SyncAction
 from journeys.models import AudienceSyncBatch, AudienceSyncItem, NotSyncedReason, StepStats
 from journeys.sync import audience_sync_flush
 from partners.models import (
     AdAccountStatus,
-    AudienceStatus,
     ConnectionStatus,
     TikTokAdAccount,
-    TikTokAudience,
     TikTokConnection,
 )
 from partners.tiktok.client import TikTokAdAccountAccessError, TikTokAuthError, TikTokRateLimitError
 from tests.fakes import FakeTikTokClient
-from tests.journeys.conftest import add_step
+from tests.journeys.conftest import T0, enter
 
 pytestmark = pytest.mark.django_db
 
-T0 = timezone.now().replace(microsecond=0)
 EMAIL_A = sha256_hex("a@example.com")
 PHONE_B = sha256_hex("+33612345678")
-
-
-@pytest.fixture
-def tiktok(app_group):
-    """A connected TikTok account with one ad account and one audience on TikTok."""
-    connection = TikTokConnection(app_group=app_group, status=ConnectionStatus.CONNECTED)
-    connection.set_access_token("unit-test-token")
-    connection.save()
-    ad_account = TikTokAdAccount.objects.create(
-        app_group=app_group, connection=connection, advertiser_id="7001", name="Acme US"
-    )
-    audience = TikTokAudience.objects.create(
-        app_group=app_group, ad_account=ad_account, name="Buyers",
-        tiktok_audience_id="9001", status=AudienceStatus.CREATED,
-    )  # fmt: skip
-    return connection, ad_account, audience
-
-
-@pytest.fixture
-def sync_step(active_canvas, tiktok):
-    def make(fields, action=SyncAction.ADD):
-        step = add_step(active_canvas, StepType.AUDIENCE_SYNC, name="To TikTok")
-        AudienceSyncSettings.objects.create(
-            step=step, ad_account=tiktok[1], audience=tiktok[2], action=action,
-            match_fields=fields,
-        )  # fmt: skip
-        return step
-
-    return make
-
-
-def enter(canvas, profiles):
-    canvas_entries_create_for(canvas=canvas, recipients=[(p.pk, None) for p in profiles], now=T0)
-    journeys_advance(now=T0)
 
 
 def stats(step):
