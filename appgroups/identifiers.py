@@ -17,6 +17,8 @@ from functools import lru_cache
 
 import phonenumbers
 
+from appgroups import phonefast
+
 # A value that already is a SHA-256 digest is passed through (lowercased), never hashed again.
 _SHA256_HEX = re.compile(r"[0-9a-fA-F]{64}")
 # "Looks like an email": something@something.tld, no whitespace, one @. Mail servers decide the
@@ -88,7 +90,8 @@ def normalize_email(raw: str | None) -> Normalized:
 def normalize_phone(raw: str | None, *, default_country: str) -> Normalized:
     """E.164 with `+`; a number without country code is read in `default_country` (ISO alpha-2).
 
-    Spaces, dots, dashes and parentheses are allowed in the input (phonenumbers drops them).
+    Spaces, tabs, dashes, dots and parentheses are removed first (DESIGN.md §4.6), then the
+    number is parsed and validated as phonenumbers does (appgroups.phonefast for plain digits).
     """
     if raw is None:
         return EMPTY
@@ -98,11 +101,22 @@ def normalize_phone(raw: str | None, *, default_country: str) -> Normalized:
     hashed = _passthrough(value)
     if hashed is not None:
         return hashed
-    return _normalize_phone_cached(value, (default_country or "").upper())
+    return _normalize_phone_cached(
+        value.translate(_PHONE_SEPARATORS), (default_country or "").upper()
+    )
+
+
+_PHONE_SEPARATORS = str.maketrans("", "", " \t-.()")
 
 
 @lru_cache(maxsize=_PHONE_CACHE_SIZE)
 def _normalize_phone_cached(value: str, default_country: str) -> Normalized:
+    if default_country in phonenumbers.SUPPORTED_REGIONS:
+        e164 = phonefast.valid_e164(value, default_country)
+        if e164 is not phonefast.UNSURE:
+            if e164 is None:
+                return Normalized(None, None, REASON_PHONE)
+            return Normalized(e164, sha256_hex(e164))
     try:
         number = phonenumbers.parse(value, default_country or None)
     except phonenumbers.NumberParseException as exc:

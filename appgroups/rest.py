@@ -126,8 +126,12 @@ def rest_endpoint(*, permission: str, methods: tuple[str, ...] = ("POST",)):
                     403, f"Access Denied: this API key lacks the '{permission}' permission"
                 )
             limit, window = rate_limit_for(permission)
+            # Named by the key's digest, not its id: ids come back after a database is rebuilt,
+            # while Redis still holds the old counters.
             result = rate_limit_hit(
-                key=f"rest:{api_key.pk}:{permission}", limit=limit, window_seconds=window
+                key=f"rest:{api_key.key_sha256[:16]}:{permission}",
+                limit=limit,
+                window_seconds=window,
             )
             if not result.allowed:
                 return rest_response(
@@ -139,10 +143,8 @@ def rest_endpoint(*, permission: str, methods: tuple[str, ...] = ("POST",)):
             try:
                 response = view(request, *args, **kwargs)
             except RestError as exc:
+                # An unread body (413) is drained or the connection closed by the WSGI server.
                 response = rest_error(exc.status, exc.message, exc.errors)
-                if exc.status == 413:
-                    # The rest of the body was not read: do not reuse the connection.
-                    response["Connection"] = "close"
             except Exception:
                 # Never the body in logs: it carries emails and phone numbers.
                 logger.exception("REST %s failed (key %s)", request.path, api_key.pk)

@@ -55,7 +55,10 @@ def test_invalid_email_is_kept_with_its_reason_and_no_hash(api, app_group):
     profile = Profile.objects.get(external_id="u1")
     assert (profile.email, profile.email_sha256) == ("not-an-email", None)
     assert profile.email_invalid_reason == "not an email address"
-    assert (profile.phone_sha256, profile.phone_invalid_reason) == (None, "not a valid phone number")
+    assert (profile.phone_sha256, profile.phone_invalid_reason) == (
+        None,
+        "not a valid phone number",
+    )
 
 
 def test_national_phone_uses_the_app_groups_default_country(api, app_group):
@@ -177,7 +180,13 @@ def test_exactly_75_of_each_array_is_accepted(api, app_group):
     attributes = [{"external_id": f"u{i}", "n": i} for i in range(75)]
     events = [{"external_id": f"u{i}", "name": "e", "time": "2024-01-01"} for i in range(75)]
     purchases = [
-        {"external_id": f"u{i}", "product_id": "p", "currency": "USD", "price": 1, "time": "2024-01-01"}
+        {
+            "external_id": f"u{i}",
+            "product_id": "p",
+            "currency": "USD",
+            "price": 1,
+            "time": "2024-01-01",
+        }
         for i in range(75)
     ]
 
@@ -389,7 +398,11 @@ def test_events_and_purchases_are_counted_per_name(api, app_group):
         },
     )
 
-    assert response.json() == {"message": "success", "events_processed": 2, "purchases_processed": 1}
+    assert response.json() == {
+        "message": "success",
+        "events_processed": 2,
+        "purchases_processed": 1,
+    }
     event = ProfileActivity.objects.get(kind="event", name="played")
     assert event.count == 2
     assert event.first_at.isoformat() == "2023-12-31T23:00:00+00:00"
@@ -407,7 +420,9 @@ def test_inc_on_a_string_is_an_error_for_that_object_only(api, app_group):
     )
 
     assert response.status_code == 400
-    assert response.json()["errors"][0]["type"] == "'plan' cannot be incremented: it is not a number"
+    assert (
+        response.json()["errors"][0]["type"] == "'plan' cannot be incremented: it is not a number"
+    )
     assert Profile.objects.get(external_id="u1").first_name == ""
 
 
