@@ -171,6 +171,8 @@ def _audience_sync(step: Step, entries: QuerySet[Entry], *, token: int, now: dat
 
 
 def _enqueue(step: Step, settings_, fields: list[str], *, token: int, now: datetime) -> int:
+    """One INSERT … SELECT of the claimed users' hashes. `enqueued_at` is when the user reached
+    the step (the entry's due time), so latency to TikTok counts from there."""
     audience = settings_.audience
     schema = sum(MATCH_COLUMNS[f][2] for f in fields)
     hash_columns = [MATCH_COLUMNS[f][0] for f in MATCH_COLUMNS]
@@ -186,11 +188,11 @@ def _enqueue(step: Step, settings_, fields: list[str], *, token: int, now: datet
         f"INSERT INTO {table(AudienceSyncItem)} (step_id, audience_id, connection_id, action, "
         f"schema, {', '.join(hash_columns)}, enqueued_at, next_attempt_at, deadline_at, "
         "attempts, last_error_message) "
-        f"SELECT %s, %s, %s, %s, %s, {', '.join(selected)}, %s, %s, %s, 0, '' "
+        f"SELECT %s, %s, %s, %s, %s, {', '.join(selected)}, e.due_at, %s, %s, 0, '' "
         f"FROM {table(Entry)} e JOIN {table(Profile)} p ON p.id = e.profile_id "
         f"WHERE e.claim = %s AND ({any_present})",
         [
-            step.pk, audience.pk, audience.ad_account.connection_id, action, schema, now, now,
+            step.pk, audience.pk, audience.ad_account.connection_id, action, schema, now,
             now + timedelta(seconds=settings.AUDIENCE_SYNC_RETRY_WINDOW_SECONDS), token,
         ],
     )  # fmt: skip

@@ -160,6 +160,7 @@ class AudienceSyncItem(models.Model):
     phone_sha256 = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     idfa_sha256 = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     gaid_sha256 = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    # When the user reached the step.
     enqueued_at = models.DateTimeField(default=timezone.now)
     next_attempt_at = models.DateTimeField(default=timezone.now)
     attempts = models.IntegerField(default=0)
@@ -213,6 +214,9 @@ class AudienceSyncBatch(models.Model):
     request_id = models.CharField(max_length=64, blank=True, default="")
     sent_at = models.DateTimeField(default=timezone.now)
     milliseconds = models.IntegerField(default=0)
+    # When the longest-waiting user of the batch reached the step: sent_at + milliseconds
+    # minus this bounds every user's latency from entering the step to TikTok.
+    oldest_enqueued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name_plural = "audience sync batches"

@@ -25,13 +25,14 @@ import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db import connection as db
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from journeys.models import AudienceSyncBatch, AudienceSyncItem, BatchOutcome, StepStats
 from journeys.ratelimit import tiktok_rate_limiter
@@ -64,8 +65,8 @@ SCHEMA_BITS = (1, 2, 4, 8)  # email, phone, IDFA, GAID: the order of ID_SCHEMAS
 HASH_FIELDS = ("email_sha256", "phone_sha256", "idfa_sha256", "gaid_sha256")
 # Row tuples: these first (the order mapping_rows and the bookkeeping rely on), then on
 # PostgreSQL what it takes to put a failed batch back.
-ROW_FIELDS = ("id", "step_id", *HASH_FIELDS, "attempts")
-PUT_BACK_FIELDS = ("connection_id", "enqueued_at", "first_attempt_at", "deadline_at")
+ROW_FIELDS = ("id", "step_id", *HASH_FIELDS, "attempts", "enqueued_at")
+PUT_BACK_FIELDS = ("connection_id", "first_attempt_at", "deadline_at")
 
 
 @dataclass
@@ -229,14 +230,14 @@ def _put_back_postgres(rows, group, audience, error, now) -> None:
                 id=row[0],
                 step_id=row[1],
                 audience_id=group.audience_id,
-                connection_id=row[7],
+                connection_id=row[8],
                 action=group.action,
                 schema=group.schema,
                 email_sha256=row[2],
                 phone_sha256=row[3],
                 idfa_sha256=row[4],
                 gaid_sha256=row[5],
-                enqueued_at=row[8],
+                enqueued_at=row[7],
                 attempts=attempts,
                 first_attempt_at=row[9] or now,
                 deadline_at=row[10],
@@ -324,7 +325,7 @@ def _send(rows, group, audience, client, limiter, report) -> TikTokError | None:
             )  # fmt: skip
     except TikTokError as exc:
         report.failed_requests += 1
-        _log_batch(audience, group, len(rows), BatchOutcome.RETRY, started, exc)
+        _log_batch(audience, group, rows, BatchOutcome.RETRY, started, exc)
         logger.warning(
             "audience sync batch failed audience=%s size=%d code=%s request_id=%s",
             audience.pk, len(rows), exc.code, exc.request_id,
@@ -332,21 +333,29 @@ def _send(rows, group, audience, client, limiter, report) -> TikTokError | None:
         return exc
     report.synced += len(rows)
     report.users_per_request.append(len(rows))
-    _log_batch(audience, group, len(rows), BatchOutcome.SYNCED, started, None, result.request_id)
+    _log_batch(audience, group, rows, BatchOutcome.SYNCED, started, None, result.request_id)
     return None
 
 
-def _log_batch(audience, group, size, outcome, started, error, request_id="") -> None:
+def _log_batch(audience, group, rows, outcome, started, error, request_id="") -> None:
     AudienceSyncBatch.objects.create(
         audience=audience,
         action=group.action,
-        size=size,
+        size=len(rows),
+        oldest_enqueued_at=min(_as_datetime(row[7]) for row in rows),
         outcome=outcome,
         code=error.code if error else 0,
         message=error.message[:1000] if error else "",
         request_id=(error.request_id if error else request_id)[:64],
         milliseconds=int((time.monotonic() - started) * 1000),
     )
+
+
+def _as_datetime(value) -> datetime:
+    """Raw SQL on SQLite hands datetimes back naive (UTC) or as text."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
 
 
 def _record_success(rows, audience, group, now) -> None:

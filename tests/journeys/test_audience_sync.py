@@ -80,7 +80,8 @@ def test_flush_sends_positional_rows_in_id_schema_order(active_canvas, sync_step
     assert not AudienceSyncItem.objects.exists()
     s = stats(step)
     assert (s.synced, s.pending) == (2, 0)
-    assert AudienceSyncBatch.objects.get().request_id == "fake-1"
+    batch = AudienceSyncBatch.objects.get()
+    assert (batch.request_id, batch.size, batch.oldest_enqueued_at) == ("fake-1", 2, T0)
 
 
 def test_remove_steps_send_delete(active_canvas, sync_step, make_profiles):
