@@ -450,6 +450,8 @@ class AudienceOptions:
     new_name: str = ""
     error: str = ""
     searched: bool = False
+    # The new name is the saved draft of the step being edited.
+    is_own_draft: bool = False
 
     @property
     def is_empty(self) -> bool:
@@ -469,17 +471,29 @@ def canvas_audience_choices(*, canvas: Canvas, ad_account: TikTokAdAccount) -> Q
 
 
 def audience_options(
-    *, canvas: Canvas, ad_account: TikTokAdAccount | None, query: str
+    *,
+    canvas: Canvas,
+    ad_account: TikTokAdAccount | None,
+    query: str,
+    own_draft: TikTokAudience | None = None,
 ) -> AudienceOptions:
     """What "Choose a New or Existing Audience" offers for the typed text: the ad account's
     audiences on TikTok (every page), this Canvas's drafts, and the text as a new audience
-    when no audience has exactly that name."""
+    when no audience has exactly that name.
+
+    `own_draft` is the not-yet-created draft of the step being edited: it is that step's new
+    audience, so its name is offered as "new" (to change its fields) rather than as a draft.
+    """
     query = " ".join((query or "").split())
     options = AudienceOptions(query=query)
     if ad_account is None:
         return options
     options.searched = True
-    ours = list(canvas_audience_choices(canvas=canvas, ad_account=ad_account))
+    ours = [
+        a
+        for a in canvas_audience_choices(canvas=canvas, ad_account=ad_account)
+        if own_draft is None or a.pk != own_draft.pk
+    ]
     our_tiktok_ids = {a.tiktok_audience_id for a in ours if a.tiktok_audience_id}
     names = {a.name.casefold() for a in ours}
     for audience in ours:
@@ -519,6 +533,7 @@ def audience_options(
     options.drafts = options.drafts[:MAX_AUDIENCE_OPTIONS]
     if query and query.casefold() not in names:
         options.new_name = query
+        options.is_own_draft = own_draft is not None and own_draft.name == query
     return options
 
 

@@ -29,7 +29,16 @@ from canvas.forms import (
     StepNameForm,
     TargetAudienceForm,
 )
-from canvas.models import Branch, Canvas, CanvasState, EntryType, Step, StepType, SyncAction
+from canvas.models import (
+    Branch,
+    Canvas,
+    CanvasState,
+    EntryType,
+    MatchField,
+    Step,
+    StepType,
+    SyncAction,
+)
 from partners.catalog import AUDIENCE_SYNC_PARTNERS
 from partners.models import AudienceStatus
 from partners.selectors import tiktok_connection_get, tiktok_problems
@@ -469,6 +478,48 @@ def _initial_sync_choice(canvas: Canvas, sync) -> tuple[str, str]:
     return f"tiktok:{audience.tiktok_audience_id}", audience.name
 
 
+def _own_draft(step: Step):
+    """The step's own new audience while it is only a draft (not yet on TikTok)."""
+    sync = selectors.audience_sync_settings_of(step)
+    if sync and sync.creates_audience and sync.audience:
+        if sync.audience.status != AudienceStatus.CREATED:
+            return sync.audience
+    return None
+
+
+def _audience_choice_context(request, canvas: Canvas, step: Step, values: dict, ad_accounts):
+    """What the audience part of the editor shows for the current values: the type-ahead's
+    options, the chosen one, and which section follows (new audience / existing / none)."""
+    connection_problem = selectors.tiktok_connection_problem(
+        tiktok_connection_get(app_group=request.app_group)
+    )
+    account = next((a for a in ad_accounts if str(a.pk) == values["ad_account"]), None)
+    if account is not None and connection_problem is None:
+        options = selectors.audience_options(
+            canvas=canvas,
+            ad_account=account,
+            query=values["audience_query"],
+            own_draft=_own_draft(step),
+        )
+    else:
+        options = selectors.AudienceOptions(query=values["audience_query"])
+    offered = {o.value for o in options.drafts + options.existing}
+    if options.new_name:
+        offered.add("new")
+    choice = values["audience"] if values["audience"] in offered else ""
+    if not choice and options.new_name and not options.existing and not options.drafts:
+        # The typed name matches nothing: it is offered (and preselected) as a new audience.
+        choice = "new"
+    return {
+        "connection_problem": connection_problem,
+        "options": options,
+        "choice": choice,
+        "mode": "new" if choice == "new" else ("existing" if choice else ""),
+        "values": values,
+        "match_field_choices": MatchField.choices,
+    }
+
+
 def _sync_editor(request, canvas: Canvas, step: Step, *, form=None, notice=None, status=200):
     sync = selectors.audience_sync_settings_of(step)
     ad_accounts = list(selectors.usable_ad_accounts(app_group=request.app_group))
@@ -487,26 +538,6 @@ def _sync_editor(request, canvas: Canvas, step: Step, *, form=None, notice=None,
             initial["ad_account"] = str(ad_accounts[0].pk)
         form = AudienceSyncForm(initial=initial, ad_accounts=ad_accounts)
     values = _sync_form_values(form)
-    connection_problem = selectors.tiktok_connection_problem(
-        tiktok_connection_get(app_group=request.app_group)
-    )
-    account = next((a for a in ad_accounts if str(a.pk) == values["ad_account"]), None)
-    options = (
-        selectors.audience_options(
-            canvas=canvas, ad_account=account, query=values["audience_query"]
-        )
-        if account is not None and connection_problem is None
-        else selectors.AudienceOptions(query=values["audience_query"])
-    )
-    choice = values["audience"]
-    if choice == "new" and not options.new_name:
-        own = sync.audience if sync and sync.creates_audience else None
-        if not (own and own.name == options.query):
-            choice = ""
-    mode = "new" if choice == "new" else ("existing" if choice else "")
-    if not choice and options.new_name and not options.existing and not options.drafts:
-        # The typed name matches nothing: it is offered (and preselected) as a new audience.
-        choice, mode = "new", "new"
     context = _workspace_context(
         request,
         canvas,
@@ -517,13 +548,9 @@ def _sync_editor(request, canvas: Canvas, step: Step, *, form=None, notice=None,
         "sync_form": form,
         "sync_editor": True,
         "ad_accounts": ad_accounts,
-        "connection_problem": connection_problem,
         "other_partners": [(k, n) for k, n, _ in AUDIENCE_SYNC_PARTNERS if k != "tiktok"],
-        "options": options,
-        "choice": choice,
-        "mode": mode,
-        "values": values,
     }
+    context |= _audience_choice_context(request, canvas, step, values, ad_accounts)
     template = "canvas/_build_workspace.html" if request.htmx else "canvas/canvas_build.html"
     return render(request, template, context, status=status)
 
@@ -609,31 +636,26 @@ def audience_sync_editor(request, pk: int, step_id: int):
 
 @app_group_required(Permission.MANAGE_CANVASES)
 def audience_sync_options(request, pk: int, step_id: int):
-    """The type-ahead's list for "Choose a New or Existing Audience" (an htmx fragment)."""
+    """The type-ahead's answer (an htmx fragment): the options for the typed name and the
+    section that follows the chosen one, from the editor's current values."""
     canvas = _canvas(request, pk)
     step = _step(canvas, step_id)
     if step.step_type != StepType.AUDIENCE_SYNC:
         raise Http404("Not an Audience Sync step")
-    account_id = request.GET.get("ad_account", "")
-    account = next(
-        (
-            a
-            for a in selectors.usable_ad_accounts(app_group=request.app_group)
-            if str(a.pk) == account_id
-        ),
-        None,
-    )
-    options = selectors.audience_options(
-        canvas=canvas, ad_account=account, query=request.GET.get("audience_query", "")
-    )
-    choice = request.GET.get("audience", "")
-    if not choice and options.new_name and not options.existing and not options.drafts:
-        choice = "new"
-    return render(
-        request,
-        "canvas/_audience_options.html",
-        {"options": options, "choice": choice, "canvas": canvas, "step": step},
-    )
+    values = {
+        "ad_account": request.GET.get("ad_account", ""),
+        "audience_query": request.GET.get("audience_query", ""),
+        "audience": request.GET.get("audience", ""),
+        "action": request.GET.get("action") or SyncAction.ADD,
+        "match_fields": request.GET.getlist("match_fields"),
+    }
+    ad_accounts = list(selectors.usable_ad_accounts(app_group=request.app_group))
+    context = _audience_choice_context(request, canvas, step, values, ad_accounts) | {
+        "canvas": canvas,
+        "selected_step": step,
+        "editable": True,
+    }
+    return render(request, "canvas/_audience_choice.html", context)
 
 
 # Summary and gear actions
