@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -43,10 +44,18 @@ MATCH_COLUMNS = {
 
 
 def journeys_advance(
-    *, now: datetime | None = None, max_seconds: float = 20.0, chunk: int = CHUNK
+    *,
+    now: datetime | None = None,
+    max_seconds: float = 20.0,
+    chunk: int = CHUNK,
+    on_backlog: Callable[[], None] | None = None,
 ) -> int:
     """Process every entry due by `now` (until `max_seconds` have passed). Returns how many
-    entries were handled. Tests pass `now` to move the clock."""
+    entries were handled. Tests pass `now` to move the clock.
+
+    `on_backlog` is called once, after the first full chunk, so the task can wake one more
+    worker for a large backlog.
+    """
     now = now or timezone.now()
     started = time.monotonic()
     handled = 0
@@ -59,7 +68,13 @@ def journeys_advance(
         )
         if not step_ids:
             break
-        progress = sum(_advance_step(step_id, now=now, chunk=chunk) for step_id in step_ids)
+        progress = 0
+        for step_id in step_ids:
+            claimed = _advance_step(step_id, now=now, chunk=chunk)
+            progress += claimed
+            if claimed == chunk and on_backlog is not None:
+                on_backlog()
+                on_backlog = None
         if not progress:
             # Everything due is being handled by other workers right now.
             break

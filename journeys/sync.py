@@ -24,6 +24,7 @@ import logging
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -76,6 +77,12 @@ class FlushReport:
     failed_requests: int = 0
     errored: int = 0
     users_per_request: list[int] = field(default_factory=list)
+    on_backlog: Callable[[], None] | None = field(default=None, repr=False)
+
+    def full_batch_claimed(self) -> None:
+        if self.on_backlog is not None:
+            callback, self.on_backlog = self.on_backlog, None
+            callback()
 
 
 @dataclass(frozen=True)
@@ -122,12 +129,17 @@ def audience_sync_flush(
     now: datetime | None = None,
     max_seconds: float = 50.0,
     client: TikTokClient | None = None,
+    on_backlog: Callable[[], None] | None = None,
 ) -> FlushReport:
     """Send every due user, batch after batch while the limiter allows (it does not wait for
-    the next beat tick), until the queue is empty or `max_seconds` have passed."""
+    the next beat tick), until the queue is empty or `max_seconds` have passed.
+
+    `on_backlog` is called once, after the first full batch: the task uses it to wake one
+    more flush, so a backlog is drained by every free worker, not one.
+    """
     fixed_now = now
     client = client or tiktok_client()
-    report = FlushReport()
+    report = FlushReport(on_backlog=on_backlog)
     report.errored = audience_sync_deadlines_expire(now=fixed_now or timezone.now())
     started = time.monotonic()
     while time.monotonic() - started < max_seconds:
@@ -184,6 +196,7 @@ def _flush_group(
         sent += count
         if count < batch_size:
             return sent
+        report.full_batch_claimed()
     return sent
 
 

@@ -1,7 +1,11 @@
 """Celery entry points of the engine: thin wake-ups, safe to drop or run twice (the state
-and the claims are in the database)."""
+and the claims are in the database). A task that finds a large backlog wakes one more task,
+so every free worker joins in; each wakes at most one, and stale wake-ups expire."""
 
 from celery import shared_task
+
+# A wake-up not picked up within this many seconds is dropped: beat sends fresh ones.
+WAKE_UP_EXPIRES_SECONDS = 30
 
 
 @shared_task
@@ -10,12 +14,14 @@ def journeys_advance() -> int:
     from journeys.entries import scheduled_entries_run
 
     scheduled_entries_run()
-    return advance()
+    return advance(on_backlog=lambda: journeys_advance.apply_async(expires=WAKE_UP_EXPIRES_SECONDS))
 
 
 @shared_task
 def audience_sync_flush() -> dict:
     from journeys.sync import audience_sync_flush as flush
 
-    report = flush()
+    report = flush(
+        on_backlog=lambda: audience_sync_flush.apply_async(expires=WAKE_UP_EXPIRES_SECONDS)
+    )
     return {"requests": report.requests, "synced": report.synced, "errored": report.errored}

@@ -61,9 +61,11 @@ def test_flush_sends_positional_rows_in_id_schema_order(active_canvas, sync_step
     )
     enter(active_canvas, profiles.values())
     client = FakeTikTokClient()
+    woken = []
 
-    report = audience_sync_flush(now=T0, client=client)
+    report = audience_sync_flush(now=T0, client=client, on_backlog=lambda: woken.append(1))
 
+    assert woken == []  # no full batch: no other worker is needed
     (call,) = client.calls
     assert call["id_schema"] == ["EMAIL_SHA256", "PHONE_SHA256"]
     assert call["action"] == "add"
@@ -103,9 +105,11 @@ def test_a_backlog_goes_out_in_full_batches(active_canvas, sync_step, make_profi
     enter(active_canvas, profiles.values())
     client = FakeTikTokClient()
 
-    report = audience_sync_flush(now=T0, client=client)
+    woken = []
+    report = audience_sync_flush(now=T0, client=client, on_backlog=lambda: woken.append(1))
 
     assert [len(c["rows"]) for c in client.calls] == [3, 3, 1]
+    assert woken == [1]  # one more worker woken for the backlog, once
     assert report.users_per_request == [3, 3, 1]
     assert len({row[0]["id"] for row in client.sent_rows}) == 7
 

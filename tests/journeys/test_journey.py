@@ -185,3 +185,17 @@ def test_delay_counts_from_arrival_even_when_the_engine_runs_late(journey, make_
     assert stats(split)["entered"] == 0
     journeys_advance(now=T0 + timedelta(hours=1))
     assert stats(split)["entered"] == 1
+
+
+def test_a_large_backlog_wakes_one_more_worker_once(active_canvas, make_profiles):
+    add_step(active_canvas, StepType.MESSAGE)
+    profiles = make_profiles(*[{"external_id": f"u{i}"} for i in range(7)])
+    canvas_entries_create_for(
+        canvas=active_canvas, recipients=[(p.pk, None) for p in profiles.values()], now=T0
+    )
+    woken = []
+
+    handled = journeys_advance(now=T0, chunk=3, on_backlog=lambda: woken.append(1))
+
+    assert handled == 7
+    assert woken == [1]
