@@ -373,8 +373,7 @@ def _split_filter_form(request):
     return FilterAddForm(request.POST if "add_filter" in request.POST else None)
 
 
-def _step_form(request, step: Step):
-    data = request.POST if request.method == "POST" else None
+def _step_form(data, step: Step):
     config = step.config or {}
     if step.step_type == StepType.DELAY:
         initial = {"name": step.name} | DelayForm.initial_for(int(config.get("seconds") or 0))
@@ -387,7 +386,7 @@ def _step_form(request, step: Step):
 
 def _editor_context(request, canvas: Canvas, step: Step, *, form=None, notice=None, **extra):
     context = {
-        "step_form": form or _step_form(request, step),
+        "step_form": form or _step_form(None, step),
         "notice": notice or _editor_notice(request, step),
         "sync": selectors.audience_sync_settings_of(step),
     }
@@ -406,7 +405,7 @@ def step_edit(request, pk: int, step_id: int):
     if request.method != "POST":
         return _render_build(request, canvas, step=step)
     _require_manage(request)
-    form = _step_form(request, step)
+    form = _step_form(request.POST, step)
     filter_form = _split_filter_form(request) if step.step_type == StepType.DECISION_SPLIT else None
     try:
         if not form.is_valid():

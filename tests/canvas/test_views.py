@@ -153,7 +153,13 @@ def test_adding_a_step_answers_htmx_with_the_workspace_and_plain_posts_with_a_re
     body = fragment.content.decode()
     assert fragment.status_code == 200
     assert "<html" not in body and 'id="canvas-flow"' in body and 'id="step-editor"' in body
+    # The new step's editor opens fresh, not as if the add had been a save of its form.
+    assert "This field is required." not in body
     assert Step.objects.get(canvas=canvas, step_type="message").parent == first
+    delay = marketer_client.post(
+        url("step-add", canvas.pk), {"step_type": "delay", "parent": first.pk}, **HTMX
+    ).content.decode()
+    assert 'name="amount" value="1"' in delay and "This field is required." not in delay
 
 
 def test_bad_input_on_flow_actions_is_answered_not_crashed(marketer_client, canvas):
