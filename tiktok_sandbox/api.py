@@ -563,7 +563,10 @@ async def handle(endpoint: Endpoint, request: Request) -> Response:
         if endpoint.path == MAPPING_PATH:
             _rate_limit(call)
         if in_scope:
+            scripted = bool(sandbox.faults.script)
             fault = sandbox.faults.draw(sandbox.rng)
+            if scripted:
+                sandbox.faults_set(sandbox.faults)  # a used-up entry stays used after a restart
             _raise_injected(call, fault)
         if fault in ("http_502", "http_504"):
             status = 502 if fault == "http_502" else 504

@@ -281,3 +281,16 @@ def test_a_removed_advertiser_disappears_from_advertiser_get(tiktok_sandbox):
     )["data"]["list"]
     assert removed not in [a["advertiser_id"] for a in listed]
     assert len(listed) == len(tiktok_sandbox.advertiser_ids) - 1
+
+
+def test_return_advertiser_ids_false_leaves_the_list_out(tiktok_sandbox):
+    body = {
+        "app_id": tiktok_sandbox.app_id,
+        "secret": tiktok_sandbox.app_secret,
+        "auth_code": tiktok_sandbox.issue_auth_code(),
+        "return_advertiser_ids": False,
+    }
+    data = tiktok_sandbox.api_post("/oauth2/access_token/", body)["data"]
+
+    assert data["advertiser_ids"] == []
+    assert tiktok_sandbox.api_get("/user/info/", data["access_token"])["code"] == 0
