@@ -148,7 +148,8 @@ def check_app(call: Call, app_id: object, secret: object) -> None:
 
 
 def oauth_access_token(call: Call) -> dict:
-    # Reference: https://business-api.tiktok.com/portal/docs?id=1738373164380162
+    # Reference: tiktok/tiktok-business-api-sdk authentication_api.py, bububa model/oauth/
+    # access_token.go (TIKTOK_API.md §2.2-§2.3)
     body = call.json_body()
     check_app(call, body.get("app_id"), body.get("secret"))
     auth_code = body.get("auth_code")
@@ -191,7 +192,8 @@ def oauth_revoke_token(call: Call) -> dict:
 
 
 def oauth_advertiser_get(call: Call) -> dict:
-    # Reference: https://business-api.tiktok.com/portal/docs?id=1738455508553729
+    # Reference: tiktok/tiktok-business-api-sdk authentication_api.py, bububa model/oauth/
+    # advertiser_get.go (TIKTOK_API.md §2.5)
     check_app(call, call.query("app_id"), call.query("secret"))
     assert call.token is not None
     return {
@@ -209,7 +211,7 @@ def oauth_advertiser_get(call: Call) -> dict:
 
 
 def advertiser_info(call: Call) -> dict:
-    # Reference: https://business-api.tiktok.com/portal/docs?id=1739593083610113
+    # Reference: tiktok/tiktok-business-api-sdk yml_files/advertiser_info.yml (TIKTOK_API.md §2.6)
     advertiser_ids = call.query_id_list("advertiser_ids", required=True)
     assert advertiser_ids is not None
     if not 1 <= len(advertiser_ids) <= MAX_IDS_PER_QUERY:
@@ -246,7 +248,7 @@ def _advertiser_json(account: seed.AdAccount) -> dict:
 
 
 def user_info(call: Call) -> dict:
-    # Reference: https://business-api.tiktok.com/portal/docs?id=1739665513412610
+    # Reference: bububa/tiktok-business model/user/info.go (TIKTOK_API.md §2.7)
     assert call.token is not None
     user = seed.USERS_BY_ID[call.token.user_id]
     local, domain = user.email.split("@")
@@ -370,7 +372,8 @@ def _check_mapping_audiences(call: Call, batch: MappingBatch) -> None:
 
 
 def custom_audience_list(call: Call) -> dict:
-    # Reference: https://business-api.tiktok.com/portal/docs?id=1739940506015746
+    # Reference: tiktok/tiktok-business-api-sdk yml_files/dmp_custom_audience_list.yml,
+    # bububa model/dmp/customaudience/list.go (TIKTOK_API.md §5.3)
     advertiser_id = call.query("advertiser_id", required=True)
     assert advertiser_id is not None
     call.advertiser(advertiser_id)
@@ -396,7 +399,8 @@ def custom_audience_list(call: Call) -> dict:
 
 
 def custom_audience_get(call: Call) -> dict:
-    # Reference: https://business-api.tiktok.com/portal/docs?id=1739940507792385
+    # Reference: tiktok/tiktok-business-api-sdk yml_files/dmp_custom_audience_get.yml,
+    # bububa model/dmp/customaudience/get.go (TIKTOK_API.md §5.4)
     advertiser_id = call.query("advertiser_id", required=True)
     assert advertiser_id is not None
     call.advertiser(advertiser_id)
@@ -418,7 +422,8 @@ def custom_audience_get(call: Call) -> dict:
 
 
 def custom_audience_delete(call: Call) -> dict:
-    # Reference: https://business-api.tiktok.com/portal/docs?id=1739940508313601
+    # Reference: tiktok/tiktok-business-api-sdk yml_files/dmp_custom_audience_delete.yml
+    # (TIKTOK_API.md §5.5)
     body = call.json_body()
     advertiser_id = _required_str(body, "advertiser_id")
     call.advertiser(advertiser_id)

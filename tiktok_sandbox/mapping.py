@@ -6,9 +6,10 @@ so there are two paths with the same outcome:
 
 * the fast path works on the raw bytes. A batch built by a program repeats one row layout (or
   a few, when some cells are `{}`): every row has the same bytes as the first row of its layout
-  except inside the `id` values. It proves that with C-speed bytes operations (translate, split,
-  stride slices), validates the first row of each layout with orjson, then slices the ids out.
-  It never raises: anything it cannot prove returns None.
+  except inside the `id` values. It validates that first row with orjson, slices every row's
+  ids out at fixed offsets, rebuilds the whole text from the first row and those ids, and
+  compares: equal means every row is valid. Bytes operations in C, no object per cell: ~7 ms
+  instead of ~35 ms. It never raises: anything it cannot prove returns None.
 * the slow path parses everything and checks every cell in order. It decides every error, so
   error codes and messages never depend on which path ran.
 
@@ -426,9 +427,10 @@ def _first_row_id_starts(
 def _locate_batch_data(body: bytes) -> tuple[dict, int, int] | None:
     """(the body without batch_data, start, end) of batch_data's array text, when provable.
 
-    Without escapes, a match of `"batch_data":[` is a real key, and it is the only one when the
-    name occurs once. The array's end is taken as the last "]" of the body; if batch_data is not
-    the last key that guess is wrong and the row checks in fast_extract fail on the extra bytes.
+    Without escapes no string can hold a quote, so a match of `"batch_data":[` is a real key.
+    The array's end is taken as the last "]" of the body; if batch_data is not the last key
+    that guess is wrong, and the row checks in fast_extract fail on the extra bytes. Parsing
+    the rest with null in the array's place checks the split.
     """
     if b"\\" in body:
         return None
