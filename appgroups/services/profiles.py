@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import secrets
+import os
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,8 +53,16 @@ DEVICE_MIRRORS = {
 }
 
 
+def new_braze_ids(count: int) -> list[str]:
+    """Braze-style ids: 8 hex digits of epoch seconds, then 16 random ones. As with MongoDB
+    ObjectIds (Braze's ids), the time prefix keeps one batch's index inserts close together."""
+    prefix = f"{int(time.time()) & 0xFFFFFFFF:08x}"
+    randoms = os.urandom(8 * count).hex()
+    return [prefix + randoms[16 * i : 16 * (i + 1)] for i in range(count)]
+
+
 def new_braze_id() -> str:
-    return secrets.token_hex(12)
+    return new_braze_ids(1)[0]
 
 
 @dataclass

@@ -1,0 +1,213 @@
+"""CSV import throughput (target: >= 100,000 rows/s, issue 6).
+
+Sets up its own database (default postgres://postgres@127.0.0.1:5432/bench_braze_sync_csv_import,
+dropped and migrated), writes a CSV of N users, imports it into a fresh app group with the same code as
+Audience > Import Users and `manage.py import_users`, then imports it again (every row an update),
+prints the figures and the machine, and exits.
+
+    .venv/bin/python bench/csv_import.py                 # 1,000,000 rows, mixed columns
+    .venv/bin/python bench/csv_import.py --rows 200000 --mix full
+    DATABASE_URL=sqlite:////tmp/bench.sqlite3 .venv/bin/python bench/csv_import.py --rows 100000
+
+Column mixes (every row has external_id, email, first_name, last_name):
+    mixed  60 % phone, 40 % IDFA, 40 % GAID, 40 % ad_tracking_enabled, 2 custom attributes
+    full   every column filled
+    lean   external_id, email and 2 custom attributes only
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# --- set-up shared with bench/users_track.py (which imports these) ---------------------------
+
+# One database per benchmark: other benchmarks (bench/audience_sync.py) drop theirs at start.
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_braze_sync_{name}"
+
+
+def bench_environment(name: str) -> dict[str, str]:
+    """Settings for a benchmark: DEBUG off (no query log), no TLS redirect, a throwaway key."""
+    from cryptography.fernet import Fernet
+
+    return {
+        "DATABASE_URL": os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL.format(name=name)),
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
+        "DJANGO_SECURE_SSL_REDIRECT": "0",
+        "DJANGO_SECURE_COOKIES": "0",
+        "DJANGO_BEHIND_PROXY": "0",
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "TIKTOK_TOKEN_KEYS": os.environ.get("TIKTOK_TOKEN_KEYS") or Fernet.generate_key().decode(),
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "braze_sync.settings",
+    }
+
+
+def _recreate_postgres_database(url: str) -> None:
+    import psycopg
+
+    name = url.rsplit("/", 1)[1]
+    admin = url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            [name],
+        )
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def django_setup(*, name: str, fresh: bool) -> dict[str, str]:
+    """Configure Django for the benchmark's database; with `fresh`, drop it and migrate."""
+    environment = bench_environment(name)
+    os.environ.update(environment)
+    url = environment["DATABASE_URL"]
+    if fresh:
+        if url.startswith("postgres"):
+            _recreate_postgres_database(url)
+        elif url.startswith("sqlite:///"):
+            Path(url[len("sqlite:///") :]).unlink(missing_ok=True)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    if fresh:
+        from django.core.management import call_command
+
+        call_command("migrate", verbosity=0)
+    return environment
+
+
+def machine_info() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f", {kb / 1024 / 1024:.0f} GB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SHOW server_version")
+            database = "PostgreSQL " + cursor.fetchone()[0]
+        else:
+            cursor.execute("SELECT sqlite_version()")
+            database = "SQLite " + cursor.fetchone()[0]
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        commit = "?"
+    return (
+        f"machine: {cpu}, {os.cpu_count()} CPUs{memory}; {platform.platform()}; "
+        f"Python {platform.python_version()}; {database}; commit {commit}"
+    )
+
+
+# --- the CSV benchmark -------------------------------------------------------------------------
+
+
+# Real US area codes, so that the generated numbers are valid ones.
+AREA_CODES = (650, 415, 212, 310, 617, 206, 305, 312, 702, 512, 404, 713, 303, 602, 503)
+
+
+def write_csv(path: Path, rows: int, mix: str, seed: int = 7) -> None:
+    rng = random.Random(seed)
+    lean = mix == "lean"
+    header = ["external_id", "email", "plan", "visits"]
+    if not lean:
+        header[2:2] = [
+            "first_name",
+            "last_name",
+            "phone",
+            "idfa",
+            "google_ad_id",
+            "ad_tracking_enabled",
+        ]
+    share = 1.0 if mix == "full" else 0.6
+    ad_share = 1.0 if mix == "full" else 0.4
+    plans = ["free", "silver", "gold"]
+    with path.open("w", encoding="utf-8") as out:
+        out.write(",".join(header) + "\n")
+        for i in range(rows):
+            cells = [f"user-{i}", f"User.{i}@Example.com"]
+            if not lean:
+                area = AREA_CODES[i % len(AREA_CODES)]
+                phone = ""
+                if rng.random() < share:
+                    # Half E.164, half US national formats with separators.
+                    line = f"{area}{rng.randint(200, 999)}{rng.randint(0, 9999):04d}"
+                    phone = f"+1{line}" if i % 2 else f"({line[:3]}) {line[3:6]}-{line[6:]}"
+                idfa = str(uuid.UUID(int=rng.getrandbits(128))) if rng.random() < ad_share else ""
+                gaid = str(uuid.UUID(int=rng.getrandbits(128))) if rng.random() < ad_share else ""
+                tracking = rng.choice(["true", "false"]) if rng.random() < ad_share else ""
+                cells += [f"First{i % 1000}", f"Last{i % 997}", phone, idfa.upper(), gaid, tracking]
+            cells += [plans[i % 3], str(i % 50)]
+            out.write(",".join(cells) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--mix", choices=["mixed", "full", "lean"], default="mixed")
+    parser.add_argument("--keep-db", action="store_true", help="Do not drop and migrate first.")
+    args = parser.parse_args()
+
+    django_setup(name="csv_import", fresh=not args.keep_db)
+    from django.db import connection
+
+    from appgroups.models import AppGroup, Profile
+    from appgroups.services.user_imports import import_csv
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "users.csv"
+        started = time.perf_counter()
+        write_csv(path, args.rows, args.mix)
+        size = path.stat().st_size
+        print(f"wrote {args.rows:,} rows ({size / 1e6:.0f} MB, mix {args.mix}) "
+              f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
+
+        app_group = AppGroup.objects.create(name=f"Bench {time.time_ns()}")
+        results = []
+        for label in ("new profiles", "re-import (all updates)"):
+            with path.open("rb") as stream:
+                started = time.perf_counter()
+                progress = import_csv(app_group=app_group, stream=stream)
+                elapsed = time.perf_counter() - started
+            assert progress.rows_imported == args.rows, progress
+            rate = args.rows / elapsed
+            results.append((label, elapsed, rate))
+            print(f"{label:26s} {args.rows:>10,} rows in {elapsed:6.2f} s = {rate:>9,.0f} rows/s")
+        count = Profile.objects.filter(app_group=app_group).count()
+        assert count == args.rows, count
+    print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
+    print(machine_info())
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONHASHSEED", "0")
+    main()
