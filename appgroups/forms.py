@@ -3,7 +3,7 @@ from __future__ import annotations
 import phonenumbers
 from django import forms
 
-from appgroups.models import AppGroup
+from appgroups.models import ApiPermission, AppGroup
 
 
 def _country_choices() -> list[tuple[str, str]]:
@@ -18,4 +18,26 @@ class AppGroupSettingsForm(forms.Form):
     default_country = forms.ChoiceField(
         choices=_country_choices,
         help_text="Phone numbers stored without a country code are read in this country.",
+    )
+
+
+class ApiKeyCreateForm(forms.Form):
+    name = forms.CharField(
+        max_length=100, help_text="What the key is for, e.g. “Data warehouse sync”."
+    )
+    permissions = forms.MultipleChoiceField(
+        choices=ApiPermission.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="The endpoints this key may call. They cannot be changed later.",
+    )
+
+
+class UserImportForm(forms.Form):
+    file = forms.FileField(
+        label="CSV file",
+        help_text=(
+            "UTF-8, a header row with external_id, at most 500 MB. Other columns: email, "
+            "phone, first_name, last_name, idfa, google_ad_id, ad_tracking_enabled, "
+            "standard fields and custom attributes."
+        ),
     )

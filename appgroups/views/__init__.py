@@ -64,16 +64,6 @@ def app_group_settings(request):
     return render(request, "appgroups/settings.html", {"form": form})
 
 
-@app_group_required()
-def api_settings(request):
-    return render(request, "appgroups/api_settings.html")
-
-
-@app_group_required()
-def user_list(request):
-    return render(request, "appgroups/user_list.html")
-
-
 @login_not_required
 @never_cache
 @require_GET
