@@ -635,8 +635,8 @@ def audience_sync_editor(request, pk: int, step_id: int):
 
 @app_group_required(Permission.MANAGE_CANVASES)
 def audience_sync_options(request, pk: int, step_id: int):
-    """The type-ahead's answer (an htmx fragment): the options for the typed name and the
-    section that follows the chosen one, from the editor's current values."""
+    """The type-ahead's answer (an htmx fragment): the options for the typed name, with the
+    editor's current choice still ticked when it is among them."""
     canvas = _canvas(request, pk)
     step = _step(canvas, step_id)
     if step.step_type != StepType.AUDIENCE_SYNC:
@@ -654,7 +654,7 @@ def audience_sync_options(request, pk: int, step_id: int):
         "selected_step": step,
         "editable": True,
     }
-    return render(request, "canvas/_audience_choice.html", context)
+    return render(request, "canvas/_audience_options.html", context)
 
 
 # Summary and gear actions

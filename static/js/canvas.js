@@ -20,14 +20,32 @@
     });
   }
 
+  // Audience Sync editor: show the section that follows the chosen audience (new → Create
+  // Audience; existing or a draft → Add/Remove and Done). Hidden sections are disabled too,
+  // so the form posts only what is shown.
+  function syncAudienceSections(form) {
+    if (!form) return;
+    const checked = form.querySelector("input[name=audience]:checked");
+    const mode = checked ? checked.dataset.audienceMode || "existing" : "";
+    form.querySelectorAll("[data-audience-section]").forEach((section) => {
+      const off = section.dataset.audienceSection !== mode;
+      section.hidden = off;
+      section.disabled = off;
+    });
+  }
+
   function apply(root) {
     root.querySelectorAll("select[name=filter_field]").forEach(syncFilterRow);
     root.querySelectorAll("input[name=entry_type]").forEach((input) => syncEntry(input.form));
+    const sections = root.querySelector("[data-audience-section]");
+    if (sections) syncAudienceSections(sections.form || sections.closest("form"));
+    if (root.id === "audience-options") syncAudienceSections(root.closest("form"));
   }
 
   document.addEventListener("change", (event) => {
     if (event.target.matches("select[name=filter_field]")) syncFilterRow(event.target);
     if (event.target.matches("input[name=entry_type]")) syncEntry(event.target.form);
+    if (event.target.matches("input[name=audience]")) syncAudienceSections(event.target.form);
   });
   document.addEventListener("DOMContentLoaded", () => apply(document));
   document.addEventListener("htmx:afterSwap", (event) => apply(event.target));

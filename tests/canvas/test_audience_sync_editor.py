@@ -91,7 +91,8 @@ def test_the_type_ahead_lists_tiktok_audiences_and_this_canvases_drafts(
 
     fresh = options("VIP buyers")
     assert "Create new audience “VIP buyers”" in fresh
-    assert 'value="new" id="audience-new" checked' in fresh  # preselected when nothing matches
+    # Preselected when nothing matches.
+    assert 'value="new" id="audience-new" data-audience-mode="new" checked' in fresh
     # ...but a name that exists (in any case) is not.
     assert "Create new audience" not in options("cart abandoners")
     assert "Create new audience" not in options("LOOKALIKE 001")
@@ -192,8 +193,10 @@ def test_a_later_step_removes_users_from_the_draft_of_an_earlier_step(
         marketer_client, later, "refresh", ad_account=ad_account.pk,
         audience_query="Cart", audience=f"local:{draft.pk}",
     ).content.decode()  # fmt: skip
-    assert "Add to the Audience" in picked and "Remove from the Audience" in picked
-    assert "Create Audience" not in picked.split('id="audience-options"')[1]
+    # The section for an existing audience or a draft is the one shown (and posted).
+    assert '<fieldset class="sub-panel" data-audience-section="existing">' in picked
+    assert '<fieldset class="sub-panel" data-audience-section="new" hidden disabled>' in picked
+    assert "Remove from the Audience" in picked
 
     post(
         marketer_client, later, "save", ad_account=ad_account.pk, audience_query="Cart",
