@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
@@ -16,6 +18,11 @@ from appgroups.selectors.api_keys import api_key_list
 from appgroups.services import membership_require
 from appgroups.services.api_keys import api_key_create, api_key_revoke
 
+# Form nonces already used in this session: a reloaded or double-clicked POST must not create a
+# second key (the secret is shown in the POST's answer, so there is no redirect to reload).
+USED_NONCES_SESSION_KEY = "api_key_form_nonces"
+USED_NONCES_KEPT = 20
+
 
 @never_cache
 @app_group_required()
@@ -24,18 +31,26 @@ def api_settings(request):
     if request.method == "POST":
         membership_require(request.membership, Permission.MANAGE_API_KEYS)
         form = ApiKeyCreateForm(request.POST)
-        if form.is_valid():
+        used = request.session.get(USED_NONCES_SESSION_KEY, [])
+        nonce = request.POST.get("nonce", "")
+        if nonce and nonce in used:
+            messages.info(request, "This key was already created; its secret was shown then.")
+            form = ApiKeyCreateForm()
+        elif form.is_valid():
             try:
                 created, secret = api_key_create(actor=request.membership, **form.cleaned_data)
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
                     form.add_error(field if field in form.fields else None, errors)
             else:
+                if nonce:
+                    request.session[USED_NONCES_SESSION_KEY] = [*used, nonce][-USED_NONCES_KEPT:]
                 form = ApiKeyCreateForm()
     else:
         form = ApiKeyCreateForm()
     context = {
         "form": form,
+        "nonce": secrets.token_urlsafe(16),
         "api_keys": api_key_list(app_group=request.app_group),
         # The secret is rendered into this one response and stored nowhere (never_cache).
         "created_key": created,

@@ -1,9 +1,5 @@
-// Settings > APIs and Identifiers: select the new key on focus (easy to copy) and ask before
-// revoking. Without JavaScript the page still works: the key is selectable, revoke posts.
+// Settings > APIs and Identifiers: select the new key on focus, so it is easy to copy.
+// (Revoke's confirmation is app.js's generic form[data-confirm] handler.)
 document.addEventListener("focusin", (event) => {
   if (event.target.matches("[data-select-on-focus]")) event.target.select();
-});
-document.addEventListener("submit", (event) => {
-  const message = event.target.dataset.confirm;
-  if (message && !window.confirm(message)) event.preventDefault();
 });

@@ -113,3 +113,15 @@ def test_services_check_the_role_themselves(viewer, marketer):
     for actor in (viewer, marketer):
         with pytest.raises(PermissionDenied):
             api_key_create(actor=actor, name="x", permissions=["users.track"])
+
+
+@pytest.mark.django_db
+def test_sending_the_same_form_twice_creates_one_key(admin_client):
+    form = {"name": "Once", "permissions": ["users.track"], "nonce": "abc123"}
+
+    first = admin_client.post(URL, form)
+    second = admin_client.post(URL, form)
+
+    assert RestApiKey.objects.count() == 1
+    assert first.context["created_secret"] and second.context["created_secret"] is None
+    assert "already created" in second.content.decode()
