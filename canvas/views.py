@@ -11,7 +11,9 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_POST
+from django_htmx.http import push_url
 
 from appgroups.decorators import app_group_required
 from appgroups.models import Permission
@@ -308,11 +310,14 @@ def _render_build(request, canvas: Canvas, *, step: Step | None = None, status=2
 
 
 def _after_flow_change(request, canvas: Canvas, *, step: Step | None = None):
-    if request.htmx:
-        return _render_build(request, canvas, step=step)
     if step is not None:
-        return redirect("canvas:step-edit", pk=canvas.pk, step_id=step.pk)
-    return redirect("canvas:build", pk=canvas.pk)
+        url = reverse("canvas:step-edit", args=[canvas.pk, step.pk])
+    else:
+        url = reverse("canvas:build", args=[canvas.pk])
+    if request.htmx:
+        # The address bar follows the workspace, so a reload shows what is on screen.
+        return push_url(_render_build(request, canvas, step=step), url)
+    return redirect(url)
 
 
 @app_group_required()
