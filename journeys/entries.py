@@ -7,7 +7,7 @@ import logging
 from collections.abc import Iterable
 from datetime import datetime
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
@@ -71,6 +71,12 @@ def canvas_entries_create(
         *select_params, canvas.pk,
     ]  # fmt: skip
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Before its statistics exist (a new Canvas, a fresh table), PostgreSQL may answer
+            # the NOT EXISTS with a nested loop that rescans journeys_entry per profile while
+            # this very INSERT grows it: quadratic (160 s for 100k). A hash or merge anti-join
+            # reads it once, whatever the statistics say.
+            execute("SET LOCAL enable_nestloop = off", [])
         entered = execute(sql, params)
         if entered:
             Canvas.objects.filter(pk=canvas.pk).update(total_entries=F("total_entries") + entered)

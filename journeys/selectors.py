@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Count, Min, QuerySet
+from django.db.models import QuerySet
 
-from canvas.models import Canvas, Step, StepType
-from journeys.models import AudienceSyncBatch, AudienceSyncItem, NotSyncedReason, StepStats
+from canvas.models import Canvas, Step
+from journeys.models import AudienceSyncBatch, NotSyncedReason, StepStats
 
 RECENT_BATCHES = 20
 
@@ -59,27 +59,6 @@ def canvas_step_metrics(*, canvas: Canvas) -> dict[int, StepMetrics]:
             (reason.reason, reason.count)
         )
     return metrics
-
-
-@dataclass(frozen=True)
-class SyncBacklog:
-    queued: int
-    oldest_enqueued_at: object
-
-
-def canvas_sync_backlog(*, canvas: Canvas) -> dict[int, SyncBacklog]:
-    """Users still queued per Audience Sync step (the queue is indexed by step)."""
-    step_ids = list(
-        Step.objects.filter(canvas=canvas, step_type=StepType.AUDIENCE_SYNC).values_list(
-            "pk", flat=True
-        )
-    )
-    rows = (
-        AudienceSyncItem.objects.filter(step_id__in=step_ids)
-        .values("step_id")
-        .annotate(queued=Count("id"), oldest=Min("enqueued_at"))
-    )
-    return {r["step_id"]: SyncBacklog(r["queued"], r["oldest"]) for r in rows}
 
 
 def canvas_sync_log(*, canvas: Canvas) -> QuerySet[AudienceSyncBatch]:

@@ -15,14 +15,12 @@ def canvas_analytics(request, pk: int):
     steps = list(selectors.canvas_steps(canvas=canvas))
     metrics = selectors.canvas_step_metrics(canvas=canvas)
     sync_steps = [s for s in steps if s.step_type == StepType.AUDIENCE_SYNC]
-    backlog = selectors.canvas_sync_backlog(canvas=canvas) if sync_steps else {}
     uses_tiktok = bool(sync_steps)
     context = {
         "canvas": canvas,
         "metrics": metrics,
         "sync_rows": [
-            (step, metrics.get(step.pk) or selectors.StepMetrics(), backlog.get(step.pk))
-            for step in sync_steps
+            (step, metrics.get(step.pk) or selectors.StepMetrics()) for step in sync_steps
         ],
         "sync_log": selectors.canvas_sync_log(canvas=canvas) if uses_tiktok else [],
         # Braze shows integration errors on every active Canvas that uses the partner.

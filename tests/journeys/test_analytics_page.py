@@ -60,7 +60,6 @@ def test_the_last_tiktok_error_shows_on_the_step_at_once(
 
     assert metric(content, step, "pending") == 1
     assert "Last TikTok error (40100): App reaches the QPS limit" in content
-    assert "1 user(s) waiting to be sent" in content
 
 
 def test_another_app_groups_canvas_answers_404(viewer_client, other_app_group):

@@ -1,0 +1,309 @@
+"""Benchmark: users entering a Canvas → in the TikTok sandbox audience (DESIGN.md §6).
+
+Runs the product as in production on this machine: PostgreSQL, Redis (broker and the shared
+rate limiter), N Celery workers, Celery beat and the TikTok sandbox (QPS limit 50). Seeds an
+app group with USERS profiles (email only), connects TikTok through the real OAuth services,
+creates the audience on the sandbox, and launches a Canvas whose only step is Audience Sync.
+
+Backlog mode (default): every profile enters at once (one INSERT … SELECT); the workers take
+them through the step and flush them to the sandbox. Prints users/s end to end, users per
+request while the backlog lasted, the most requests TikTok saw in any second, and each
+worker's peak RSS.
+
+Steady mode (--steady SECONDS --rate N): N users enter per second; prints the latency from
+entering the step to synced (an upper bound per user: batch completion minus the time its
+longest-waiting user reached the step).
+
+    .venv/bin/python bench/audience_sync.py --users 1000000 --workers 4
+    .venv/bin/python bench/audience_sync.py --users 70000 --steady 60 --rate 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import requests  # noqa: E402
+
+from bench._support import (  # noqa: E402
+    ROOT,
+    free_port,
+    machine,
+    peak_rss_mb,
+    postgres_fresh_database,
+    start_sandbox,
+    stop,
+)
+
+PG_URL = "postgres://postgres@127.0.0.1:5432/bench_braze_sync"
+REDIS_URL = "redis://127.0.0.1:6379/10"
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--users", type=int, default=1_000_000)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--steady", type=float, default=0, help="seconds of steady entry")
+    parser.add_argument("--rate", type=int, default=1000, help="users/s in steady mode")
+    parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument("--database", default=PG_URL)
+    parser.add_argument("--redis", default=REDIS_URL)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-audience-sync-"))
+    sandbox_port = free_port()
+    env = {
+        **os.environ,
+        "DJANGO_DEBUG": "1",
+        "DATABASE_URL": args.database,
+        "CELERY_BROKER_URL": args.redis,
+        "REDIS_URL": args.redis,
+        "TIKTOK_API_BASE": f"http://127.0.0.1:{sandbox_port}",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "braze_sync.settings",
+    }
+    os.environ.update(env)
+    print(f"machine: {machine()}")
+    postgres_fresh_database(args.database)
+    import redis
+
+    redis.Redis.from_url(args.redis).flushdb()
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True
+    )
+    sandbox = start_sandbox(sandbox_port, tmp / "sandbox", env)
+    workers: list[subprocess.Popen] = []
+    beat = None
+    try:
+        import django
+
+        django.setup()
+        canvas, step, audience_id = seed(args.users, f"http://127.0.0.1:{sandbox_port}")
+        for i in range(args.workers):
+            workers.append(
+                subprocess.Popen(
+                    [
+                        sys.executable,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "braze_sync",
+                        "worker",
+                        "--pool",
+                        "solo",
+                        "-n",
+                        f"bench{i}@%h",
+                        "--without-gossip",
+                        "--without-mingle",
+                        "--loglevel",
+                        "WARNING",
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=open(tmp / f"worker{i}.log", "w"),
+                    stderr=subprocess.STDOUT,
+                )  # fmt: skip
+            )
+        beat = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "braze_sync", "beat", "--loglevel", "WARNING",
+             "-s", str(tmp / "beat-schedule")],
+            cwd=ROOT, env=env, stdout=open(tmp / "beat.log", "w"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        time.sleep(3)  # workers connect
+        base = f"http://127.0.0.1:{sandbox_port}"
+        requests.post(f"{base}/_sandbox/stats/reset", timeout=10)
+        if args.steady:
+            run_steady(args, canvas, step, audience_id, base)
+        else:
+            run_backlog(args, canvas, step, audience_id, base)
+        print("worker peak RSS (MB): " + ", ".join(f"{peak_rss_mb(w.pid):.0f}" for w in workers))
+    finally:
+        stop(beat, *workers, sandbox)
+
+
+def seed(users: int, tiktok_base: str):
+    """App group, TikTok connection (real OAuth services against the sandbox), audience, an
+    active Canvas with one Audience Sync step, and `users` profiles with an email."""
+    from django.db import connection
+
+    from appgroups.models import Role
+    from appgroups.selectors import membership_for_user
+    from appgroups.services import app_group_create, dashboard_user_add
+    from canvas.models import AudienceSyncSettings, Canvas, CanvasState, MatchField, Step
+    from partners.models import AudienceStatus, TikTokAudience
+    from partners.services import (
+        tiktok_client,
+        tiktok_connection_save,
+        tiktok_oauth_complete,
+        tiktok_oauth_start,
+    )  # fmt: skip
+
+    app_group, _ = app_group_create(name="Bench")
+    user, _ = dashboard_user_add(
+        email="bench@example.com", app_group=app_group, role=Role.ADMIN,
+        password="bench-password-123",
+    )  # fmt: skip
+    admin = membership_for_user(user=user, app_group_id=app_group.id)
+    redirect_uri = "http://127.0.0.1:8000/partners/tiktok/callback/"
+    state = parse_qs(urlsplit(tiktok_oauth_start(actor=admin, redirect_uri=redirect_uri)).query)[
+        "state"
+    ][0]
+    code = requests.post(
+        f"{tiktok_base}/_sandbox/auth_codes", json={"redirect_uri": redirect_uri}, timeout=10
+    ).json()["auth_code"]
+    attempt = tiktok_oauth_complete(
+        user=user, state=state, auth_code=code, redirect_uri=redirect_uri
+    )
+    advertiser_id = attempt.advertisers[0]["advertiser_id"]
+    connection_ = tiktok_connection_save(
+        actor=admin, attempt=attempt, advertiser_ids=[advertiser_id]
+    )
+    ad_account = connection_.ad_accounts.get()
+    audience_id = tiktok_client().create_audience(
+        access_token=connection_.access_token, advertiser_id=advertiser_id, name="Bench buyers"
+    )
+    audience = TikTokAudience.objects.create(
+        app_group=app_group, ad_account=ad_account, name="Bench buyers",
+        tiktok_audience_id=audience_id, status=AudienceStatus.CREATED,
+    )  # fmt: skip
+    canvas = Canvas.objects.create(app_group=app_group, name="Bench", state=CanvasState.ACTIVE)
+    step = Step.objects.create(canvas=canvas, step_type="audience_sync", name="To TikTok")
+    AudienceSyncSettings.objects.create(
+        step=step, ad_account=ad_account, audience=audience, match_fields=[MatchField.EMAIL]
+    )
+    started = time.monotonic()
+    with connection.cursor() as cursor:
+        # Profiles as /users/track writes them: the email's SHA-256 next to the raw value.
+        cursor.execute(
+            """
+            INSERT INTO appgroups_profile (app_group_id, braze_id, external_id, email,
+              email_sha256, email_invalid_reason, phone, phone_invalid_reason, first_name,
+              last_name, country, language, gender, home_city, time_zone, email_subscribe,
+              push_subscribe, custom_attributes, idfa_invalid_reason, gaid_invalid_reason,
+              created_at, updated_at)
+            SELECT %s, substr(md5(i::text), 1, 24), 'u' || i, 'user' || i || '@example.com',
+              encode(sha256(('user' || i || '@example.com')::bytea), 'hex'), '', '', '', '',
+              '', '', '', '', '', '', '', '', '{}', '', '', now(), now()
+            FROM generate_series(1, %s) AS i
+            """,
+            [app_group.pk, users],
+        )
+        cursor.execute("ANALYZE")
+    print(f"seeded {users:,} profiles in {time.monotonic() - started:.1f} s")
+    return canvas, step, audience_id
+
+
+def sandbox_size(base: str, audience_id: str) -> int:
+    data = requests.get(
+        f"{base}/_sandbox/audiences/{audience_id}/members", params={"limit": 0}, timeout=30
+    ).json()
+    return int(data["size"])
+
+
+def run_backlog(args, canvas, step, audience_id, base) -> None:
+    from appgroups.models import Profile
+    from journeys.entries import canvas_entries_create
+    from journeys.models import AudienceSyncBatch, StepStats
+    from journeys.tasks import journeys_advance
+
+    t0 = time.monotonic()
+    entered = canvas_entries_create(
+        canvas=canvas, profiles=Profile.objects.filter(app_group_id=canvas.app_group_id)
+    )
+    t_entered = time.monotonic() - t0
+    print(f"users entered: {entered:,} (INSERT … SELECT in {t_entered:.1f} s)", flush=True)
+    journeys_advance.delay()
+    t_queued = None
+    while time.monotonic() - t0 < args.timeout:
+        stats = StepStats.objects.filter(step=step).first()
+        if t_queued is None and stats and stats.entered >= entered:
+            t_queued = time.monotonic() - t0
+        if stats and stats.synced >= entered and sandbox_size(base, audience_id) >= entered:
+            break
+        time.sleep(0.25)
+    else:
+        raise SystemExit(f"timed out: {stats.synced if stats else 0:,} of {entered:,} synced")
+    total = time.monotonic() - t0
+    sizes = list(AudienceSyncBatch.objects.order_by("sent_at").values_list("size", flat=True))
+    full = [s for s in sizes[:-1]]  # every batch but the last was sent with a backlog ≥ 10,000
+    tiktok = requests.get(f"{base}/_sandbox/stats", timeout=10).json()["mapping"]
+    print(f"all through the Audience Sync step after {t_queued:.1f} s")
+    print(f"all in the sandbox audience after {total:.1f} s: {entered / total:,.0f} users/s")
+    print(
+        f"requests: {len(sizes)}; users per request while the backlog lasted: "
+        f"{sum(full) / len(full) if full else 0:,.0f} "
+        f"({100 * sum(full) / (10_000 * len(full)) if full else 0:.1f} % of 10,000)"
+    )
+    print(
+        f"TikTok side: max requests in any second {tiktok['max_requests_in_any_second']}, "
+        f"rate limited {tiktok['rate_limited']}, seconds over the limit "
+        f"{tiktok['seconds_over_limit']}"
+    )
+
+
+def run_steady(args, canvas, step, audience_id, base) -> None:
+    from datetime import timedelta
+
+    from appgroups.models import Profile
+    from journeys.entries import canvas_entries_create
+    from journeys.models import AudienceSyncBatch, StepStats
+    from journeys.tasks import journeys_advance
+
+    ids = list(
+        Profile.objects.filter(app_group_id=canvas.app_group_id)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    needed = int(args.steady * args.rate)
+    if needed > len(ids):
+        raise SystemExit(f"--users must be at least {needed}")
+    tick = 0.1
+    per_tick = int(args.rate * tick)
+    t0 = time.monotonic()
+    entered = 0
+    while entered < needed:
+        due = t0 + (entered / args.rate)
+        if time.monotonic() < due:
+            time.sleep(due - time.monotonic())
+        chunk = ids[entered : entered + per_tick]
+        entered += canvas_entries_create(
+            canvas=canvas, profiles=Profile.objects.filter(pk__in=chunk)
+        )
+        journeys_advance.delay()  # as an API trigger does on commit
+    while time.monotonic() - t0 < args.steady + args.timeout:
+        stats = StepStats.objects.get(step=step)
+        if stats.synced >= entered:
+            break
+        time.sleep(0.25)
+    latencies = []
+    for batch in AudienceSyncBatch.objects.filter(outcome="synced"):
+        done = batch.sent_at + timedelta(milliseconds=batch.milliseconds)
+        latencies.extend([(done - batch.oldest_enqueued_at).total_seconds()] * batch.size)
+    latencies.sort()
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))]
+
+    tiktok = requests.get(f"{base}/_sandbox/stats", timeout=10).json()["mapping"]
+    print(f"steady: {entered:,} users at {args.rate:,}/s for {args.steady:.0f} s")
+    print(
+        f"entering the step → synced (upper bound): p50 {pct(50):.2f} s, p99 {pct(99):.2f} s, "
+        f"max {latencies[-1]:.2f} s"
+    )
+    print(f"sandbox audience size {sandbox_size(base, audience_id):,}; TikTok side max requests "
+          f"in any second {tiktok['max_requests_in_any_second']}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
