@@ -142,6 +142,16 @@ def client(
     out.send(samples)
 
 
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc), or None elsewhere."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks
+
+
 def machine() -> str:
     model = "unknown CPU"
     try:
@@ -191,6 +201,10 @@ def main() -> None:
             worker.start()
             pipes.append(receiver)
             workers.append(worker)
+        time.sleep(max(0.0, start + args.warmup - time.time()))
+        cpu_before, load_before = process_cpu_seconds(process.pid), os.getloadavg()[0]
+        time.sleep(max(0.0, stop - time.time()))
+        cpu_after, load_after = process_cpu_seconds(process.pid), os.getloadavg()[0]
         samples = [s for receiver in pipes for s in receiver.recv()]
         for worker in workers:
             worker.join()
@@ -216,10 +230,25 @@ def main() -> None:
             f"errors      {len(errors)}   max requests in one second (sandbox) "
             f"{stats['max_requests_in_any_second']}"
         )
+        if cpu_before is not None and cpu_after is not None and ok:
+            cpu_per_request = (cpu_after - cpu_before) / len(ok) * 1000
+            print(
+                f"sandbox CPU {cpu_per_request:.1f} ms per request = "
+                f"{1000 / cpu_per_request:.0f} requests/s per fully available core "
+                f"(load average {load_before:.1f} -> {load_after:.1f}; other processes on "
+                "the machine lower requests/s, not this figure)"
+            )
 
         # Durability: every id sent must still be there after a restart.
         expected = min(len(bodies), len(samples)) * args.rows
+        # Counting is deferred to the first read of a size (membership.py): time that too.
+        began = time.perf_counter()
         before = requests.get(base + f"/_sandbox/audiences/{audience_id}").json()["counts"]
+        counted_ids = len(samples) * ids_per_request
+        print(
+            f"first size read counted the run's {counted_ids:,} ids in "
+            f"{time.perf_counter() - began:.2f} s"
+        )
         stop_sandbox(process)
         process = start_sandbox(port, data_dir)
         after = requests.get(base + f"/_sandbox/audiences/{audience_id}").json()["counts"]
