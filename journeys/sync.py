@@ -31,7 +31,7 @@ from datetime import UTC, datetime, timedelta
 from django.conf import settings
 from django.db import connection as db
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Min, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -165,10 +165,15 @@ def _due_groups(*, now: datetime) -> list[_Group]:
     due = AudienceSyncItem.objects.filter(next_attempt_at__lte=now).exclude(_sending_paused())
     if db.vendor != "postgresql":
         due = due.filter(Q(claim__isnull=True) | Q(claim_expires_at__lt=now))
-    return [
-        _Group(*values)
-        for values in due.order_by().values_list("audience_id", "action", "schema").distinct()[:50]
-    ]
+    # Oldest group first: a user added by one step and removed by a later one must reach
+    # TikTok in that order (the queue's ids follow the order users reached the steps).
+    groups = (
+        due.order_by()
+        .values("audience_id", "action", "schema")
+        .annotate(first=Min("id"))
+        .order_by("first")[:50]
+    )
+    return [_Group(g["audience_id"], g["action"], g["schema"]) for g in groups]
 
 
 def _flush_group(

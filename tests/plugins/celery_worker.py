@@ -1,7 +1,9 @@
 """Start a real Celery worker process against the configured broker (no eager mode).
 
 The worker uses the test database (so use `transactional_db` or
-`django_db(transaction=True)`: it only sees committed rows) and consumes the default queue plus
+`django_db(transaction=True)`: it only sees committed rows) and the TikTok settings in force when
+it starts (request this fixture after the one that points them at the sandbox). It consumes
+the default queue plus
 a queue unique to the test (`worker.queue`). Tests use their own broker folder (pyproject's
 CELERY_FILESYSTEM_DIR) or CI's own Redis database, and the queues are purged first, so a
 `make run` worker never takes a test's messages nor a test a stale one.
@@ -63,7 +65,13 @@ def celery_worker_process(tmp_path) -> Iterator[WorkerProcess]:
         "--pool", "solo", "--queues", f"{default_queue},{queue}", "--hostname", f"{queue}@%h",
         "--without-gossip", "--without-mingle", "--loglevel", "INFO",
     ]  # fmt: skip
-    env = os.environ | {"DATABASE_URL": database_url_for_test_database()}
+    env = os.environ | {
+        "DATABASE_URL": database_url_for_test_database(),
+        # Settings a test pointed elsewhere (e.g. at the sandbox) reach the worker too.
+        "TIKTOK_API_BASE": settings.TIKTOK_API_BASE,
+        "TIKTOK_APP_ID": settings.TIKTOK_APP_ID,
+        "TIKTOK_APP_SECRET": settings.TIKTOK_APP_SECRET,
+    }
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             command, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
