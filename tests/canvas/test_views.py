@@ -348,3 +348,49 @@ def test_gear_actions_change_state(marketer_client, marketer, canvas):
     assert canvas.state == CanvasState.ARCHIVED
     response = marketer_client.post(url("resume", canvas.pk), follow=True)
     assert "Only a Stopped Canvas can be resumed" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "view, data",
+    [
+        ("basics", {"name": "x" * 201, "tags": "a," * 30}),
+        ("basics", {"name": "ok", "tags": ",".join(f"t{i}" for i in range(25))}),
+        ("entry", {"entry_type": "whenever"}),
+        (
+            "entry",
+            {"entry_type": "scheduled", "schedule_mode": "time", "schedule_at": "2999-13-40T10:00"},
+        ),
+        ("audience", {"add_filter": "1", "filter_field": "nope"}),
+        ("audience", {"add_filter": "1", "filter_field": "custom_attribute", "filter_value": "x"}),
+        ("step-edit", {"amount": "abc", "unit": "fortnights"}),
+        ("step-edit", {"amount": str(10**12), "unit": "days"}),
+        ("step-delete", {"keep": "maybe"}),
+        ("audience-sync", {"op": "save", "ad_account": "abc", "match_fields": ["retina"]}),
+        ("audience-sync", {"op": "save", "audience": "tiktok:abc", "action": "shout"}),
+        ("audience-sync", {"op": "create_audience", "audience_query": "q" * 500}),
+        ("audience-sync", {"op": "save", "partner": "myspace"}),
+    ],
+)
+def test_odd_input_is_answered_with_words_not_a_server_error(
+    marketer_client, marketer, canvas, view, data
+):
+    delay = services.step_add(actor=marketer, canvas=canvas, step_type=StepType.DELAY)
+    sync = services.step_add(
+        actor=marketer, canvas=canvas, step_type=StepType.AUDIENCE_SYNC, parent_id=delay.pk
+    )
+    split = services.step_add(
+        actor=marketer, canvas=canvas, step_type=StepType.DECISION_SPLIT, parent_id=sync.pk
+    )
+    args = {
+        "step-edit": [canvas.pk, delay.pk],
+        "step-delete": [canvas.pk, split.pk],
+        "audience-sync": [canvas.pk, sync.pk],
+    }.get(view, [canvas.pk])
+    before = list(Step.objects.filter(deleted_at__isnull=True).values_list("pk", "config"))
+
+    response = marketer_client.post(url(view, *args), data, follow=True)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "field-error" in page or "message-error" in page or "notice-error" in page
+    assert list(Step.objects.filter(deleted_at__isnull=True).values_list("pk", "config")) == before
