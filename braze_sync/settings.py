@@ -249,6 +249,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": AUDIENCE_SYNC_FLUSH_SECONDS,
         "options": {"expires": AUDIENCE_SYNC_FLUSH_SECONDS},
     },
+    "journeys-housekeeping": {
+        "task": "journeys.tasks.journeys_housekeeping",
+        "schedule": 60 * 60,
+        "options": {"expires": 60 * 60},
+    },
     "journeys-advance": {
         "task": "journeys.tasks.journeys_advance",
         "schedule": JOURNEYS_ADVANCE_SECONDS,

@@ -108,7 +108,7 @@ def _advance_step(step_id: int | None, *, now: datetime, chunk: int) -> int:
             # A stopped Canvas moves nobody on: users whose wait ends exit (Braze).
             exited = _exit(entries, now=now)
             if step is not None:
-                step_stats_bump(step.pk, exited=exited)
+                step_stats_bump(step.pk, exited=exited, at=now)
             return claimed
         handler = {
             StepType.AUDIENCE_SYNC: _audience_sync,
@@ -134,10 +134,10 @@ def _move_on(step: Step, branch: str, entries: QuerySet[Entry], *, now: datetime
     child = _next_step(step, branch)
     if child is None:
         moved = _exit(entries, now=now)
-        step_stats_bump(step.pk, exited=moved)
+        step_stats_bump(step.pk, exited=moved, at=now)
     else:
         moved = entries.update(step=child, phase=Phase.ARRIVE, due_at=now, claim=None)
-        step_stats_bump(step.pk, proceeded=moved)
+        step_stats_bump(step.pk, proceeded=moved, at=now)
     return moved
 
 
@@ -147,7 +147,7 @@ def _message(step: Step, entries: QuerySet[Entry], *, token: int, now: datetime)
         f"SELECT %s, e.id, e.profile_id, %s FROM {table(Entry)} e WHERE e.claim = %s",
         [step.pk, now, token],
     )
-    step_stats_bump(step.pk, entered=sent, sends=sent)
+    step_stats_bump(step.pk, entered=sent, sends=sent, at=now)
     _move_on(step, Branch.NEXT, entries, now=now)
 
 
@@ -158,7 +158,7 @@ def _delay(step: Step, entries: QuerySet[Entry], *, token: int, now: datetime) -
     arrived = entries.filter(phase=Phase.ARRIVE).update(
         phase=Phase.WAIT, due_at=F("due_at") + timedelta(seconds=seconds), claim=None
     )
-    step_stats_bump(step.pk, entered=arrived)
+    step_stats_bump(step.pk, entered=arrived, at=now)
     # The entries still claimed were waiting, and their delay is over.
     _move_on(step, Branch.NEXT, Entry.objects.filter(claim=token), now=now)
 
@@ -173,7 +173,7 @@ def _decision_split(step: Step, entries: QuerySet[Entry], *, token: int, now: da
         now=now,
     )  # fmt: skip
     no = _move_on(step, Branch.NO, Entry.objects.filter(claim=token), now=now)
-    step_stats_bump(step.pk, entered=entered, yes=yes, no=no)
+    step_stats_bump(step.pk, entered=entered, yes=yes, no=no, at=now)
 
 
 def _audience_sync(step: Step, entries: QuerySet[Entry], *, token: int, now: datetime) -> None:
@@ -191,7 +191,7 @@ def _audience_sync(step: Step, entries: QuerySet[Entry], *, token: int, now: dat
     if entered - queued:
         sql, params = plan.reasons_sql(source, [token])
         not_synced_reasons_bump(step.pk, dict(fetchall(sql, params)))
-    step_stats_bump(step.pk, entered=entered, not_synced=entered - queued)
+    step_stats_bump(step.pk, entered=entered, not_synced=entered - queued, at=now)
     _move_on(step, Branch.NEXT, entries, now=now)
 
 
@@ -319,7 +319,7 @@ def _advance_in_one_statement(step: Step, *, now: datetime, chunk: int) -> int:
         not_synced = claimed - counts.get("queued", 0)
         if reasons:
             not_synced_reasons_bump(step.pk, reasons)
-        step_stats_bump(step.pk, entered=claimed, not_synced=not_synced, **moved)
+        step_stats_bump(step.pk, entered=claimed, not_synced=not_synced, **moved, at=now)
     else:
-        step_stats_bump(step.pk, entered=claimed, sends=counts["sent"], **moved)
+        step_stats_bump(step.pk, entered=claimed, sends=counts["sent"], **moved, at=now)
     return claimed

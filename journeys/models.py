@@ -131,6 +131,32 @@ class StepStats(models.Model):
         return max(self.entered - self.not_synced - self.synced - self.errored, 0)
 
 
+class Period(models.TextChoices):
+    MINUTE = "minute", "Minute"
+    DAY = "day", "Day"
+
+
+class StepActivity(models.Model):
+    """Time buckets behind the analytics chart: per step, per minute (kept two days) and per
+    day, bumped with the counters so the chart is drawn from what happened, not estimated."""
+
+    step = models.ForeignKey(Step, on_delete=models.CASCADE, related_name="+")
+    period = models.CharField(max_length=8, choices=Period.choices)
+    start = models.DateTimeField()
+    entered = models.BigIntegerField(default=0)
+    synced = models.BigIntegerField(default=0)
+    errored = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name_plural = "step activity"
+        constraints = [
+            models.UniqueConstraint(fields=["step", "period", "start"], name="step_activity_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"Step {self.step_id} {self.period} {self.start:%Y-%m-%d %H:%M}"
+
+
 class NotSyncedReason(models.Model):
     """Why users of an Audience Sync step were not sent, counted per reason."""
 

@@ -71,3 +71,63 @@ def canvas_sync_log(*, canvas: Canvas) -> QuerySet[AudienceSyncBatch]:
         .select_related("audience")
         .order_by("-sent_at")[:RECENT_BATCHES]
     )
+
+
+@dataclass
+class ActivitySeries:
+    """Entered / synced / errored per bucket, gaps filled with zeros."""
+
+    period: str
+    starts: list
+    entered: list[int]
+    synced: list[int]
+    errored: list[int]
+
+    @property
+    def peak(self) -> int:
+        return max([1, *self.entered, *self.synced, *self.errored])
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return {
+            "entered": sum(self.entered),
+            "synced": sum(self.synced),
+            "errored": sum(self.errored),
+        }
+
+
+def canvas_activity(*, canvas: Canvas, period: str, buckets: int, now) -> ActivitySeries:
+    """The last `buckets` minutes or days of the Canvas's Audience Sync steps (all steps'
+    arrivals when it has none), read from StepActivity."""
+    from datetime import timedelta
+
+    from django.db.models import Sum
+
+    from canvas.models import StepType
+    from journeys.models import Period, StepActivity
+
+    size = timedelta(minutes=1) if period == Period.MINUTE else timedelta(days=1)
+    last = now.replace(second=0, microsecond=0)
+    if period == Period.DAY:
+        last = last.replace(hour=0, minute=0)
+    first = last - size * (buckets - 1)
+    steps = Step.objects.filter(canvas=canvas)
+    if steps.filter(step_type=StepType.AUDIENCE_SYNC).exists():
+        steps = steps.filter(step_type=StepType.AUDIENCE_SYNC)
+    else:
+        steps = steps.filter(parent__isnull=True)
+    rows = (
+        StepActivity.objects.filter(step__in=steps, period=period, start__gte=first)
+        .values("start")
+        .annotate(entered=Sum("entered"), synced=Sum("synced"), errored=Sum("errored"))
+    )
+    by_start = {row["start"]: row for row in rows}
+    starts = [first + size * i for i in range(buckets)]
+    empty = {"entered": 0, "synced": 0, "errored": 0}
+    return ActivitySeries(
+        period=period,
+        starts=starts,
+        entered=[by_start.get(s, empty)["entered"] for s in starts],
+        synced=[by_start.get(s, empty)["synced"] for s in starts],
+        errored=[by_start.get(s, empty)["errored"] for s in starts],
+    )

@@ -1,13 +1,24 @@
-"""Per-step counters. Bumped with one UPDATE per batch, inside the batch's transaction."""
+"""Per-step counters and time buckets. Bumped with one statement each per batch, inside the
+batch's transaction, so a user is counted once or not at all."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.db.models import F
+from django.utils import timezone
 
-from journeys.models import NotSyncedReason, StepStats
+from journeys.models import NotSyncedReason, Period, StepActivity, StepStats
+from journeys.sql import execute, table
+
+# What the chart shows per minute; older minutes are pruned (days stay).
+MINUTES_KEPT = timedelta(days=2)
+ACTIVITY_FIELDS = ("entered", "synced", "errored")
 
 
-def step_stats_bump(step_id: int, **deltas: int) -> None:
+def step_stats_bump(step_id: int, *, at: datetime | None = None, **deltas: int) -> None:
+    """Add `deltas` to the step's counters, and the charted ones to the buckets of `at` (the
+    caller's clock: tests inject one)."""
     deltas = {name: value for name, value in deltas.items() if value}
     if not deltas:
         return
@@ -15,6 +26,31 @@ def step_stats_bump(step_id: int, **deltas: int) -> None:
     if not StepStats.objects.filter(step_id=step_id).update(**changes):
         StepStats.objects.get_or_create(step_id=step_id)
         StepStats.objects.filter(step_id=step_id).update(**changes)
+    charted = {name: deltas.get(name, 0) for name in ACTIVITY_FIELDS}
+    if any(charted.values()):
+        step_activity_bump(step_id, at=at or timezone.now(), **charted)
+
+
+def step_activity_bump(step_id: int, *, at: datetime, entered=0, synced=0, errored=0) -> None:
+    """Add to the minute and the day bucket of `at` (an upsert; PostgreSQL and SQLite)."""
+    minute = at.replace(second=0, microsecond=0)
+    day = minute.replace(hour=0, minute=0)
+    for period, start in ((Period.MINUTE, minute), (Period.DAY, day)):
+        execute(
+            f"INSERT INTO {table(StepActivity)} (step_id, period, start, entered, synced, errored) "
+            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (step_id, period, start) DO UPDATE SET "
+            f"entered = {table(StepActivity)}.entered + excluded.entered, "
+            f"synced = {table(StepActivity)}.synced + excluded.synced, "
+            f"errored = {table(StepActivity)}.errored + excluded.errored",
+            [step_id, period, start, entered, synced, errored],
+        )
+
+
+def step_activity_prune(*, now: datetime) -> int:
+    deleted, _ = StepActivity.objects.filter(
+        period=Period.MINUTE, start__lt=now - MINUTES_KEPT
+    ).delete()
+    return deleted
 
 
 def not_synced_reasons_bump(step_id: int, counts: dict[str, int]) -> None:
@@ -28,3 +64,15 @@ def not_synced_reasons_bump(step_id: int, counts: dict[str, int]) -> None:
             )
             if not created:
                 NotSyncedReason.objects.filter(pk=row.pk).update(count=F("count") + count)
+
+
+# The sync log keeps a week of requests.
+SYNC_LOG_KEPT = timedelta(days=7)
+
+
+def journeys_housekeeping(*, now: datetime) -> dict[str, int]:
+    """Prune what only recent history needs: minute buckets and old sync-log rows."""
+    from journeys.models import AudienceSyncBatch
+
+    batches, _ = AudienceSyncBatch.objects.filter(sent_at__lt=now - SYNC_LOG_KEPT).delete()
+    return {"minute_buckets": step_activity_prune(now=now), "sync_log": batches}

@@ -380,7 +380,7 @@ def _record_success(rows, audience, group, now) -> None:
     per_step = Counter(row[1] for row in rows)
     at = now or timezone.now()
     for step_id, count in per_step.items():
-        step_stats_bump(step_id, synced=count)
+        step_stats_bump(step_id, synced=count, at=at)
     StepStats.objects.filter(step_id__in=per_step).update(
         last_synced_at=at, last_error_code=None, last_error_message="", last_error_at=None
     )
@@ -410,7 +410,7 @@ def audience_sync_deadlines_expire(*, now: datetime) -> int:
             per_step = Counter(row[0] for row in rows)
             last_error = {row[0]: (row[1], row[2]) for row in rows}
             for step_id, count in per_step.items():
-                step_stats_bump(step_id, errored=count)
+                step_stats_bump(step_id, errored=count, at=now)
                 code, message = last_error[step_id]
                 StepStats.objects.filter(step_id=step_id).update(
                     last_error_code=code,

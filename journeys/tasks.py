@@ -25,3 +25,12 @@ def audience_sync_flush() -> dict:
         on_backlog=lambda: audience_sync_flush.apply_async(expires=WAKE_UP_EXPIRES_SECONDS)
     )
     return {"requests": report.requests, "synced": report.synced, "errored": report.errored}
+
+
+@shared_task
+def journeys_housekeeping() -> dict:
+    from django.utils import timezone
+
+    from journeys.stats import journeys_housekeeping as housekeeping
+
+    return housekeeping(now=timezone.now())

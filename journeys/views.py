@@ -1,17 +1,24 @@
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404, render
+from django.utils import timezone
 
 from appgroups.decorators import app_group_required
 from canvas.models import Canvas, CanvasState, StepType
 from journeys import selectors
+from journeys.models import Period
 from partners.selectors import tiktok_problems
+
+# The chart: the last three hours minute by minute, the last month day by day.
+CHART_MINUTES = 180
+CHART_DAYS = 30
 
 
 @app_group_required()
 def canvas_analytics(request, pk: int):
     """Canvas Details: the flow with each step's metrics, Audience Sync figures and sync log."""
     canvas = get_object_or_404(Canvas, pk=pk, app_group=request.app_group)
+    now = timezone.now()
     steps = list(selectors.canvas_steps(canvas=canvas))
     metrics = selectors.canvas_step_metrics(canvas=canvas)
     sync_steps = [s for s in steps if s.step_type == StepType.AUDIENCE_SYNC]
@@ -23,6 +30,12 @@ def canvas_analytics(request, pk: int):
             (step, metrics.get(step.pk) or selectors.StepMetrics()) for step in sync_steps
         ],
         "sync_log": selectors.canvas_sync_log(canvas=canvas) if uses_tiktok else [],
+        "minutes": selectors.canvas_activity(
+            canvas=canvas, period=Period.MINUTE, buckets=CHART_MINUTES, now=now
+        ),
+        "days": selectors.canvas_activity(
+            canvas=canvas, period=Period.DAY, buckets=CHART_DAYS, now=now
+        ),
         # Braze shows integration errors on every active Canvas that uses the partner.
         "problems": (
             tiktok_problems(app_group=request.app_group)

@@ -88,3 +88,52 @@ def test_the_page_reads_counters_not_users(viewer_client, active_canvas, sync_st
         return len(captured)
 
     assert queries_for(2) == queries_for(40)
+
+
+def test_time_buckets_count_per_minute_and_per_day(active_canvas, sync_step, make_profiles):
+    from datetime import timedelta
+
+    from journeys.models import Period, StepActivity
+    from journeys.stats import journeys_housekeeping
+
+    step = sync_step([MatchField.EMAIL])
+    enter(active_canvas, make_profiles({"external_id": "a", "email": "a@example.com"}).values())
+    later = T0 + timedelta(minutes=3)
+    enter(active_canvas, make_profiles({"external_id": "b", "email": "b@example.com"}).values(),
+          now=later)  # fmt: skip
+    audience_sync_flush(now=later, client=FakeTikTokClient())
+
+    minutes = {
+        a.start: (a.entered, a.synced)
+        for a in StepActivity.objects.filter(step=step, period=Period.MINUTE)
+    }
+    assert minutes == {
+        T0.replace(second=0): (1, 0),
+        later.replace(second=0): (1, 2),
+    }
+    day = StepActivity.objects.get(step=step, period=Period.DAY)
+    assert (day.entered, day.synced) == (2, 2)
+
+    journeys_housekeeping(now=T0 + timedelta(days=3))
+    assert not StepActivity.objects.filter(period=Period.MINUTE).exists()
+    assert StepActivity.objects.filter(period=Period.DAY).count() == 1
+
+
+def test_the_chart_is_drawn_from_the_buckets(
+    viewer_client, active_canvas, sync_step, make_profiles
+):
+    sync_step([MatchField.EMAIL])
+    enter(active_canvas, make_profiles(
+        {"external_id": "a", "email": "a@example.com"}, {"external_id": "b"}
+    ).values())  # fmt: skip
+    audience_sync_flush(now=T0, client=FakeTikTokClient())
+
+    content = viewer_client.get(
+        reverse("journeys:canvas-analytics", args=[active_canvas.pk])
+    ).content.decode()
+
+    minute_chart = re.search(r'<figure class="activity-chart" data-period="minute"[^>]*>', content)
+    assert 'data-entered="2"' in minute_chart.group(0)
+    assert 'data-synced="1"' in minute_chart.group(0)
+    assert 'data-errored="0"' in minute_chart.group(0)
+    assert content.count("<polyline") == 6  # three series, two charts
