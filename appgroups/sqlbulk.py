@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 import orjson
 from django.db import connection
+from django.db.models import Model
 
 # SQLite allows 32,766 bound parameters per statement (since 3.32); stay well below.
 MAX_PARAMS_PER_STATEMENT = 30_000
@@ -38,6 +40,19 @@ def adapt(value: Any) -> Any:
     return value
 
 
+def server_cursor():
+    """A PostgreSQL cursor with server-side binding on Django's connection (and transaction).
+
+    Django's default psycopg cursor binds on the client: it escapes every parameter into the
+    SQL text, which for a batch sent as one JSON document costs more than the statement. Here
+    the document travels as a parameter, and psycopg prepares statements it sees repeatedly.
+    """
+    import psycopg
+
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
+
+
 def least(a: str, b: str) -> str:
     return f"LEAST({a}, {b})" if is_postgres() else f"MIN({a}, {b})"
 
@@ -51,19 +66,25 @@ def insert(
     columns: Sequence[str],
     rows: Iterable[Sequence[Any]],
     *,
+    model: type[Model],
     conflict: Sequence[str] | None = None,
     update: dict[str, str] | None = None,
     returning: Sequence[str] | None = None,
 ) -> list[tuple]:
-    """INSERT rows (tuples in `columns` order), optionally upserting on `conflict`.
+    """INSERT rows (tuples in `columns` order of `model`'s table), optionally upserting on
+    `conflict`.
 
     `update` maps a column to the SQL expression it takes on conflict (use EXCLUDED.<col> for the
     new value and <table>.<col> for the old one). Returns the `returning` columns of every row.
+
+    PostgreSQL gets the whole batch as one JSON document, expanded by jsonb_to_recordset: the
+    statement stays short and cached whatever the number of rows, and orjson serializes in C
+    what psycopg would otherwise adapt value by value. SQLite gets a multi-row VALUES list.
     """
     rows = list(rows)
     if not rows:
         return []
-    head = f"INSERT INTO {quote(table)} ({', '.join(quote(c) for c in columns)}) VALUES "
+    names = ", ".join(quote(c) for c in columns)
     tail = ""
     if conflict:
         target = ", ".join(quote(c) for c in conflict)
@@ -74,10 +95,22 @@ def insert(
             tail += f" ON CONFLICT ({target}) DO NOTHING"
     if returning:
         tail += " RETURNING " + ", ".join(quote(c) for c in returning)
-    placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
-    per_statement = max(1, MAX_PARAMS_PER_STATEMENT // len(columns))
     results: list[tuple] = []
+    if is_postgres():
+        with server_cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {quote(table)} ({names}) SELECT {names} "
+                f"FROM jsonb_to_recordset(%s::jsonb) AS r({_record_type(model, tuple(columns))})"
+                f"{tail}",
+                [_records(columns, rows)],
+            )
+            if returning:
+                results.extend(cursor.fetchall())
+        return results
     with connection.cursor() as cursor:
+        placeholder = "(" + ", ".join(["%s"] * len(columns)) + ")"
+        per_statement = max(1, MAX_PARAMS_PER_STATEMENT // len(columns))
+        head = f"INSERT INTO {quote(table)} ({names}) VALUES "
         for start in range(0, len(rows), per_statement):
             chunk = rows[start : start + per_statement]
             params = [adapt(value) for row in chunk for value in row]
@@ -85,6 +118,53 @@ def insert(
             if returning:
                 results.extend(cursor.fetchall())
     return results
+
+
+def update_by_id(
+    table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, model: type[Model]
+) -> None:
+    """UPDATE `columns` of existing rows; each row is (id, *values in `columns` order).
+
+    Only the given columns are written: the other columns (and their indexes) are left alone,
+    which keeps PostgreSQL's updates HOT when no indexed column changes.
+    """
+    rows = list(rows)
+    if not rows:
+        return
+    assignments = ", ".join(f"{quote(c)} = v.{quote(c)}" for c in columns)
+    names = ", ".join(quote(c) for c in ("id", *columns))
+    if is_postgres():
+        columns = ("id", *columns)
+        with server_cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {quote(table)} SET {assignments} "
+                f"FROM jsonb_to_recordset(%s::jsonb) AS v({_record_type(model, columns)}) "
+                f"WHERE {quote(table)}.id = v.id",
+                [_records(columns, rows)],
+            )
+        return
+    with connection.cursor() as cursor:
+        placeholder = "(" + ", ".join(["%s"] * (len(columns) + 1)) + ")"
+        per_statement = max(1, MAX_PARAMS_PER_STATEMENT // (len(columns) + 1))
+        for start in range(0, len(rows), per_statement):
+            chunk = rows[start : start + per_statement]
+            cursor.execute(
+                f"WITH v({names}) AS (VALUES {', '.join([placeholder] * len(chunk))}) "
+                f"UPDATE {quote(table)} SET {assignments} FROM v WHERE {quote(table)}.id = v.id",
+                [adapt(value) for row in chunk for value in row],
+            )
+
+
+def _records(columns: Sequence[str], rows: list[Sequence[Any]]) -> str:
+    # Datetimes and dates come out in ISO 8601, which PostgreSQL reads back as the same value.
+    return orjson.dumps([dict(zip(columns, row, strict=True)) for row in rows]).decode()
+
+
+@lru_cache(maxsize=64)
+def _record_type(model: type[Model], columns: tuple[str, ...]) -> str:
+    """The column definition list of jsonb_to_recordset, e.g. "email varchar(255), dob date"."""
+    fields = {f.column: f for f in model._meta.concrete_fields}
+    return ", ".join(f"{quote(c)} {fields[c].db_type(connection)}" for c in columns)
 
 
 def upsert_assignments(table: str, columns: Iterable[str]) -> dict[str, str]:

@@ -30,10 +30,13 @@ from appgroups import identifiers
 from appgroups.profile_fields import (
     AD_ID_RAW_MAX_LENGTH,
     ARRAY_MAX_ITEMS,
+    EMAIL_RAW_MAX_LENGTH,
     EXTERNAL_ID_MAX_LENGTH,
     INT_MAX,
     INT_MIN,
+    PHONE_RAW_MAX_LENGTH,
     STANDARD_FIELDS,
+    TEXT_MAX_LENGTH,
     FieldError,
     clean_array,
     clean_attribute_name,
@@ -73,6 +76,11 @@ IGNORED_FIELDS = frozenset(
     }
 )
 DEVICES_KEY = "devices"
+_SKIPPED = frozenset(PRIMARY_IDENTIFIERS) | FLAGS | IGNORED_FIELDS
+# Email and phone are validated here but normalized when applied: an update that repeats the
+# stored value (the usual case) then costs no normalization at all.
+CONTACT_FIELDS = {"email": EMAIL_RAW_MAX_LENGTH, "phone": PHONE_RAW_MAX_LENGTH}
+_OTHER_STANDARD_FIELDS = {k: v for k, v in STANDARD_FIELDS.items() if k not in CONTACT_FIELDS}
 DEVICE_FIELDS = frozenset(
     {"device_id", "os", "model", "idfa", "google_ad_id", "ad_tracking_enabled"}
 )
@@ -109,6 +117,8 @@ class ProfileWrite:
     columns: dict[str, Any]
     # (name, op, value): op is "set", "unset", "inc" or "addremove" (value = (add, remove)).
     custom: list[tuple[str, str, Any]]
+    # "email"/"phone" -> raw value (trimmed; "" removes it), normalized when applied.
+    contact: dict[str, str] = field(default_factory=dict)
     devices: list[DeviceWrite] = field(default_factory=list)
     clear_devices: bool = False
 
@@ -255,17 +265,36 @@ def parse_attributes_object(
     custom: list[tuple[str, str, Any]] = []
     write = ProfileWrite(array, index, ident, create, identity, columns, custom)
     for key, value in obj.items():
-        if key in PRIMARY_IDENTIFIERS or key in FLAGS or key in IGNORED_FIELDS:
+        if key in _SKIPPED:
             continue
-        setter = STANDARD_FIELDS.get(key)
+        if key in CONTACT_FIELDS:
+            write.contact[key] = (
+                ""
+                if value is None
+                else clean_text(value, field=key, max_length=CONTACT_FIELDS[key]).strip()
+            )
+            continue
+        setter = _OTHER_STANDARD_FIELDS.get(key)
         if setter is not None:
             columns.update(setter(value, default_country))
-        elif key == DEVICES_KEY:
+            continue
+        if key == DEVICES_KEY:
             if value is None:
                 write.clear_devices = True
                 write.devices = []
             else:
                 write.devices = _parse_devices(value)
+            continue
+        kind = type(value)
+        if (
+            (kind is str and len(value) <= TEXT_MAX_LENGTH and "\x00" not in value)
+            or kind is bool
+            or (kind is int and INT_MIN <= value <= INT_MAX)
+        ):
+            # The common case (a plain value) without the general parser's calls.
+            if not 0 < len(key) <= TEXT_MAX_LENGTH or "\x00" in key or key.isspace():
+                clean_attribute_name(key)
+            custom.append((key, "set", value))
         else:
             custom.append(_parse_custom(key, value))
     return write

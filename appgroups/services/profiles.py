@@ -16,13 +16,21 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError, transaction
-from django.db.models import Q
+import orjson
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from appgroups import sqlbulk
 from appgroups.models import AppGroup, Device, Profile, ProfileActivity
-from appgroups.profile_fields import INT_MAX, INT_MIN, array_add, array_remove
+from appgroups.profile_fields import (
+    INT_MAX,
+    INT_MIN,
+    array_add,
+    array_remove,
+    email_columns,
+    phone_columns,
+)
 from appgroups.tracking import ActivityWrite, Ident, ProfileWrite, TrackBatch, object_error
 
 logger = logging.getLogger(__name__)
@@ -51,6 +59,23 @@ DEVICE_MIRRORS = {
     "gaid": ("google_ad_id", ("gaid_sha256", "gaid_invalid_reason")),
     "ad_tracking": ("ad_tracking_enabled", ("ad_tracking_enabled",)),
 }
+MIRROR_COLUMNS = frozenset(c for _, columns in DEVICE_MIRRORS.values() for c in columns)
+# What finding profiles and applying writes needs of a stored profile; updates then write only
+# the columns that changed.
+LOADED_COLUMNS = (
+    "id",
+    "app_group_id",
+    "braze_id",
+    "external_id",
+    "alias_name",
+    "alias_label",
+    "email",
+    "email_sha256",
+    "phone",
+    "phone_sha256",
+    "custom_attributes",
+    "updated_at",
+)
 
 
 def new_braze_ids(count: int) -> list[str]:
@@ -110,6 +135,8 @@ class _Tracker:
         self.device_clears: set[int] = set()
         self.activity: dict[tuple[int, str, str], list] = {}
         self.rows_by_key: dict[int, dict] = {}
+        # id(row) -> columns this batch changed in an existing row: only those are written.
+        self.changed: dict[int, set[str]] = {}
 
     # --- finding profiles ------------------------------------------------------------------
 
@@ -129,30 +156,11 @@ class _Tracker:
         return TrackOutcome(attributes, events, purchases, self.errors, created, updated)
 
     def _load(self, idents: list[Ident]) -> None:
+        """Find and lock, in id order, every stored profile the batch names: one statement."""
         groups: dict[str, set] = {}
         for kind, value in idents:
             groups.setdefault(kind, set()).add(value)
-        query = Q()
-        if "external_id" in groups:
-            query |= Q(external_id__in=groups["external_id"])
-        if "braze_id" in groups:
-            query |= Q(braze_id__in=groups["braze_id"])
-        for name, label in groups.get("alias", ()):
-            query |= Q(alias_name=name, alias_label=label)
-        if "email" in groups:
-            query |= Q(email_sha256__in=groups["email"])
-        if "phone" in groups:
-            query |= Q(phone_sha256__in=groups["phone"])
-        if not query:
-            return
-        rows = (
-            Profile.objects.filter(query, app_group=self.app_group)
-            .order_by("id")
-            .select_for_update()
-            .values("id", *(f.attname for f in Profile._meta.concrete_fields[1:]))
-        )
-        for row in rows:
-            # values() names the FK by attname (app_group_id), the same as its column.
+        for row in _select_for_update(self.app_group.id, groups):
             self._index(row)
         for candidates in (*self.by_email.values(), *self.by_phone.values()):
             # Braze: the most recently updated profile with an external id first, then the most
@@ -234,10 +242,23 @@ class _Tracker:
                 return False
         if is_new:
             self._register_new(row)
-        row.update(write.columns)
-        row["custom_attributes"] = custom
-        row["updated_at"] = self.now
         key = id(row)
+        changed = self.changed.setdefault(key, {"updated_at"})
+        row.update(write.columns)
+        changed.update(write.columns)
+        for name, raw in write.contact.items():
+            if raw == row[name]:
+                continue  # the stored value, already normalized
+            if name == "email":
+                normalized = email_columns(raw)
+            else:
+                normalized = phone_columns(raw, self.app_group.default_country)
+            row.update(normalized)
+            changed.update(normalized)
+        if write.custom:
+            row["custom_attributes"] = custom
+            changed.add("custom_attributes")
+        row["updated_at"] = self.now
         self.rows_by_key[key] = row
         if row["id"] is not None:
             self.dirty[key] = row
@@ -274,19 +295,22 @@ class _Tracker:
                 PROFILE_TABLE,
                 PROFILE_COLUMNS,
                 ([row[c] for c in PROFILE_COLUMNS] for row in self.new_rows),
+                model=Profile,
                 returning=("id", "braze_id"),
             )
             ids = {braze_id: pk for pk, braze_id in returned}
             for row in self.new_rows:
                 row["id"] = ids[row["braze_id"]]
-        if self.dirty:
-            columns = ("id", *PROFILE_COLUMNS)
-            sqlbulk.insert(
+        # One UPDATE per set of changed columns; a batch of similar objects makes one.
+        groups: dict[tuple[str, ...], list[dict]] = {}
+        for key, row in self.dirty.items():
+            groups.setdefault(tuple(sorted(self.changed[key])), []).append(row)
+        for columns, rows in groups.items():
+            sqlbulk.update_by_id(
                 PROFILE_TABLE,
                 columns,
-                ([row[c] for c in columns] for row in self.dirty.values()),
-                conflict=("id",),
-                update=sqlbulk.upsert_assignments(PROFILE_TABLE, PROFILE_COLUMNS),
+                ([row["id"], *(row[c] for c in columns)] for row in rows),
+                model=Profile,
             )
         if device_deletes:
             Device.objects.filter(profile_id__in=[r["id"] for r in device_deletes]).delete()
@@ -298,6 +322,7 @@ class _Tracker:
                 DEVICE_TABLE,
                 DEVICE_COLUMNS,
                 ([device[c] for c in DEVICE_COLUMNS] for _, device in device_rows),
+                model=Device,
                 conflict=("profile_id", "device_id"),
                 update=sqlbulk.upsert_assignments(DEVICE_TABLE, update_columns),
             )
@@ -310,6 +335,7 @@ class _Tracker:
                     (self.rows_by_key[key]["id"], kind, name, first, last, count)
                     for (key, kind, name), (first, last, count) in self.activity.items()
                 ),
+                model=ProfileActivity,
                 conflict=("profile_id", "kind", "name"),
                 update={
                     "count": f"{table}.{sqlbulk.quote('count')} + EXCLUDED.{sqlbulk.quote('count')}",
@@ -363,6 +389,7 @@ class _Tracker:
                     )
                 upserts.append((key, device))
             _mirror_devices(row, devices.values())
+            self.changed.setdefault(key, {"updated_at"}).update(MIRROR_COLUMNS)
             if row["id"] is not None:
                 self.dirty[key] = row
         # One row per (profile, device): the last merged state.
@@ -370,6 +397,61 @@ class _Tracker:
         for key, device in upserts:
             unique[(key, device["device_id"])] = (key, device)
         return list(unique.values()), deletes
+
+
+def _select_for_update(app_group_id: int, groups: dict[str, set]) -> list[dict]:
+    """LOADED_COLUMNS of the group's profiles matching any identifier in `groups`, locked.
+
+    Raw SQL rather than the ORM: building the query and converting rows through the ORM cost
+    more CPU than the rest of a /users/track request.
+    """
+    postgres = sqlbulk.is_postgres()
+    conditions: list[str] = []
+    params: list = [app_group_id]
+
+    def any_of(column: str, values: set) -> None:
+        if postgres:
+            conditions.append(f"{column} = ANY(%s)")
+            params.append(list(values))
+        else:
+            conditions.append(f"{column} IN ({', '.join(['%s'] * len(values))})")
+            params.extend(values)
+
+    for kind, column in (
+        ("external_id", "external_id"),
+        ("braze_id", "braze_id"),
+        ("email", "email_sha256"),
+        ("phone", "phone_sha256"),
+    ):
+        if kind in groups:
+            any_of(column, groups[kind])
+    for name, label in groups.get("alias", ()):
+        conditions.append("(alias_name = %s AND alias_label = %s)")
+        params.extend((name, label))
+    if not conditions:
+        return []
+    sql = (
+        f"SELECT {', '.join(LOADED_COLUMNS)} FROM {sqlbulk.quote(PROFILE_TABLE)} "
+        f"WHERE app_group_id = %s AND ({' OR '.join(conditions)}) ORDER BY id"
+    )
+    if postgres:
+        with sqlbulk.server_cursor() as cursor:
+            cursor.execute(sql + " FOR UPDATE", params)
+            fetched = cursor.fetchall()
+    else:
+        # SQLite takes the write lock when the transaction begins (IMMEDIATE): no FOR UPDATE.
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            fetched = cursor.fetchall()
+    rows = [dict(zip(LOADED_COLUMNS, values, strict=True)) for values in fetched]
+    for row in rows:
+        custom = row["custom_attributes"]
+        if isinstance(custom, (str, bytes)):
+            row["custom_attributes"] = orjson.loads(custom)
+        if isinstance(row["updated_at"], str):
+            moment = parse_datetime(row["updated_at"])
+            row["updated_at"] = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return rows
 
 
 def _mirror_devices(row: dict, devices) -> None:

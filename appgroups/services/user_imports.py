@@ -68,6 +68,8 @@ MAX_FILE_BYTES = 500 * 1024 * 1024
 CHUNK_BYTES = 4 * 1024 * 1024
 # Rows per write: large enough for COPY to pay off, small enough to report progress often.
 BATCH_ROWS = 20_000
+# Imports at least this large refresh PostgreSQL's statistics of the profile table.
+ANALYZE_AFTER_ROWS = 50_000
 # The report keeps the first issues; the counters count them all.
 MAX_STORED_ISSUES = 10_000
 MAX_COLUMNS = 500
@@ -690,6 +692,11 @@ def import_csv(
         raise CsvFileError(f"line {line + 1}: {exc}") from exc
     finally:
         pipeline.close()
+    if progress.rows_imported >= ANALYZE_AFTER_ROWS and is_postgres():
+        # A big load into a new app group leaves planner statistics that think the group is
+        # tiny; /users/track would then scan the whole group instead of probing its index.
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {quote(Profile._meta.db_table)}")
     return progress
 
 
