@@ -151,19 +151,20 @@ class Membership:
         """Exact member ids per type, sorted, rebuilt from the file."""
         exact = self._replay_exact(audience_id)
         return {
-            id_type: sorted(member.decode() for member in members)
+            id_type: sorted(binascii.hexlify(member).decode() for member in members)
             for id_type, members in sorted(exact.items())
             if members
         }
 
     def _replay_exact(self, audience_id: str) -> dict[str, set[bytes]]:
+        """id type -> the binary digests now in the audience, one batch at a time."""
         exact: dict[str, set[bytes]] = {}
         for id_type, action, offset, length in self.store.chunks_for(audience_id):
             if offset + length > self.file.size:
                 continue
-            width = digest_bytes(id_type) * 2
-            hex_ids = binascii.hexlify(self.file.read(offset, length))
-            ids = [hex_ids[i : i + width] for i in range(0, len(hex_ids), width)]
+            width = digest_bytes(id_type)
+            binary = self.file.read(offset, length)
+            ids = [binary[i : i + width] for i in range(0, len(binary), width)]
             members = exact.setdefault(id_type, set())
             if action == "delete":
                 members.difference_update(ids)
@@ -186,7 +187,7 @@ class Membership:
         for audience_id in list(self.sets):
             for id_type, ids in self._replay_exact(audience_id).items():
                 if ids:
-                    payload = binascii.unhexlify(b"".join(sorted(ids)))
+                    payload = b"".join(sorted(ids))
                     rows.append(
                         (audience_id, id_type, "snapshot", new.append(payload), len(payload))
                     )
