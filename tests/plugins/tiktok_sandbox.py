@@ -31,7 +31,8 @@ TikTokSandbox, the helper
                          wants); return the JSON envelope {code, message, request_id, data}
     .connect(user_id=None, advertiser_ids=None) -> access token, via an auth_code the control
                          API mints (the consent page's Confirm without a browser)
-    .issue_auth_code(...) -> auth_code;  .consent_url(redirect_uri, state) -> /portal/auth URL
+    .issue_auth_code(...) -> auth_code;  .exchange(auth_code) -> the token exchange's envelope
+    .consent_url(redirect_uri, state) -> the /portal/auth URL a person would be sent to
     .create_audience(token, advertiser_id, name) -> audience_id
     .add_members(token, advertiser_id, audience_id, emails=[...], phones=[...]) -> envelope
     .revoke(access_token=None)           Business Center "Remove access" (None: every token)
@@ -43,6 +44,7 @@ TikTokSandbox, the helper
                          set_faults(probabilities={"40100": 0.5}), set_faults(qps_limit=10)
     .add_redirect_uri(uri);  .set_clock_offset(seconds);  .advance_clock(seconds)
     .stats() -> counts incl. mapping.max_requests_in_any_second;  .requests(endpoint=None)
+    .control(method, path, body=None, **query) -> any other /_sandbox route (docs/SANDBOX.md)
     .reset()
 """
 
