@@ -8,7 +8,15 @@ from django.utils import timezone
 from appgroups.models import Profile
 from appgroups.services.profiles import profiles_track
 from appgroups.tracking import parse_track_body
-from canvas.models import AudienceSyncSettings, Branch, Canvas, CanvasState, Step, SyncAction
+from canvas.models import (
+    AudienceSyncSettings,
+    Branch,
+    Canvas,
+    CanvasState,
+    Step,
+    StepType,
+    SyncAction,
+)
 from journeys.engine import journeys_advance
 from journeys.entries import canvas_entries_create_for
 from partners.models import (
@@ -18,6 +26,7 @@ from partners.models import (
     TikTokAudience,
     TikTokConnection,
 )
+from tests.canvas.conftest import connect_through_oauth, point_at_sandbox
 
 T0 = timezone.now().replace(microsecond=0)
 
@@ -90,3 +99,39 @@ def enter(canvas, profiles, now=T0):
     """Enter the profiles by API and let the engine take them through the flow."""
     canvas_entries_create_for(canvas=canvas, recipients=[(p.pk, None) for p in profiles], now=now)
     journeys_advance(now=now)
+
+
+# Against the TikTok sandbox over HTTP
+
+
+@pytest.fixture
+def sandbox_tiktok(settings, tiktok_sandbox, admin):
+    """A real connection (OAuth against the sandbox) and an audience created on TikTok."""
+    point_at_sandbox(settings, tiktok_sandbox)
+    connection = connect_through_oauth(admin, tiktok_sandbox, tiktok_sandbox.advertiser_ids[:1])
+    ad_account = connection.ad_accounts.get()
+    audience_id = tiktok_sandbox.create_audience(
+        connection.access_token, ad_account.advertiser_id, "Buyers"
+    )
+    audience = TikTokAudience.objects.create(
+        app_group=admin.app_group, ad_account=ad_account, name="Buyers",
+        tiktok_audience_id=audience_id, status=AudienceStatus.CREATED,
+    )  # fmt: skip
+    return connection, audience
+
+
+@pytest.fixture
+def sync_to_sandbox(active_canvas, sandbox_tiktok):
+    def make(fields, action=SyncAction.ADD, parent=None):
+        step = add_step(active_canvas, StepType.AUDIENCE_SYNC, parent=parent)
+        AudienceSyncSettings.objects.create(
+            step=step, ad_account=sandbox_tiktok[1].ad_account, audience=sandbox_tiktok[1], action=action,
+            match_fields=fields,
+        )  # fmt: skip
+        return step
+
+    return make
+
+
+def members(tiktok_sandbox, audience):
+    return {k: set(v) for k, v in tiktok_sandbox.members(audience.tiktok_audience_id).items() if v}

@@ -9,51 +9,17 @@ import pytest
 from django.utils import timezone
 
 from appgroups.identifiers import sha256_hex
-from canvas.models import AudienceSyncSettings, MatchField, StepType, SyncAction
+from canvas.models import MatchField, SyncAction
 from journeys.models import AudienceSyncItem, StepStats
 from journeys.sync import audience_sync_flush
-from partners.models import AudienceStatus, ConnectionStatus, TikTokAudience
-from tests.canvas.conftest import connect_through_oauth, point_at_sandbox
-from tests.journeys.conftest import T0, add_step, enter
+from partners.models import ConnectionStatus
+from tests.journeys.conftest import T0, enter, members
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def tiktok(settings, tiktok_sandbox, admin):
-    """A real connection (OAuth against the sandbox) and an audience created on TikTok."""
-    point_at_sandbox(settings, tiktok_sandbox)
-    connection = connect_through_oauth(admin, tiktok_sandbox, tiktok_sandbox.advertiser_ids[:1])
-    ad_account = connection.ad_accounts.get()
-    audience_id = tiktok_sandbox.create_audience(
-        connection.access_token, ad_account.advertiser_id, "Buyers"
-    )
-    audience = TikTokAudience.objects.create(
-        app_group=admin.app_group, ad_account=ad_account, name="Buyers",
-        tiktok_audience_id=audience_id, status=AudienceStatus.CREATED,
-    )  # fmt: skip
-    return connection, audience
-
-
-@pytest.fixture
-def sync_to_sandbox(active_canvas, tiktok):
-    def make(fields, action=SyncAction.ADD, parent=None):
-        step = add_step(active_canvas, StepType.AUDIENCE_SYNC, parent=parent)
-        AudienceSyncSettings.objects.create(
-            step=step, ad_account=tiktok[1].ad_account, audience=tiktok[1], action=action,
-            match_fields=fields,
-        )  # fmt: skip
-        return step
-
-    return make
-
-
-def members(tiktok_sandbox, audience):
-    return {k: set(v) for k, v in tiktok_sandbox.members(audience.tiktok_audience_id).items() if v}
-
-
 def test_users_land_in_the_tiktok_audience_per_id_type(
-    tiktok_sandbox, tiktok, sync_to_sandbox, active_canvas, make_profiles
+    tiktok_sandbox, sandbox_tiktok, sync_to_sandbox, active_canvas, make_profiles
 ):
     step = sync_to_sandbox([MatchField.EMAIL, MatchField.PHONE, MatchField.GAID])
     gaid = "38400000-8CF0-11BD-B23E-10B96E40000D"
@@ -66,7 +32,7 @@ def test_users_land_in_the_tiktok_audience_per_id_type(
     report = audience_sync_flush(now=T0)
 
     assert report.synced == 2 and report.requests == 1
-    assert members(tiktok_sandbox, tiktok[1]) == {
+    assert members(tiktok_sandbox, sandbox_tiktok[1]) == {
         "EMAIL_SHA256": {sha256_hex("ana@example.com")},
         "PHONE_SHA256": {sha256_hex("+33612345678")},
         "AAID_SHA256": {sha256_hex(gaid.lower())},
@@ -78,7 +44,7 @@ def test_users_land_in_the_tiktok_audience_per_id_type(
 
 
 def test_a_remove_step_deletes_users_from_the_audience(
-    tiktok_sandbox, tiktok, sync_to_sandbox, active_canvas, make_profiles
+    tiktok_sandbox, sandbox_tiktok, sync_to_sandbox, active_canvas, make_profiles
 ):
     add = sync_to_sandbox([MatchField.EMAIL])
     sync_to_sandbox([MatchField.EMAIL], action=SyncAction.REMOVE, parent=add)
@@ -89,14 +55,16 @@ def test_a_remove_step_deletes_users_from_the_audience(
     enter(active_canvas, profiles.values())
     audience_sync_flush(now=T0)
 
-    assert members(tiktok_sandbox, tiktok[1]) == {}
+    assert members(tiktok_sandbox, sandbox_tiktok[1]) == {}
     # Added, then removed: in the order the users went through the steps.
-    history = tiktok_sandbox.audience(tiktok[1].tiktok_audience_id)["history"]  # newest first
+    history = tiktok_sandbox.audience(sandbox_tiktok[1].tiktok_audience_id)[
+        "history"
+    ]  # newest first
     assert [event["action"] for event in reversed(history)] == ["create", "add", "delete"]
 
 
 def test_tiktok_side_failures_are_retried_until_synced(
-    tiktok_sandbox, tiktok, sync_to_sandbox, active_canvas, make_profiles
+    tiktok_sandbox, sandbox_tiktok, sync_to_sandbox, active_canvas, make_profiles
 ):
     step = sync_to_sandbox([MatchField.EMAIL])
     enter(active_canvas, make_profiles({"external_id": "a", "email": "a@example.com"}).values())
@@ -109,14 +77,16 @@ def test_tiktok_side_failures_are_retried_until_synced(
 
     stats = StepStats.objects.get(step=step)
     assert (stats.synced, stats.errored, stats.pending) == (1, 0, 0)
-    assert members(tiktok_sandbox, tiktok[1]) == {"EMAIL_SHA256": {sha256_hex("a@example.com")}}
+    assert members(tiktok_sandbox, sandbox_tiktok[1]) == {
+        "EMAIL_SHA256": {sha256_hex("a@example.com")}
+    }
 
 
 def test_a_new_audience_not_ready_yet_is_retried_not_errored(
-    tiktok_sandbox, tiktok, sync_to_sandbox, active_canvas, make_profiles, admin
+    tiktok_sandbox, sandbox_tiktok, sync_to_sandbox, active_canvas, make_profiles, admin
 ):
     tiktok_sandbox.set_faults(audience_not_ready_seconds=600)
-    connection, audience = tiktok
+    connection, audience = sandbox_tiktok
     audience.tiktok_audience_id = tiktok_sandbox.create_audience(
         connection.access_token, audience.ad_account.advertiser_id, "Fresh"
     )
@@ -135,9 +105,9 @@ def test_a_new_audience_not_ready_yet_is_retried_not_errored(
 
 
 def test_a_revoked_token_marks_the_connection_invalid_at_once_and_pauses_sending(
-    tiktok_sandbox, tiktok, sync_to_sandbox, active_canvas, make_profiles
+    tiktok_sandbox, sandbox_tiktok, sync_to_sandbox, active_canvas, make_profiles
 ):
-    connection, audience = tiktok
+    connection, audience = sandbox_tiktok
     sync_to_sandbox([MatchField.EMAIL])
     enter(active_canvas, make_profiles({"external_id": "a", "email": "a@example.com"}).values())
     tiktok_sandbox.revoke(connection.access_token)
@@ -153,11 +123,11 @@ def test_a_revoked_token_marks_the_connection_invalid_at_once_and_pauses_sending
 
 
 def test_a_deleted_audience_shows_on_the_step_at_once_and_errors_at_the_deadline(
-    tiktok_sandbox, tiktok, sync_to_sandbox, active_canvas, make_profiles
+    tiktok_sandbox, sandbox_tiktok, sync_to_sandbox, active_canvas, make_profiles
 ):
     step = sync_to_sandbox([MatchField.EMAIL])
     enter(active_canvas, make_profiles({"external_id": "a", "email": "a@example.com"}).values())
-    tiktok_sandbox.delete_audience(tiktok[1].tiktok_audience_id)
+    tiktok_sandbox.delete_audience(sandbox_tiktok[1].tiktok_audience_id)
 
     audience_sync_flush(now=T0)
     stats = StepStats.objects.get(step=step)
@@ -171,7 +141,12 @@ def test_a_deleted_audience_shows_on_the_step_at_once_and_errors_at_the_deadline
 
 @pytest.mark.django_db(transaction=True)
 def test_end_to_end_through_a_real_broker_and_worker(
-    tiktok_sandbox, tiktok, sync_to_sandbox, active_canvas, make_profiles, celery_worker_process
+    tiktok_sandbox,
+    sandbox_tiktok,
+    sync_to_sandbox,
+    active_canvas,
+    make_profiles,
+    celery_worker_process,
 ):
     from journeys.tasks import audience_sync_flush as flush_task
     from journeys.tasks import journeys_advance
@@ -194,7 +169,7 @@ def test_end_to_end_through_a_real_broker_and_worker(
         assert time.monotonic() < deadline, celery_worker_process.log()
         time.sleep(0.2)
 
-    assert members(tiktok_sandbox, tiktok[1])["EMAIL_SHA256"] == {
+    assert members(tiktok_sandbox, sandbox_tiktok[1])["EMAIL_SHA256"] == {
         sha256_hex(f"u{i}@x.com") for i in range(5)
     }
     assert timezone.now() - T0 < timedelta(minutes=10)

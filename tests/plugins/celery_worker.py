@@ -49,43 +49,85 @@ def database_url_for_test_database() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
 
 
-@pytest.fixture
-def celery_worker_process(tmp_path) -> Iterator[WorkerProcess]:
+# Settings a test may point elsewhere (the sandbox, small batches): the worker gets them too.
+PASSED_SETTINGS = (
+    "TIKTOK_API_BASE",
+    "TIKTOK_APP_ID",
+    "TIKTOK_APP_SECRET",
+    "TIKTOK_MAX_USERS_PER_REQUEST",
+    "TIKTOK_MAX_REQUESTS_PER_SECOND",
+    "TIKTOK_READ_TIMEOUT",
+)
+
+
+def _purge(*queues: str) -> None:
     from braze_sync.celery import app
 
-    queue = f"test-{uuid.uuid4().hex[:12]}"
-    default_queue = app.conf.task_default_queue
     with app.connection_for_write() as conn:
-        for name in (default_queue, queue):
+        for name in queues:
             conn.default_channel.queue_purge(name)
 
-    log_path = tmp_path / "worker.log"
+
+def _start_worker(log_path, queue: str, name: str) -> WorkerProcess:
+    from braze_sync.celery import app
+
     command = [
         sys.executable, "-m", "celery", "-A", "braze_sync", "worker",
-        "--pool", "solo", "--queues", f"{default_queue},{queue}", "--hostname", f"{queue}@%h",
-        "--without-gossip", "--without-mingle", "--loglevel", "INFO",
+        "--pool", "solo", "--queues", f"{app.conf.task_default_queue},{queue}",
+        "--hostname", f"{name}@%h", "--without-gossip", "--without-mingle", "--loglevel", "INFO",
     ]  # fmt: skip
-    env = os.environ | {
-        "DATABASE_URL": database_url_for_test_database(),
-        # Settings a test pointed elsewhere (e.g. at the sandbox) reach the worker too.
-        "TIKTOK_API_BASE": settings.TIKTOK_API_BASE,
-        "TIKTOK_APP_ID": settings.TIKTOK_APP_ID,
-        "TIKTOK_APP_SECRET": settings.TIKTOK_APP_SECRET,
-    }
+    env = os.environ | {"DATABASE_URL": database_url_for_test_database()}
+    env |= {name: str(getattr(settings, name)) for name in PASSED_SETTINGS}
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             command, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
         )
-    worker = WorkerProcess(queue=queue, process=process, log_path=str(log_path))
+    return WorkerProcess(queue=queue, process=process, log_path=str(log_path))
+
+
+def _wait_until_ready(workers: list[WorkerProcess]) -> None:
     deadline = time.monotonic() + WORKER_READY_TIMEOUT_SECONDS
-    while "ready." not in worker.log():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"Celery worker did not start:\n{worker.log()}")
-        time.sleep(0.2)
-    yield worker
-    process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
+    for worker in workers:
+        while "ready." not in worker.log():
+            if worker.process.poll() is not None or time.monotonic() > deadline:
+                for w in workers:
+                    w.process.kill()
+                pytest.fail(f"Celery worker did not start:\n{worker.log()}")
+            time.sleep(0.2)
+
+
+def _stop(workers: list[WorkerProcess]) -> None:
+    for worker in workers:
+        if worker.process.poll() is None:
+            worker.process.terminate()
+    for worker in workers:
+        try:
+            worker.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            worker.process.kill()
+
+
+@pytest.fixture
+def celery_worker_processes(tmp_path) -> Iterator:
+    """Start `count` workers: `workers = celery_worker_processes(4)`."""
+    from braze_sync.celery import app
+
+    started: list[WorkerProcess] = []
+
+    def start(count: int) -> list[WorkerProcess]:
+        queue = f"test-{uuid.uuid4().hex[:12]}"
+        _purge(app.conf.task_default_queue, queue)
+        workers = [
+            _start_worker(tmp_path / f"worker{i}.log", queue, f"{queue}-{i}") for i in range(count)
+        ]
+        started.extend(workers)
+        _wait_until_ready(workers)
+        return workers
+
+    yield start
+    _stop(started)
+
+
+@pytest.fixture
+def celery_worker_process(celery_worker_processes) -> WorkerProcess:
+    return celery_worker_processes(1)[0]
