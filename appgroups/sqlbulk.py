@@ -16,6 +16,7 @@ from typing import Any
 import orjson
 from django.db import connection
 from django.db.models import Model
+from django.utils.dateparse import parse_datetime
 
 # SQLite allows 32,766 bound parameters per statement (since 3.32); stay well below.
 MAX_PARAMS_PER_STATEMENT = 30_000
@@ -51,6 +52,18 @@ def server_cursor():
 
     connection.ensure_connection()
     return psycopg.Cursor(connection.connection)
+
+
+def aware(value: Any) -> dt.datetime | None:
+    """A datetime column read by raw SQL, as the ORM would return it (aware, UTC).
+
+    SQLite hands back naive datetimes (or text), PostgreSQL aware ones.
+    """
+    if value is None or isinstance(value, dt.datetime) and value.tzinfo is not None:
+        return value
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    return value.replace(tzinfo=dt.UTC)
 
 
 def least(a: str, b: str) -> str:

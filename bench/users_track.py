@@ -93,6 +93,34 @@ def start_server(port: int, workers: int, environment: dict) -> subprocess.Popen
     raise SystemExit("gunicorn did not start")
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes, from /proc (Linux)."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def server_pids(server: subprocess.Popen) -> list[int]:
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()
+    return [server.pid, *map(int, children)]
+
+
+def postgres_pids(database: str) -> list[int]:
+    import psycopg
+
+    with psycopg.connect(f"postgresql://postgres@127.0.0.1:5432/{database}") as conn:
+        rows = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            [database],
+        ).fetchall()
+    return [pid for (pid,) in rows]
+
+
 def run_phase(port: int, key: str, payloads: list[bytes], clients: int) -> tuple[float, list]:
     """Send every payload once, spread over `clients` keep-alive connections."""
     latencies: list[float] = []
@@ -182,8 +210,14 @@ def main() -> None:
             f"request, gunicorn {args.workers} sync workers, {args.clients} client connections, "
             f"rate limiter in {'Redis' if args.redis_url else 'the database'}"
         )
+        database = connection.settings_dict["NAME"]
         for phase, payloads in phases:
+            web, db = server_pids(server), postgres_pids(database)
+            web_before, db_before = cpu_seconds(web), cpu_seconds(db)
+            load_before = os.getloadavg()[0]
             elapsed, latencies = run_phase(port, key, payloads, args.clients)
+            web_cpu = (cpu_seconds(web) - web_before) / len(payloads) * 1000
+            db_cpu = (cpu_seconds(db) - db_before) / len(payloads) * 1000
             latencies.sort()
             p50 = statistics.median(latencies) * 1000
             p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
@@ -191,6 +225,15 @@ def main() -> None:
                 f"{phase:7s} {args.users:>9,} profile updates in {elapsed:6.2f} s = "
                 f"{args.users / elapsed:>8,.0f} updates/s ({len(payloads) / elapsed:,.0f} "
                 f"requests/s; latency p50 {p50:.0f} ms, p99 {p99:.0f} ms)"
+            )
+            # CPU spent per request by the web workers and by PostgreSQL: what the machine can
+            # do when nothing else runs on it (other load skews the wall-clock figure).
+            per_request = web_cpu + db_cpu
+            ceiling = (os.cpu_count() or 1) * 1000 / per_request * OBJECTS_PER_REQUEST
+            print(
+                f"        CPU per request: web {web_cpu:.1f} ms + PostgreSQL {db_cpu:.1f} ms; "
+                f"all {os.cpu_count()} CPUs on this alone = {ceiling:,.0f} updates/s; "
+                f"load average before {load_before:.1f}"
             )
     finally:
         server.terminate()

@@ -19,7 +19,6 @@ from typing import Any
 import orjson
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from appgroups import sqlbulk
 from appgroups.models import AppGroup, Device, Profile, ProfileActivity
@@ -448,9 +447,7 @@ def _select_for_update(app_group_id: int, groups: dict[str, set]) -> list[dict]:
         custom = row["custom_attributes"]
         if isinstance(custom, (str, bytes)):
             row["custom_attributes"] = orjson.loads(custom)
-        if isinstance(row["updated_at"], str):
-            moment = parse_datetime(row["updated_at"])
-            row["updated_at"] = moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+        row["updated_at"] = sqlbulk.aware(row["updated_at"])
     return rows
 
 

@@ -318,3 +318,19 @@ def test_csrf_is_not_required_and_no_session_is_used(api):
 
     assert response.status_code == 201
     assert "sessionid" not in response.cookies
+
+
+def test_an_unexpected_failure_is_a_json_500_without_the_body_in_the_log(api, monkeypatch, caplog):
+    def explode(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr("appgroups.api.views.profiles_track", explode)
+
+    response = api.post(
+        "/users/track", json={"attributes": [{"external_id": "u1", "email": "secret@example.com"}]}
+    )
+
+    assert_braze_error(response, 500)
+    assert response.json()["message"] == "Internal server error"
+    assert "secret@example.com" not in caplog.text
+    assert "database went away" in caplog.text
