@@ -133,6 +133,25 @@ def machine_info() -> str:
 AREA_CODES = (650, 415, 212, 310, 617, 206, 305, 312, 702, 512, 404, 713, 303, 602, 503)
 
 
+def postgres_cpu(database: str) -> float:
+    """CPU seconds used so far by the PostgreSQL backends connected to `database` (Linux)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return 0.0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [database])
+        pids = [pid for (pid,) in cursor.fetchall()]
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def write_csv(path: Path, rows: int, mix: str, seed: int = 7) -> None:
     rng = random.Random(seed)
     lean = mix == "lean"
@@ -192,16 +211,27 @@ def main() -> None:
               f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
 
         app_group = AppGroup.objects.create(name=f"Bench {time.time_ns()}")
-        results = []
+        database = connection.settings_dict["NAME"]
         for label in ("new profiles", "re-import (all updates)"):
+            load_before = os.getloadavg()[0]
+            python_before = time.process_time()
+            postgres_before = postgres_cpu(database)
             with path.open("rb") as stream:
                 started = time.perf_counter()
                 progress = import_csv(app_group=app_group, stream=stream)
                 elapsed = time.perf_counter() - started
+            python_cpu = time.process_time() - python_before
+            postgres_cpu_used = postgres_cpu(database) - postgres_before
             assert progress.rows_imported == args.rows, progress
             rate = args.rows / elapsed
-            results.append((label, elapsed, rate))
             print(f"{label:26s} {args.rows:>10,} rows in {elapsed:6.2f} s = {rate:>9,.0f} rows/s")
+            per_row = (python_cpu + postgres_cpu_used) / args.rows * 1e6
+            print(
+                f"{'':26s} CPU per row: Python {python_cpu / args.rows * 1e6:.1f} us + "
+                f"PostgreSQL {postgres_cpu_used / args.rows * 1e6:.1f} us; with {os.cpu_count()} "
+                f"CPUs on this alone, at most {(os.cpu_count() or 1) * 1e6 / per_row:,.0f} rows/s; "
+                f"load average before {load_before:.1f}"
+            )
         count = Profile.objects.filter(app_group=app_group).count()
         assert count == args.rows, count
     print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")

@@ -194,19 +194,21 @@ def _parse_bool(cell: str, column: str) -> bool:
 
 
 def _custom_value(cell: str, column: str):
-    lowered = cell.lower()
-    if lowered == "true":
-        return True
-    if lowered == "false":
-        return False
-    if _INTEGER.fullmatch(cell):
-        number = int(cell)
-        if INT_MIN <= number <= INT_MAX:
-            return number
-    elif _DECIMAL.fullmatch(cell):
-        number = float(cell)
-        if math.isfinite(number):
-            return number
+    if len(cell) in (4, 5):
+        lowered = cell.lower()
+        if lowered == "true":
+            return True
+        if lowered == "false":
+            return False
+    if cell[0].isdigit() or cell[0] == "-":
+        if _INTEGER.fullmatch(cell):
+            number = int(cell)
+            if INT_MIN <= number <= INT_MAX:
+                return number
+        elif _DECIMAL.fullmatch(cell):
+            number = float(cell)
+            if math.isfinite(number):
+                return number
     if len(cell) > TEXT_MAX_LENGTH:
         raise RowRejected(f"{column} is longer than {TEXT_MAX_LENGTH} characters", column)
     return cell
@@ -512,27 +514,6 @@ def _device_upsert_sql() -> str:
     )
 
 
-def _copy_escape(value) -> str:
-    if value is None:
-        return "\\N"
-    if value is True:
-        return "t"
-    if value is False:
-        return "f"
-    if isinstance(value, dict):
-        value = orjson.dumps(value).decode()
-    elif not isinstance(value, str):
-        value = str(value)
-    if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
-        value = (
-            value.replace("\\", "\\\\")
-            .replace("\t", "\\t")
-            .replace("\n", "\\n")
-            .replace("\r", "\\r")
-        )
-    return value
-
-
 class _BatchWriter:
     """Writes batches of staging rows for one app group.
 
@@ -557,17 +538,18 @@ class _BatchWriter:
         )
 
     def prepare(self, rows: list[list]):
+        custom = POS["custom_attributes"]
         for row, braze_id in zip(rows, new_braze_ids(len(rows)), strict=True):
             row[1] = braze_id
+            if row[custom] is not None:
+                row[custom] = orjson.dumps(row[custom]).decode()
         if self.postgres:
-            # COPY's text format, built here rather than by the driver row by row.
-            return "".join(
-                ["\t".join([_copy_escape(v) for v in row]) + "\n" for row in rows]
-            ).encode()
-        return [
-            [orjson.dumps(v).decode() if isinstance(v, dict) else adapt(v) for v in row]
-            for row in rows
-        ]
+            # COPY's CSV format, written by the csv module in C. None becomes an unquoted empty
+            # field, which COPY reads as NULL; the staging rows hold no empty strings.
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="\n").writerows(rows)
+            return buffer.getvalue().encode()
+        return [[adapt(v) for v in row] for row in rows]
 
     def write(self, payload) -> None:
         now = adapt(timezone.now())
@@ -578,7 +560,7 @@ class _BatchWriter:
                 f"TRUNCATE {STAGE_TABLE}" if self.postgres else f"DELETE FROM {STAGE_TABLE}"
             )
             if self.postgres:
-                with cursor.cursor.copy(f"COPY {STAGE_TABLE} FROM STDIN") as copy:
+                with cursor.cursor.copy(f"COPY {STAGE_TABLE} FROM STDIN (FORMAT csv)") as copy:
                     copy.write(payload)
                 cursor.execute(
                     self.upsert_sql,
