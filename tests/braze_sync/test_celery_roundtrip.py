@@ -2,6 +2,7 @@
 process started here, and its answer comes back: no eager mode."""
 
 import socket
+import time
 
 import pytest
 from django.db import connection
@@ -25,6 +26,9 @@ def test_worker_process_runs_a_task_sent_through_the_broker(celery_worker_proces
     # The worker works on the test database, not the development one.
     assert answer["database"] == str(connection.settings_dict["NAME"])
     assert result.successful()
-    assert f"Task braze_sync.tasks.worker_ping[{result.id}] succeeded" in (
-        celery_worker_process.log()
-    )
+    # The worker logs the success just after storing the result: give the line a moment.
+    line = f"Task braze_sync.tasks.worker_ping[{result.id}] succeeded"
+    deadline = time.monotonic() + 10
+    while line not in celery_worker_process.log():
+        assert time.monotonic() < deadline, celery_worker_process.log()
+        time.sleep(0.05)
