@@ -104,6 +104,13 @@ def _advance_step(step_id: int | None, *, now: datetime, chunk: int) -> int:
         if not claimed:
             return 0
         entries = Entry.objects.filter(claim=token)
+        replacement = _replacement(step) if step is not None and step.deleted_at else None
+        if replacement is not None and step.canvas.state == CanvasState.ACTIVE:
+            # The step was deleted while users waited in it: they go on at the step that took
+            # its place (Braze redirects them once their wait ends).
+            moved = entries.update(step=replacement, phase=Phase.ARRIVE, due_at=now, claim=None)
+            step_stats_bump(step.pk, proceeded=moved, at=now)
+            return claimed
         if not active:
             # A stopped Canvas moves nobody on: users whose wait ends exit (Braze).
             exited = _exit(entries, now=now)
@@ -118,6 +125,14 @@ def _advance_step(step_id: int | None, *, now: datetime, chunk: int) -> int:
         }[step.step_type]
         handler(step, entries, token=token, now=now)
     return claimed
+
+
+def _replacement(deleted: Step) -> Step | None:
+    """The live step now hanging where a deleted one hung (same parent and branch)."""
+    return Step.objects.filter(
+        canvas_id=deleted.canvas_id, parent_id=deleted.parent_id, branch=deleted.branch,
+        deleted_at__isnull=True,
+    ).first()  # fmt: skip
 
 
 def _next_step(step: Step, branch: str) -> Step | None:

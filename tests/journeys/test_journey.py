@@ -199,3 +199,36 @@ def test_a_large_backlog_wakes_one_more_worker_once(active_canvas, make_profiles
 
     assert handled == 7
     assert woken == [1]
+
+
+def test_users_waiting_in_a_deleted_step_continue_at_the_step_that_took_its_place(
+    active_canvas, make_profiles
+):
+    delay = add_step(active_canvas, StepType.DELAY, seconds=3600)
+    message = add_step(active_canvas, StepType.MESSAGE, parent=delay)
+    profile = make_profiles({"external_id": "x"})["x"]
+    canvas_entries_create_for(canvas=active_canvas, recipients=[(profile.pk, None)], now=T0)
+    journeys_advance(now=T0)
+
+    # Deleting the Delay puts the Message in its place (canvas.services does the same).
+    delay.deleted_at = T0
+    delay.save()
+    message.parent = None
+    message.save()
+    journeys_advance(now=T0 + timedelta(hours=1))
+
+    assert stats(message)["sends"] == 1
+    assert stats(delay)["proceeded"] == 1
+
+
+def test_users_waiting_in_a_deleted_last_step_exit(active_canvas, make_profiles):
+    delay = add_step(active_canvas, StepType.DELAY, seconds=60)
+    profile = make_profiles({"external_id": "x"})["x"]
+    canvas_entries_create_for(canvas=active_canvas, recipients=[(profile.pk, None)], now=T0)
+    journeys_advance(now=T0)
+    delay.deleted_at = T0
+    delay.save()
+
+    journeys_advance(now=T0 + timedelta(minutes=1))
+
+    assert Entry.objects.get().exited_at == T0 + timedelta(minutes=1)
