@@ -233,7 +233,8 @@ if not TIKTOK_TOKEN_KEYS and not DEBUG:
 TIKTOK_MAX_REQUESTS_PER_SECOND = env.int("TIKTOK_MAX_REQUESTS_PER_SECOND", default=50)
 # Users per /segment/mapping/ request (TikTok's limit per Braze's TikTok page).
 TIKTOK_MAX_USERS_PER_REQUEST = env.int("TIKTOK_MAX_USERS_PER_REQUEST", default=10_000)
-# A user is retried this long after their first send attempt, then counts as Users Errored.
+# A user is retried this long after being queued (within one flush tick of the first attempt),
+# then counts as Users Errored.
 AUDIENCE_SYNC_RETRY_WINDOW_SECONDS = env.int(
     "AUDIENCE_SYNC_RETRY_WINDOW_SECONDS", default=13 * 60 * 60
 )
