@@ -12,8 +12,9 @@ from canvas.models import AudienceSyncSettings, Canvas, MatchField, Step, StepTy
 from journeys.engine import journeys_advance
 from journeys.sync import audience_sync_flush
 from partners.models import AudienceStatus, TikTokAudience
-from tests.canvas.conftest import connect_through_oauth, point_at_sandbox
-from tests.factories import TEST_PASSWORD, AppGroupFactory, MembershipFactory, rest_api_key
+from tests.factories import AppGroupFactory, MembershipFactory, rest_api_key
+from tests.plugins.browser import sign_in
+from tests.tiktok import connect_through_oauth, point_at_sandbox
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -42,10 +43,7 @@ def test_metrics_chart_and_sync_log_move_as_users_are_synced(
     api = requests.Session()
     api.headers["Authorization"] = f"Bearer {key}"
 
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Email").fill("ana@acme.test")
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, live_server, "ana@acme.test")
     page.goto(f"{live_server.url}/canvas/{canvas.pk}/summary/")
     page.get_by_role("button", name="Launch Canvas").click()
     page.get_by_role("navigation", name="Canvas builder").get_by_role(

@@ -9,8 +9,10 @@ import pytest
 from appgroups.models import Role
 from partners.models import TikTokConnection
 from partners.services import tiktok_connection_check
-from tests.canvas.conftest import point_at_sandbox, sandbox_audiences
-from tests.factories import TEST_PASSWORD, AppGroupFactory, MembershipFactory
+from tests.canvas.conftest import sandbox_audiences
+from tests.factories import AppGroupFactory, MembershipFactory
+from tests.plugins.browser import sign_in
+from tests.tiktok import point_at_sandbox
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -23,14 +25,6 @@ def ana(settings, live_server, tiktok_sandbox):
     tiktok_sandbox.add_redirect_uri(f"{live_server.url}/partners/tiktok/callback/")
     acme = AppGroupFactory(name="Acme")
     return MembershipFactory(app_group=acme, role=Role.ADMIN, user__email="ana@acme.test")
-
-
-def sign_in(page, live_server):
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Email").fill("ana@acme.test")
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/$"))
 
 
 def connect_tiktok(page, live_server, button="Connect TikTok"):
@@ -98,7 +92,7 @@ def test_build_refuse_fix_launch_stop_and_resume_an_audience_sync_canvas(
     live_server, page, tiktok_sandbox, ana
 ):
     page.on("dialog", lambda dialog: dialog.accept())
-    sign_in(page, live_server)
+    sign_in(page, live_server, "ana@acme.test")
 
     # Create the Canvas and a first Audience Sync step, before TikTok is connected.
     page.goto(f"{live_server.url}/canvas/")

@@ -7,17 +7,10 @@ import pytest
 
 from appgroups.models import Role
 from canvas.models import Canvas, Step
-from tests.factories import TEST_PASSWORD, AppGroupFactory, MembershipFactory, profile_track
+from tests.factories import AppGroupFactory, MembershipFactory, profile_track
+from tests.plugins.browser import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, live_server, email):
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/$"))
 
 
 def card(page, name):

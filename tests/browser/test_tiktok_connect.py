@@ -8,18 +8,11 @@ import pytest
 
 from appgroups.models import Role
 from partners.models import AdAccountStatus, ConnectionStatus, TikTokConnection
-from tests.canvas.conftest import point_at_sandbox
-from tests.factories import TEST_PASSWORD, AppGroupFactory, MembershipFactory
+from tests.factories import AppGroupFactory, MembershipFactory
+from tests.plugins.browser import sign_in
+from tests.tiktok import point_at_sandbox
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, live_server, email):
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/$"))
 
 
 def test_admin_connects_and_disconnects_tiktok(live_server, page, settings, tiktok_sandbox):

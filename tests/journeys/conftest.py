@@ -26,7 +26,7 @@ from partners.models import (
     TikTokAudience,
     TikTokConnection,
 )
-from tests.canvas.conftest import connect_through_oauth, point_at_sandbox
+from tests.tiktok import connect_through_oauth, point_at_sandbox
 
 T0 = timezone.now().replace(microsecond=0)
 

@@ -18,8 +18,8 @@ from journeys.entries import canvas_entries_create
 from journeys.models import AudienceSyncBatch, AudienceSyncItem, StepStats
 from journeys.sync import audience_sync_flush
 from partners.models import ConnectionStatus
-from tests.canvas.conftest import connect_through_oauth
 from tests.journeys.conftest import T0, enter, members
+from tests.tiktok import connect_through_oauth
 
 pytestmark = pytest.mark.django_db
 

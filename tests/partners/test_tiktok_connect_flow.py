@@ -18,8 +18,8 @@ from partners.models import (
 )
 from partners.services import tiktok_connection_check
 from partners.tasks import tiktok_connections_check
-from tests.canvas.conftest import connect_through_oauth, point_at_sandbox
 from tests.factories import MembershipFactory
+from tests.tiktok import connect_through_oauth, point_at_sandbox
 
 pytestmark = pytest.mark.django_db
 

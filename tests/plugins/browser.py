@@ -48,3 +48,16 @@ def page(browser) -> Iterator[object]:
     page = context.new_page()
     yield page
     context.close()
+
+
+def sign_in(page, live_server, email: str, password: str | None = None) -> None:
+    """Sign in through the login form and wait for the dashboard."""
+    import re
+
+    from tests.factories import TEST_PASSWORD
+
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password or TEST_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(re.compile(r"/$"))
