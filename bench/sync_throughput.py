@@ -2,8 +2,9 @@
 
 Runs the product as in production on this machine: PostgreSQL, Redis (broker and the shared
 rate limiter), N Celery workers, Celery beat and the TikTok sandbox (QPS limit 50). Seeds an
-app group with USERS profiles (email only), connects TikTok through the real OAuth services,
-creates the audience on the sandbox, and launches a Canvas whose only step is Audience Sync.
+app group with USERS profiles (email, phone, IDFA and GAID hashes, as /users/track stores
+them), connects TikTok through the real OAuth services, creates the audience on the sandbox,
+and launches a Canvas whose first step is Audience Sync, matching on all four fields.
 
 Backlog mode (default): every profile enters at once (one INSERT … SELECT); the workers take
 them through the step and flush them to the sandbox. Prints users/s end to end, users per
@@ -14,8 +15,8 @@ Steady mode (--steady SECONDS --rate N): N users enter per second; prints the la
 entering the step to synced (an upper bound per user: batch completion minus the time its
 longest-waiting user reached the step).
 
-    .venv/bin/python bench/audience_sync.py --users 1000000 --workers 4
-    .venv/bin/python bench/audience_sync.py --users 70000 --steady 60 --rate 1000
+    .venv/bin/python bench/sync_throughput.py --users 1000000 --workers 4
+    .venv/bin/python bench/sync_throughput.py --users 70000 --steady 60 --rate 1000
 """
 
 from __future__ import annotations
@@ -125,6 +126,8 @@ def main() -> None:
         requests.post(f"{base}/_sandbox/stats/reset", timeout=10)
         if args.steady:
             run_steady(args, canvas, step, audience_id, base)
+        elif args.workers == 0:
+            run_in_process(canvas, step, audience_id, base)
         else:
             run_backlog(args, canvas, step, audience_id, base)
         print("worker peak RSS (MB): " + ", ".join(f"{peak_rss_mb(w.pid):.0f}" for w in workers))
@@ -180,7 +183,7 @@ def seed(users: int, tiktok_base: str):
     canvas = Canvas.objects.create(app_group=app_group, name="Bench", state=CanvasState.ACTIVE)
     step = Step.objects.create(canvas=canvas, step_type="audience_sync", name="To TikTok")
     AudienceSyncSettings.objects.create(
-        step=step, ad_account=ad_account, audience=audience, match_fields=[MatchField.EMAIL]
+        step=step, ad_account=ad_account, audience=audience, match_fields=list(MatchField.values)
     )
     started = time.monotonic()
     with connection.cursor() as cursor:
@@ -188,13 +191,18 @@ def seed(users: int, tiktok_base: str):
         cursor.execute(
             """
             INSERT INTO appgroups_profile (app_group_id, braze_id, external_id, email,
-              email_sha256, email_invalid_reason, phone, phone_invalid_reason, first_name,
-              last_name, country, language, gender, home_city, time_zone, email_subscribe,
-              push_subscribe, custom_attributes, idfa_invalid_reason, gaid_invalid_reason,
-              created_at, updated_at)
+              email_sha256, email_invalid_reason, phone, phone_e164, phone_sha256,
+              phone_invalid_reason, first_name, last_name, country, language, gender, home_city,
+              time_zone, email_subscribe, push_subscribe, custom_attributes, idfa_sha256,
+              idfa_invalid_reason, gaid_sha256, gaid_invalid_reason, created_at, updated_at)
             SELECT %s, substr(md5(i::text), 1, 24), 'u' || i, 'user' || i || '@example.com',
-              encode(sha256(('user' || i || '@example.com')::bytea), 'hex'), '', '', '', '',
-              '', '', '', '', '', '', '', '', '{}', '', '', now(), now()
+              encode(sha256(('user' || i || '@example.com')::bytea), 'hex'), '',
+              '+1650' || lpad(i::text, 7, '0'), '+1650' || lpad(i::text, 7, '0'),
+              encode(sha256(('+1650' || lpad(i::text, 7, '0'))::bytea), 'hex'), '', '', '', '',
+              '', '', '', '', '', '', '{}',
+              CASE WHEN i %% 2 = 0 THEN encode(sha256(md5('idfa' || i)::bytea), 'hex') END, '',
+              CASE WHEN i %% 2 = 1 THEN encode(sha256(md5('gaid' || i)::bytea), 'hex') END, '',
+              now(), now()
             FROM generate_series(1, %s) AS i
             """,
             [app_group.pk, users],
@@ -205,10 +213,11 @@ def seed(users: int, tiktok_base: str):
 
 
 def sandbox_size(base: str, audience_id: str) -> int:
+    """Users in the audience: every bench user has an email, so the distinct email ids."""
     data = requests.get(
         f"{base}/_sandbox/audiences/{audience_id}/members", params={"limit": 0}, timeout=30
     ).json()
-    return int(data["size"])
+    return int(data["counts"].get("EMAIL_SHA256", 0))
 
 
 def run_backlog(args, canvas, step, audience_id, base) -> None:
@@ -236,7 +245,7 @@ def run_backlog(args, canvas, step, audience_id, base) -> None:
         raise SystemExit(f"timed out: {stats.synced if stats else 0:,} of {entered:,} synced")
     total = time.monotonic() - t0
     sizes = list(AudienceSyncBatch.objects.order_by("sent_at").values_list("size", flat=True))
-    full = [s for s in sizes[:-1]]  # every batch but the last was sent with a backlog ≥ 10,000
+    full = sizes[:-1]  # every batch but the last was sent with a backlog ≥ 10,000
     tiktok = requests.get(f"{base}/_sandbox/stats", timeout=10).json()["mapping"]
     print(f"all through the Audience Sync step after {t_queued:.1f} s")
     print(f"all in the sandbox audience after {total:.1f} s: {entered / total:,.0f} users/s")
@@ -250,14 +259,60 @@ def run_backlog(args, canvas, step, audience_id, base) -> None:
         f"rate limited {tiktok['rate_limited']}, seconds over the limit "
         f"{tiktok['seconds_over_limit']}"
     )
+    print_latency()
+
+
+def run_in_process(canvas, step, audience_id, base) -> None:
+    """--workers 0: the whole pipeline in this one process, phase by phase."""
+    from appgroups.models import Profile
+    from journeys.engine import journeys_advance
+    from journeys.entries import canvas_entries_create
+    from journeys.sync import audience_sync_flush
+
+    t0 = time.monotonic()
+    entered = canvas_entries_create(
+        canvas=canvas, profiles=Profile.objects.filter(app_group_id=canvas.app_group_id)
+    )
+    t1 = time.monotonic()
+    journeys_advance(max_seconds=3600)
+    t2 = time.monotonic()
+    report = audience_sync_flush(max_seconds=3600)
+    t3 = time.monotonic()
+    print(f"one process: enter {entered:,} in {t1 - t0:.1f} s ({entered / (t1 - t0):,.0f}/s), "
+          f"through the step in {t2 - t1:.1f} s ({entered / (t2 - t1):,.0f}/s), "
+          f"flushed {report.synced:,} in {report.requests} requests in {t3 - t2:.1f} s "
+          f"({report.synced / (t3 - t2):,.0f}/s); total {entered / (t3 - t0):,.0f} users/s")  # fmt: skip
+    print(f"sandbox audience size {sandbox_size(base, audience_id):,}")
+
+
+def print_latency() -> None:
+    """Entering the step → synced, per user, as an upper bound: each batch's completion minus
+    the time its longest-waiting user reached the step."""
+    from datetime import timedelta
+
+    from journeys.models import AudienceSyncBatch
+
+    latencies = []
+    for batch in AudienceSyncBatch.objects.filter(outcome="synced"):
+        done = batch.sent_at + timedelta(milliseconds=batch.milliseconds)
+        latencies.extend([(done - batch.oldest_enqueued_at).total_seconds()] * batch.size)
+    latencies.sort()
+    if not latencies:
+        return
+
+    def pct(p: float) -> float:
+        return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))]
+
+    print(
+        f"entering the step → synced (upper bound): p50 {pct(50):.2f} s, p99 {pct(99):.2f} s, "
+        f"max {latencies[-1]:.2f} s"
+    )
 
 
 def run_steady(args, canvas, step, audience_id, base) -> None:
-    from datetime import timedelta
-
     from appgroups.models import Profile
     from journeys.entries import canvas_entries_create
-    from journeys.models import AudienceSyncBatch, StepStats
+    from journeys.models import StepStats
     from journeys.tasks import journeys_advance
 
     ids = list(
@@ -286,21 +341,9 @@ def run_steady(args, canvas, step, audience_id, base) -> None:
         if stats.synced >= entered:
             break
         time.sleep(0.25)
-    latencies = []
-    for batch in AudienceSyncBatch.objects.filter(outcome="synced"):
-        done = batch.sent_at + timedelta(milliseconds=batch.milliseconds)
-        latencies.extend([(done - batch.oldest_enqueued_at).total_seconds()] * batch.size)
-    latencies.sort()
-
-    def pct(p: float) -> float:
-        return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))]
-
     tiktok = requests.get(f"{base}/_sandbox/stats", timeout=10).json()["mapping"]
     print(f"steady: {entered:,} users at {args.rate:,}/s for {args.steady:.0f} s")
-    print(
-        f"entering the step → synced (upper bound): p50 {pct(50):.2f} s, p99 {pct(99):.2f} s, "
-        f"max {latencies[-1]:.2f} s"
-    )
+    print_latency()
     print(f"sandbox audience size {sandbox_size(base, audience_id):,}; TikTok side max requests "
           f"in any second {tiktok['max_requests_in_any_second']}")  # fmt: skip
 
