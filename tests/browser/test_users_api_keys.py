@@ -6,17 +6,10 @@ import pytest
 import requests
 
 from appgroups.models import RestApiKey, Role
-from tests.factories import TEST_PASSWORD, AppGroupFactory, MembershipFactory
+from tests.factories import AppGroupFactory, MembershipFactory
+from tests.plugins.browser import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def sign_in(page, live_server, email: str) -> None:
-    page.goto(f"{live_server.url}/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(TEST_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(re.compile(r"/$"))
 
 
 def test_admin_creates_a_key_sees_it_once_uses_it_and_revokes_it(live_server, page):

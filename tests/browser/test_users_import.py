@@ -6,8 +6,8 @@ import re
 import pytest
 
 from appgroups.models import Role
-from tests.browser.test_users_api_keys import sign_in
 from tests.factories import AppGroupFactory, MembershipFactory
+from tests.plugins.browser import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
