@@ -2,8 +2,9 @@
 
 Sets up its own database (default postgres://postgres@127.0.0.1:5432/bench_braze_sync_csv_import,
 dropped and migrated), writes a CSV of N users, imports it into a fresh app group with the same code as
-Audience > Import Users and `manage.py import_users`, then imports it again (every row an update),
-prints the figures and the machine, and exits.
+Audience > Import Users and `manage.py import_users`, then imports the same file again (rows that
+would not change are skipped) and a version in which every row changes (two custom attributes),
+prints rows/s, CPU per row (Python process, PostgreSQL backend) and the machine, and exits.
 
     .venv/bin/python bench/csv_import.py                 # 1,000,000 rows, mixed columns
     .venv/bin/python bench/csv_import.py --rows 200000 --mix full
@@ -133,26 +134,48 @@ def machine_info() -> str:
 AREA_CODES = (650, 415, 212, 310, 617, 206, 305, 312, 702, 512, 404, 713, 303, 602, 503)
 
 
-def postgres_cpu(database: str) -> float:
-    """CPU seconds used so far by the PostgreSQL backends connected to `database` (Linux)."""
-    from django.db import connection
-
-    if connection.vendor != "postgresql":
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
         return 0.0
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [database])
-        pids = [pid for (pid,) in cursor.fetchall()]
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def write_csv(path: Path, rows: int, mix: str, seed: int = 7) -> None:
+class BackendMeter:
+    """PostgreSQL CPU spent on the import's batches.
+
+    The import writes from a thread with a connection (a backend) of its own, opened and closed
+    inside the import; after each batch the meter reads that backend's CPU from /proc.
+    """
+
+    def __init__(self):
+        self.seen: dict[int, float] = {}
+
+    def install(self):
+        from django.db import connection
+
+        from appgroups.services import user_imports
+
+        original = user_imports._BatchWriter.write
+        meter = self
+
+        def write(writer, payload):
+            original(writer, payload)
+            if connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_backend_pid()")
+                    pid = cursor.fetchone()[0]
+                meter.seen[pid] = process_cpu(pid)
+
+        user_imports._BatchWriter.write = write
+
+    def total(self) -> float:
+        return sum(self.seen.values())
+
+
+def write_csv(path: Path, rows: int, mix: str, seed: int = 7, changed: bool = False) -> None:
     rng = random.Random(seed)
     lean = mix == "lean"
     header = ["external_id", "email", "plan", "visits"]
@@ -183,7 +206,8 @@ def write_csv(path: Path, rows: int, mix: str, seed: int = 7) -> None:
                 gaid = str(uuid.UUID(int=rng.getrandbits(128))) if rng.random() < ad_share else ""
                 tracking = rng.choice(["true", "false"]) if rng.random() < ad_share else ""
                 cells += [f"First{i % 1000}", f"Last{i % 997}", phone, idfa.upper(), gaid, tracking]
-            cells += [plans[i % 3], str(i % 50)]
+            # The "changed" file differs in every row (plan and visits), nowhere else.
+            cells += [plans[(i + changed) % 3], str(i % 50 + 100 * changed)]
             out.write(",".join(cells) + "\n")
 
 
@@ -204,27 +228,40 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "users.csv"
+        changed_path = Path(folder) / "users-changed.csv"
         started = time.perf_counter()
         write_csv(path, args.rows, args.mix)
+        write_csv(changed_path, args.rows, args.mix, changed=True)
         size = path.stat().st_size
         print(f"wrote {args.rows:,} rows ({size / 1e6:.0f} MB, mix {args.mix}) "
               f"in {time.perf_counter() - started:.1f} s")  # fmt: skip
 
         app_group = AppGroup.objects.create(name=f"Bench {time.time_ns()}")
-        database = connection.settings_dict["NAME"]
-        for label in ("new profiles", "re-import (all updates)"):
+        meter = BackendMeter()
+        meter.install()
+        for label, source in (
+            ("new profiles", path),
+            ("same file again", path),
+            ("every row changed", changed_path),
+        ):
+            meter.seen.clear()
             load_before = os.getloadavg()[0]
             python_before = time.process_time()
-            postgres_before = postgres_cpu(database)
-            with path.open("rb") as stream:
+            with source.open("rb") as stream:
                 started = time.perf_counter()
                 progress = import_csv(app_group=app_group, stream=stream)
                 elapsed = time.perf_counter() - started
             python_cpu = time.process_time() - python_before
-            postgres_cpu_used = postgres_cpu(database) - postgres_before
+            postgres_cpu_used = meter.total()
             assert progress.rows_imported == args.rows, progress
             rate = args.rows / elapsed
             print(f"{label:26s} {args.rows:>10,} rows in {elapsed:6.2f} s = {rate:>9,.0f} rows/s")
+            if connection.vendor != "postgresql":
+                print(
+                    f"{'':26s} CPU per row: {python_cpu / args.rows * 1e6:.1f} us "
+                    f"(SQLite works inside this process); load average before {load_before:.1f}"
+                )
+                continue
             per_row = (python_cpu + postgres_cpu_used) / args.rows * 1e6
             print(
                 f"{'':26s} CPU per row: Python {python_cpu / args.rows * 1e6:.1f} us + "

@@ -443,12 +443,19 @@ def _profile_upsert_sql() -> str:
         "created_at": "%s",
         "updated_at": "%s",
     }
+    # A row that would not change is left alone (no new row version, no index entries, and on
+    # PostgreSQL no device write either): re-importing a file costs a lookup per unchanged row.
+    compared = [c for c in updates if c != "updated_at"]
+    new_values = ", ".join(updates[c] for c in compared)
+    old_values = ", ".join(f"{profile}.{quote(c)}" for c in compared)
+    distinct = "IS DISTINCT FROM" if is_postgres() else "IS NOT"
     # SQLite needs the WHERE to tell ON CONFLICT from a join's ON.
     return (
         f"INSERT INTO {profile} ({', '.join(quote(c) for c in selected)}) "
         f"SELECT {', '.join(selected.values())} FROM {STAGE_TABLE} t WHERE true "
         f"ON CONFLICT (app_group_id, external_id) DO UPDATE SET "
         + ", ".join(f"{quote(c)} = {expr}" for c, expr in updates.items())
+        + f" WHERE ({new_values}) {distinct} ({old_values})"
     )
 
 

@@ -283,3 +283,17 @@ def test_a_failing_batch_write_stops_the_import_with_its_error(app_group, monkey
         run(app_group, "external_id\n" + rows, batch_rows=100)
     # The first batch went in; nothing after the failure did.
     assert Profile.objects.count() == 100
+
+
+@pytest.mark.django_db
+def test_re_importing_an_unchanged_row_does_not_touch_it(app_group):
+    text = f"external_id,email,idfa,plan\nu1,a@example.com,{IDFA},gold\nu2,b@example.com,,free\n"
+    run(app_group, text)
+    before = {p.external_id: p.updated_at for p in Profile.objects.all()}
+
+    run(app_group, text.replace("b@example.com,,free", "b@example.com,,silver"))
+
+    after = {p.external_id: p.updated_at for p in Profile.objects.all()}
+    assert after["u1"] == before["u1"]
+    assert after["u2"] > before["u2"]
+    assert Profile.objects.get(external_id="u2").custom_attributes == {"plan": "silver"}
