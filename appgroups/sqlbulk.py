@@ -134,25 +134,39 @@ def insert(
 
 
 def update_by_id(
-    table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, model: type[Model]
+    table: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    model: type[Model],
+    stamp: str | None = None,
 ) -> None:
     """UPDATE `columns` of existing rows; each row is (id, *values in `columns` order).
 
     Only the given columns are written: the other columns (and their indexes) are left alone,
-    which keeps PostgreSQL's updates HOT when no indexed column changes.
+    which keeps PostgreSQL's updates HOT when no indexed column changes. With `stamp` (e.g.
+    "updated_at"), a row whose other columns already hold these values is not written at all.
     """
     rows = list(rows)
     if not rows:
         return
     assignments = ", ".join(f"{quote(c)} = v.{quote(c)}" for c in columns)
     names = ", ".join(quote(c) for c in ("id", *columns))
+    compared = [c for c in columns if c != stamp]
+    unchanged = ""
+    if stamp and compared:
+        distinct = "IS DISTINCT FROM" if is_postgres() else "IS NOT"
+        unchanged = (
+            f" AND ({', '.join(f'{quote(table)}.{quote(c)}' for c in compared)}) {distinct} "
+            f"({', '.join(f'v.{quote(c)}' for c in compared)})"
+        )
     if is_postgres():
         columns = ("id", *columns)
         with server_cursor() as cursor:
             cursor.execute(
                 f"UPDATE {quote(table)} SET {assignments} "
                 f"FROM jsonb_to_recordset(%s::jsonb) AS v({_record_type(model, columns)}) "
-                f"WHERE {quote(table)}.id = v.id",
+                f"WHERE {quote(table)}.id = v.id{unchanged}",
                 [_records(columns, rows)],
             )
         return
@@ -163,7 +177,8 @@ def update_by_id(
             chunk = rows[start : start + per_statement]
             cursor.execute(
                 f"WITH v({names}) AS (VALUES {', '.join([placeholder] * len(chunk))}) "
-                f"UPDATE {quote(table)} SET {assignments} FROM v WHERE {quote(table)}.id = v.id",
+                f"UPDATE {quote(table)} SET {assignments} FROM v "
+                f"WHERE {quote(table)}.id = v.id{unchanged}",
                 [adapt(value) for row in chunk for value in row],
             )
 

@@ -310,6 +310,9 @@ class _Tracker:
                 columns,
                 ([row["id"], *(row[c] for c in columns)] for row in rows),
                 model=Profile,
+                # Resending what is stored (Braze asks for deltas, clients send more) writes
+                # nothing, and does not make the profile "most recently updated".
+                stamp="updated_at",
             )
         if device_deletes:
             Device.objects.filter(profile_id__in=[r["id"] for r in device_deletes]).delete()

@@ -438,3 +438,20 @@ def test_another_app_groups_users_are_invisible(api, app_group, other_app_group)
     assert theirs.first_name == "Theirs"
     assert Profile.objects.get(app_group=app_group, external_id="u1").first_name == "Ours"
     assert response.status_code == 400
+
+
+def test_resending_stored_values_writes_nothing(api, app_group):
+    body = {"attributes": [{"external_id": "u1", "first_name": "Ana", "plan": "gold"}]}
+    api.post("/users/track", json=body)
+    before = Profile.objects.get(external_id="u1").updated_at
+
+    again = api.post("/users/track", json=body)
+    assert Profile.objects.get(external_id="u1").updated_at == before
+    changed = api.post(
+        "/users/track", json={"attributes": [{"external_id": "u1", "plan": "silver"}]}
+    )
+
+    assert again.status_code == changed.status_code == 201
+    profile = Profile.objects.get(external_id="u1")
+    assert profile.updated_at > before
+    assert (profile.first_name, profile.custom_attributes) == ("Ana", {"plan": "silver"})
