@@ -131,3 +131,39 @@ def canvas_activity(*, canvas: Canvas, period: str, buckets: int, now) -> Activi
         synced=[by_start.get(s, empty)["synced"] for s in starts],
         errored=[by_start.get(s, empty)["errored"] for s in starts],
     )
+
+
+PROFILE_HISTORY_LIMIT = 50
+
+
+def profile_canvas_history(profile) -> list:
+    """The profile's latest Canvas entries, for Audience > Users (appgroups.hooks)."""
+    from django.urls import reverse
+
+    from appgroups.hooks import CanvasHistoryRow
+    from journeys.models import Entry, Phase
+
+    entries = (
+        Entry.objects.filter(profile=profile)
+        .select_related("canvas", "step")
+        .order_by("-entered_at")[:PROFILE_HISTORY_LIMIT]
+    )
+    rows = []
+    for entry in entries:
+        if entry.exited_at:
+            where, status = "Exited", f"Exited {entry.exited_at:%b %d, %H:%M}"
+        elif entry.step is None:
+            where, status = "—", "In progress"
+        else:
+            where = str(entry.step)
+            status = "Waiting in a Delay" if entry.phase == Phase.WAIT else "In progress"
+        rows.append(
+            CanvasHistoryRow(
+                canvas_name=entry.canvas.name,
+                url=reverse("journeys:canvas-analytics", args=[entry.canvas_id]),
+                entered_at=entry.entered_at,
+                step=where,
+                status=status,
+            )
+        )
+    return rows

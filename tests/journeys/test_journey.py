@@ -232,3 +232,18 @@ def test_users_waiting_in_a_deleted_last_step_exit(active_canvas, make_profiles)
     journeys_advance(now=T0 + timedelta(minutes=1))
 
     assert Entry.objects.get().exited_at == T0 + timedelta(minutes=1)
+
+
+def test_the_profile_page_shows_canvas_history(admin_client, journey, make_profiles):
+    from django.urls import reverse
+
+    canvas, *_ = journey
+    profile = make_profiles({"external_id": "h"})["h"]
+    canvas_entries_create_for(canvas=canvas, recipients=[(profile.pk, None)], now=T0)
+    journeys_advance(now=T0)
+
+    content = admin_client.get(reverse("appgroups:user-detail", args=[profile.pk])).content.decode()
+
+    assert canvas.name in content
+    assert "Waiting in a Delay" in content
+    assert reverse("journeys:canvas-analytics", args=[canvas.pk]) in content
