@@ -71,16 +71,22 @@ def _passthrough(value: str) -> Normalized | None:
     return None
 
 
-def normalize_email(raw: str | None) -> Normalized:
-    """Trim and lowercase; the result must look like an email (or already be a SHA-256)."""
+def _settled(raw: str | None) -> tuple[Normalized | None, str]:
+    """What every identifier does first: nothing for an absent or blank value, a pass-through
+    for a value that already is a SHA-256. Returns (the outcome if settled, the trimmed value)."""
     if raw is None:
-        return EMPTY
+        return EMPTY, ""
     value = raw.strip()
     if not value:
-        return EMPTY
-    hashed = _passthrough(value)
-    if hashed is not None:
-        return hashed
+        return EMPTY, ""
+    return _passthrough(value), value
+
+
+def normalize_email(raw: str | None) -> Normalized:
+    """Trim and lowercase; the result must look like an email (or already be a SHA-256)."""
+    settled, value = _settled(raw)
+    if settled is not None:
+        return settled
     value = value.lower()
     if len(value) > EMAIL_MAX_LENGTH or not _EMAIL_SHAPE.fullmatch(value):
         return Normalized(None, None, REASON_EMAIL)
@@ -93,14 +99,9 @@ def normalize_phone(raw: str | None, *, default_country: str) -> Normalized:
     Spaces, tabs, dashes, dots and parentheses are removed first (DESIGN.md §4.6), then the
     number is parsed and validated as phonenumbers does (appgroups.phonefast for plain digits).
     """
-    if raw is None:
-        return EMPTY
-    value = raw.strip()
-    if not value:
-        return EMPTY
-    hashed = _passthrough(value)
-    if hashed is not None:
-        return hashed
+    settled, value = _settled(raw)
+    if settled is not None:
+        return settled
     return _normalize_phone_cached(
         value.translate(_PHONE_SEPARATORS), (default_country or "").upper()
     )
@@ -132,14 +133,9 @@ def _normalize_phone_cached(value: str, default_country: str) -> Normalized:
 
 def normalize_ad_id(raw: str | None) -> Normalized:
     """IDFA or GAID: trim and lowercase; must be a UUID (or already a SHA-256)."""
-    if raw is None:
-        return EMPTY
-    value = raw.strip()
-    if not value:
-        return EMPTY
-    hashed = _passthrough(value)
-    if hashed is not None:
-        return hashed
+    settled, value = _settled(raw)
+    if settled is not None:
+        return settled
     value = value.lower()
     if len(value) != 36 or not _UUID.fullmatch(value):
         return Normalized(None, None, REASON_AD_ID)

@@ -77,6 +77,24 @@ _SCALAR = {
 }
 _SCALAR_ARRAY = {"type": "array", "items": _SCALAR}
 
+# Events and purchases name their user like attribute objects do: one identifier of these.
+_ONE_IDENTIFIER = [
+    {"required": ["external_id"]},
+    {"required": ["user_alias"]},
+    {"required": ["braze_id"]},
+    {"required": ["email"]},
+    {"required": ["phone"]},
+]
+_IDENTIFIER_PROPERTIES = {
+    "external_id": _identifier(EXTERNAL_ID_MAX_LENGTH),
+    "user_alias": {"$ref": "#/components/schemas/UserAlias"},
+    "braze_id": _identifier(64),
+    "email": _text(),
+    "phone": _text(64),
+    "app_id": _nullable(_text()),
+}
+
+
 SCHEMAS: dict = {
     "ObjectError": {
         "type": "object",
@@ -207,20 +225,9 @@ SCHEMAS: dict = {
     "Event": {
         "type": "object",
         "required": ["name", "time"],
-        "anyOf": [
-            {"required": ["external_id"]},
-            {"required": ["user_alias"]},
-            {"required": ["braze_id"]},
-            {"required": ["email"]},
-            {"required": ["phone"]},
-        ],
+        "anyOf": _ONE_IDENTIFIER,
         "properties": {
-            "external_id": _identifier(EXTERNAL_ID_MAX_LENGTH),
-            "user_alias": {"$ref": "#/components/schemas/UserAlias"},
-            "braze_id": _identifier(64),
-            "email": _text(),
-            "phone": _text(64),
-            "app_id": _nullable(_text()),
+            **_IDENTIFIER_PROPERTIES,
             "name": _identifier(),
             "time": {"type": "string", "format": "date-time"},
             "properties": {"type": ["object", "null"]},
@@ -230,20 +237,9 @@ SCHEMAS: dict = {
     "Purchase": {
         "type": "object",
         "required": ["product_id", "currency", "price", "time"],
-        "anyOf": [
-            {"required": ["external_id"]},
-            {"required": ["user_alias"]},
-            {"required": ["braze_id"]},
-            {"required": ["email"]},
-            {"required": ["phone"]},
-        ],
+        "anyOf": _ONE_IDENTIFIER,
         "properties": {
-            "external_id": _identifier(EXTERNAL_ID_MAX_LENGTH),
-            "user_alias": {"$ref": "#/components/schemas/UserAlias"},
-            "braze_id": _identifier(64),
-            "email": _text(),
-            "phone": _text(64),
-            "app_id": _nullable(_text()),
+            **_IDENTIFIER_PROPERTIES,
             "product_id": _identifier(),
             "currency": {"type": "string", "pattern": "^[A-Za-z]{3}$"},
             "price": {"type": "number"},
