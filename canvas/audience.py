@@ -29,6 +29,7 @@ Only `audience_filters_clean` output should be stored; `audience_filter_q` trust
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -196,9 +197,14 @@ def _custom_value_candidates(text: str) -> list[object]:
     except InvalidOperation:
         return candidates
     if number.is_finite():
-        if number == number.to_integral_value():
+        # Only numbers a JSON attribute can hold: a 64-bit integer, a finite double. Text like
+        # "1e5000" is compared as text only (as a number it breaks JSON encoding on SQLite and
+        # becomes Infinity, which PostgreSQL refuses).
+        if number == number.to_integral_value() and -(2**63) <= number < 2**63:
             candidates.append(int(number))
-        candidates.append(float(number))
+        as_float = float(number)
+        if math.isfinite(as_float):
+            candidates.append(as_float)
     return candidates
 
 

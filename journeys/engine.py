@@ -22,7 +22,7 @@ from django.utils import timezone
 from appgroups.models import Profile
 from canvas.models import Branch, CanvasState, MatchField, Step, StepType
 from canvas.models import SyncAction as StepAction
-from journeys.models import AudienceSyncItem, Entry, MessageSend, Phase, SyncAction
+from journeys.models import AudienceSyncItem, Entry, MessageSend, Phase, StepStats, SyncAction
 from journeys.sql import column, execute, fetchall, new_claim_token, skip_locked, table
 from journeys.stats import not_synced_reasons_bump, step_stats_bump
 
@@ -58,18 +58,29 @@ def journeys_advance(
     now = now or timezone.now()
     started = time.monotonic()
     handled = 0
+    failed: set[int | None] = set()
     while time.monotonic() - started < max_seconds:
         step_ids = list(
             Entry.objects.filter(due_at__lte=now)
+            .exclude(step_id__in=[f for f in failed if f is not None])
             .order_by()
             .values_list("step_id", flat=True)
             .distinct()[:100]
         )
+        step_ids = [s for s in step_ids if s not in failed]
         if not step_ids:
             break
         progress = 0
         for step_id in step_ids:
-            claimed = _advance_step(step_id, now=now, chunk=chunk)
+            try:
+                claimed = _advance_step(step_id, now=now, chunk=chunk)
+            except Exception as exc:
+                # One broken step (its batch rolled back) must not stop every other Canvas,
+                # of every app group; it is retried on the next pass and shown on the step.
+                logger.exception("journeys: step %s could not be processed", step_id)
+                _record_step_failure(step_id, exc, now=now)
+                failed.add(step_id)
+                continue
             progress += claimed
             if claimed == chunk and on_backlog is not None:
                 on_backlog()
@@ -79,6 +90,21 @@ def journeys_advance(
             break
         handled += progress
     return handled
+
+
+def _record_step_failure(step_id: int | None, exc: Exception, *, now: datetime) -> None:
+    if step_id is None:
+        return
+    try:
+        StepStats.objects.get_or_create(step_id=step_id)
+        StepStats.objects.filter(step_id=step_id).update(
+            last_error_code=None,
+            last_error_message=f"The step could not be processed ({type(exc).__name__}); "
+            "its users wait and are retried.",
+            last_error_at=now,
+        )
+    except Exception:  # the database itself may be what failed
+        logger.exception("journeys: could not record the failure of step %s", step_id)
 
 
 def _claim(step_id: int | None, *, now: datetime, chunk: int, token: int) -> int:
@@ -92,10 +118,35 @@ def _claim(step_id: int | None, *, now: datetime, chunk: int, token: int) -> int
     )
 
 
+# Users who reach a step that is not fully set up wait there and are looked at again this
+# often, until the step is completed (or deleted).
+HOLD_SECONDS = 60
+
+
+def _setup_problem(step: Step) -> str | None:
+    """Why a live step cannot act on users yet ("Invalid Settings"), or None."""
+    if step.step_type == StepType.AUDIENCE_SYNC:
+        sync = getattr(step, "audience_sync", None)
+        if sync is None or not (sync.ad_account_id and sync.audience_id and sync.match_fields):
+            return (
+                "Invalid Settings: choose the ad account, the audience and the fields to match; "
+                "users wait at this step until then."
+            )
+    if step.step_type == StepType.DECISION_SPLIT and not (step.config or {}).get("filters"):
+        return "Invalid Settings: the Decision Split has no filter; users wait here until then."
+    return None
+
+
 def _advance_step(step_id: int | None, *, now: datetime, chunk: int) -> int:
-    step = Step.objects.select_related("canvas").filter(pk=step_id).first() if step_id else None
+    step = (
+        Step.objects.select_related("canvas", "audience_sync").filter(pk=step_id).first()
+        if step_id
+        else None
+    )
     active = step is not None and not step.deleted_at and step.canvas.state == CanvasState.ACTIVE
-    if active and connection.vendor == "postgresql" and step.step_type in ONE_STATEMENT_TYPES:
+    problem = _setup_problem(step) if active else None
+    fast = connection.vendor == "postgresql" and active and step.step_type in ONE_STATEMENT_TYPES
+    if fast and problem is None:
         with transaction.atomic():
             return _advance_in_one_statement(step, now=now, chunk=chunk)
     with transaction.atomic():
@@ -104,6 +155,15 @@ def _advance_step(step_id: int | None, *, now: datetime, chunk: int) -> int:
         if not claimed:
             return 0
         entries = Entry.objects.filter(claim=token)
+        if problem is not None:
+            # An incomplete step added to a live Canvas holds its users rather than counting
+            # them Not Synced or sending them all down Yes.
+            entries.update(due_at=now + timedelta(seconds=HOLD_SECONDS), claim=None)
+            StepStats.objects.get_or_create(step_id=step.pk)
+            StepStats.objects.filter(step_id=step.pk).update(
+                last_error_code=None, last_error_message=problem, last_error_at=now
+            )
+            return claimed
         replacement = _replacement(step) if step is not None and step.deleted_at else None
         if replacement is not None and step.canvas.state == CanvasState.ACTIVE:
             # The step was deleted while users waited in it: they go on at the step that took

@@ -71,6 +71,9 @@ def canvas_entries_create(
         *select_params, canvas.pk,
     ]  # fmt: skip
     with transaction.atomic():
+        # One entry at a time per Canvas (as canvas_entries_create_for does), so the re-entry
+        # rule holds when two triggers or a trigger and a schedule overlap.
+        Canvas.objects.select_for_update().filter(pk=canvas.pk).first()
         if connection.vendor == "postgresql":
             # Before its statistics exist (a new Canvas, a fresh table), PostgreSQL may answer
             # the NOT EXISTS with a nested loop that rescans journeys_entry per profile while
@@ -140,13 +143,17 @@ def scheduled_entries_run(*, now: datetime | None = None) -> int:
     ).exclude(schedule_at__gt=now)
     entered = 0
     for canvas in due:
-        with transaction.atomic():
-            # The conditional UPDATE is the claim: a second beat or worker finds it taken.
-            if not Canvas.objects.filter(pk=canvas.pk, scheduled_entry_done_at__isnull=True).update(
-                scheduled_entry_done_at=now
-            ):
-                continue
-            entered += canvas_entries_create(
-                canvas=canvas, profiles=canvas_audience(canvas), now=now
-            )
+        try:
+            with transaction.atomic():
+                # The conditional UPDATE is the claim: a second beat or worker finds it taken.
+                claimed = Canvas.objects.filter(
+                    pk=canvas.pk, scheduled_entry_done_at__isnull=True
+                ).update(scheduled_entry_done_at=now)
+                if claimed:
+                    entered += canvas_entries_create(
+                        canvas=canvas, profiles=canvas_audience(canvas), now=now
+                    )
+        except Exception:
+            # Rolled back (the Canvas stays due and is retried); the other Canvases go on.
+            logger.exception("scheduled entry of canvas %s failed", canvas.pk)
     return entered

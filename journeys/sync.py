@@ -228,16 +228,16 @@ def _claim_postgres(group: _Group, now: datetime, limit: int) -> list[tuple]:
 
 
 def _flush_batch_postgres(group, audience, now, client, limiter, report) -> int:
+    # The slot is taken before the claim's transaction opens: the database limiter's row lock
+    # must not be held while TikTok answers, and a crash must not roll back a sent request's
+    # slot. A slot taken for a group that turns out empty is simply unused.
+    if not limiter.acquire(timeout=LIMITER_TIMEOUT_SECONDS):
+        raise _LimiterBusy
     with transaction.atomic():
         rows = _claim_postgres(group, now or timezone.now(), settings.TIKTOK_MAX_USERS_PER_REQUEST)
         if not rows:
             return 0
-        try:
-            error = _send(rows, group, audience, client, limiter, report)
-        except _LimiterBusy:
-            # Roll back: the rows return to the queue exactly as they were.
-            transaction.set_rollback(True)
-            raise
+        error = _send(rows, group, audience, client, report)
         if error is None:
             _record_success(rows, audience, group, now)
         else:
@@ -299,11 +299,10 @@ def _flush_batch_sqlite(group, audience, now, client, limiter, report) -> int:
     rows = _claim_sqlite(group, claimed_at, settings.TIKTOK_MAX_USERS_PER_REQUEST, token)
     if not rows:
         return 0
-    try:
-        error = _send(rows, group, audience, client, limiter, report)
-    except _LimiterBusy:
+    if not limiter.acquire(timeout=LIMITER_TIMEOUT_SECONDS):
         AudienceSyncItem.objects.filter(claim=token).update(claim=None, claim_expires_at=None)
-        raise
+        raise _LimiterBusy
+    error = _send(rows, group, audience, client, report)
     finished_at = now or timezone.now()
     with transaction.atomic():
         if error is None:
@@ -330,7 +329,7 @@ def _flush_batch_sqlite(group, audience, now, client, limiter, report) -> int:
 # Sending and recording
 
 
-def _send(rows, group, audience, client, limiter, report) -> TikTokError | None:
+def _send(rows, group, audience, client, report) -> TikTokError | None:
     """One /segment/mapping/ request. Returns None on success, else the error."""
     ad_account = audience.ad_account
     if not audience.tiktok_audience_id:
@@ -339,8 +338,6 @@ def _send(rows, group, audience, client, limiter, report) -> TikTokError | None:
         return TikTokError(f"The ad account {ad_account.name} is not connected")
     token = ad_account.connection.access_token
     body = mapping_rows(rows, group.schema, audience.tiktok_audience_id)
-    if not limiter.acquire(timeout=LIMITER_TIMEOUT_SECONDS):
-        raise _LimiterBusy
     report.requests += 1
     started = time.monotonic()
     try:

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from canvas.models import Branch, CanvasState, EntryType, StepType
+from canvas.models import Branch, Canvas, CanvasState, EntryType, StepType
 from journeys.engine import journeys_advance
 from journeys.entries import canvas_entries_create_for, scheduled_entries_run
 from journeys.models import Entry, MessageSend, StepStats
@@ -247,3 +247,50 @@ def test_the_profile_page_shows_canvas_history(admin_client, journey, make_profi
     assert canvas.name in content
     assert "Waiting in a Delay" in content
     assert reverse("journeys:canvas-analytics", args=[canvas.pk]) in content
+
+
+def test_an_incomplete_step_on_a_live_canvas_holds_its_users_until_it_is_set_up(
+    active_canvas, make_profiles
+):
+    split = add_step(active_canvas, StepType.DECISION_SPLIT)  # no filter yet
+    message = add_step(active_canvas, StepType.MESSAGE, parent=split, branch=Branch.NO)
+    profile = make_profiles({"external_id": "x", "country": "US"})["x"]
+    canvas_entries_create_for(canvas=active_canvas, recipients=[(profile.pk, None)], now=T0)
+
+    journeys_advance(now=T0)
+    assert stats(split)["entered"] == 0  # held, not routed
+    assert StepStats.objects.get(step=split).last_error_message.startswith("Invalid Settings")
+
+    split.config = {"filters": [{"field": "country", "op": "equals", "value": "FR"}]}
+    split.save()
+    journeys_advance(now=T0 + timedelta(minutes=1))
+    assert (stats(split)["no"], stats(message)["sends"]) == (1, 1)
+
+
+def test_a_broken_step_does_not_stop_the_other_canvases(active_canvas, make_profiles, monkeypatch):
+    from journeys import engine
+
+    broken = add_step(active_canvas, StepType.MESSAGE, name="broken")
+    other = Canvas.objects.create(
+        app_group=active_canvas.app_group, name="Other", state=CanvasState.ACTIVE
+    )
+    fine = add_step(other, StepType.MESSAGE, name="fine")
+    profile = make_profiles({"external_id": "x"})["x"]
+    for canvas in (active_canvas, other):
+        canvas_entries_create_for(canvas=canvas, recipients=[(profile.pk, None)], now=T0)
+    real = engine._message
+
+    def failing_for_broken(step, *args, **kwargs):
+        if step.pk == broken.pk:
+            raise RuntimeError("boom")
+        return real(step, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "_message", failing_for_broken)
+    monkeypatch.setattr(engine, "ONE_STATEMENT_TYPES", ())  # same path on every database
+
+    journeys_advance(now=T0)
+
+    assert stats(fine)["sends"] == 1
+    assert stats(broken)["sends"] == 0
+    assert Entry.objects.get(canvas=active_canvas).due_at == T0  # rolled back, retried later
+    assert "could not be processed" in StepStats.objects.get(step=broken).last_error_message
