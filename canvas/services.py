@@ -24,6 +24,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from appgroups.ids import parse_id
 from appgroups.models import Membership, Permission
 from appgroups.services import membership_require
 from canvas.audience import audience_filter_clean, audience_filters_clean
@@ -614,13 +615,15 @@ def _audience_for_choice(
     """Resolve the editor's audience choice: "local:<pk>" (an audience of this Canvas) or
     "tiktok:<id>" (an existing TikTok audience, checked with TikTok)."""
     kind, _, value = (choice or "").partition(":")
-    if kind == "local" and value.isdigit():
-        audience = canvas_audience_choices(canvas=canvas, ad_account=account).filter(pk=value)
+    if kind == "local" and parse_id(value) is not None:
+        audience = canvas_audience_choices(canvas=canvas, ad_account=account).filter(
+            pk=parse_id(value)
+        )
         found = audience.first()
         if found is None:
             raise ValidationError({"audience": "That draft audience is not in this Canvas."})
         return found
-    if kind == "tiktok" and value.isdigit():
+    if kind == "tiktok" and parse_id(value) is not None:
         known = TikTokAudience.objects.filter(ad_account=account, tiktok_audience_id=value).first()
         if known is not None:
             return known

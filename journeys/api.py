@@ -11,6 +11,7 @@ import orjson
 from django.db import transaction
 from django.utils import timezone
 
+from appgroups.ids import parse_id
 from appgroups.models import ApiPermission, AppGroup, Profile
 from appgroups.rest import RestError, read_json_body, require_object, rest_endpoint, rest_response
 from appgroups.services.profiles import profiles_track
@@ -97,12 +98,11 @@ def _canvas(app_group: AppGroup, canvas_id: Any) -> Canvas:
         raise RestError(400, "'canvas_id' is required")
     if isinstance(canvas_id, bool) or not isinstance(canvas_id, str | int):
         raise RestError(400, "'canvas_id' must be a string")
-    if not str(canvas_id).isdigit() or len(str(canvas_id)) > 18:
-        raise RestError(404, f"No Canvas with canvas_id {str(canvas_id)[:40]!r}")
+    pk = parse_id(canvas_id)
     # Scoped to the key's app group: another group's Canvas does not exist for this key.
-    canvas = Canvas.objects.filter(app_group=app_group, pk=int(canvas_id)).first()
+    canvas = Canvas.objects.filter(app_group=app_group, pk=pk).first() if pk else None
     if canvas is None:
-        raise RestError(404, f"No Canvas with canvas_id {str(canvas_id)!r}")
+        raise RestError(404, f"No Canvas with canvas_id {str(canvas_id)[:40]!r}")
     if canvas.state == CanvasState.DRAFT:
         raise RestError(400, "The Canvas is a draft: launch it before triggering it")
     if canvas.entry_type != EntryType.API_TRIGGERED:

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 from appgroups import health
 from appgroups.decorators import app_group_required
 from appgroups.forms import AppGroupSettingsForm
+from appgroups.ids import parse_id
 from appgroups.middleware import SESSION_KEY
 from appgroups.models import Permission
 from appgroups.selectors import membership_for_user
@@ -25,10 +26,7 @@ def home(request):
 
 @require_POST
 def app_group_switch(request):
-    try:
-        app_group_id = int(request.POST.get("app_group", ""))
-    except ValueError as exc:
-        raise Http404("No such app group") from exc
+    app_group_id = parse_id(request.POST.get("app_group", ""))
     membership = membership_for_user(user=request.user, app_group_id=app_group_id)
     if membership is None:
         # Another group's id looks exactly like an id that does not exist.

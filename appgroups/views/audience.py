@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from appgroups.decorators import app_group_required
 from appgroups.forms import UserImportForm
 from appgroups.hooks import canvas_history_for
+from appgroups.ids import parse_id
 from appgroups.models import Permission, Profile, UserImport
 from appgroups.selectors.profiles import (
     PAGE_SIZE,
@@ -38,7 +39,7 @@ def user_list(request):
         profiles = profile_search(app_group=request.app_group, query=query)
         next_before = None
     else:
-        before_id = int(before) if before.isdigit() else None
+        before_id = parse_id(before)
         profiles = profile_page(app_group=request.app_group, before_id=before_id)
         next_before = profiles[-1].id if len(profiles) == PAGE_SIZE else None
     context = {

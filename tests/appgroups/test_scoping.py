@@ -89,3 +89,10 @@ def test_csrf_is_enforced_on_forms(admin, app_group):
     assert response.status_code == 403
     app_group.refresh_from_db()
     assert app_group.name == "Acme"
+
+
+def test_odd_ids_in_urls_and_forms_answer_404_not_500(admin_client):
+    for value in ["²", "1" * 40, "-3", " 7"]:
+        assert admin_client.post(SWITCH_URL, {"app_group": value}).status_code == 404, value
+    # A pagination cursor nobody could have produced is ignored, not a server error.
+    assert admin_client.get(reverse("appgroups:user-list"), {"before": "²"}).status_code == 200

@@ -217,3 +217,11 @@ def test_the_endpoint_is_in_the_openapi_document(api):
     operation = document["paths"]["/canvas/trigger/send"]["post"]
     assert operation["operationId"] == "canvasTriggerSend"
     assert "CanvasTriggerRequest" in document["components"]["schemas"]
+
+
+@pytest.mark.parametrize("canvas_id", ["²", "1" * 40, -5, 0, "12a"])
+def test_odd_canvas_ids_answer_404(api, canvas, canvas_id):
+    response = trigger(api, canvas_id=canvas_id, recipients=[{"external_user_id": "a"}])
+
+    assert response.status_code == 404
+    assert response.json()["message"].startswith("No Canvas")
