@@ -273,9 +273,20 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    # Request lines lose their query strings: a URL may carry what a person typed.
+    "filters": {"no_query_strings": {"()": "braze_sync.logs.NoQueryStrings"}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["no_query_strings"],
+        }
+    },
     "root": {"handlers": ["stderr"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
+        # Django's dev server logs request lines through its own handler by default; route
+        # them through ours so the query-string filter applies.
+        "django.server": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         # At DEBUG these log token request bodies and responses: secrets and tokens.
         "requests_oauthlib": {"level": "WARNING"},

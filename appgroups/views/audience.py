@@ -30,10 +30,12 @@ from appgroups.selectors.user_imports import (
 from appgroups.services.user_imports import user_import_create
 
 
-@require_GET
+@require_http_methods(["GET", "POST"])
 @app_group_required()
 def user_list(request):
-    query = request.GET.get("q", "").strip()[:255]
+    # The search is a POST: an email or phone in a query string would be written to every
+    # web server and proxy access log (DESIGN.md §7: no raw email or phone in logs).
+    query = request.POST.get("q", "").strip()[:255] if request.method == "POST" else ""
     before = request.GET.get("before", "")
     if query:
         profiles = profile_search(app_group=request.app_group, query=query)

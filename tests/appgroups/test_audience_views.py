@@ -66,7 +66,7 @@ def test_search_finds_a_user_by_external_id_email_or_phone(admin_client, app_gro
     profile_track(app_group, external_id="u1", email="ana@example.com", phone="+1 650 253 0000")
     profile_track(app_group, external_id="u2", email="bo@example.com")
 
-    response = admin_client.get(USERS_URL, {"q": query})
+    response = admin_client.post(USERS_URL, {"q": query})
 
     assert [p.external_id for p in response.context["profiles"]] == ["u1"]
 
@@ -76,7 +76,7 @@ def test_search_never_shows_another_groups_users(admin_client, app_group, other_
     profile_track(other_app_group, external_id="u1", email="ana@example.com")
 
     for query in ["u1", "ana@example.com"]:
-        response = admin_client.get(USERS_URL, {"q": query})
+        response = admin_client.post(USERS_URL, {"q": query})
         assert response.context["profiles"] == []
         assert "No user matches" in response.content.decode()
 
@@ -85,7 +85,7 @@ def test_search_never_shows_another_groups_users(admin_client, app_group, other_
 def test_search_by_braze_id(admin_client, app_group):
     profile = profile_track(app_group, email="ana@example.com")
 
-    response = admin_client.get(USERS_URL, {"q": profile.braze_id})
+    response = admin_client.post(USERS_URL, {"q": profile.braze_id})
 
     assert response.context["profiles"] == [profile]
 
@@ -215,3 +215,11 @@ def test_profile_pages_show_what_the_hashes_are_missing(admin_client, app_group)
 
     assert "not an email address" in page
     assert "No value" in page
+
+
+def test_the_search_is_posted_so_identifiers_stay_out_of_urls_and_logs(admin_client, app_group):
+    page = admin_client.get(USERS_URL).content.decode()
+
+    assert '<form class="search-form panel" method="post"' in page
+    # A query string is ignored: nothing is searched by URL.
+    assert admin_client.get(USERS_URL, {"q": "ana@example.com"}).context["query"] == ""
