@@ -48,6 +48,7 @@ from partners.tiktok.client import (
     TikTokError,
     TikTokRateLimitError,
     TikTokTransientError,
+    encode_mapping_rows,
 )
 
 logger = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ RETRY_OTHER = (60, 1800)
 
 SCHEMA_BITS = (1, 2, 4, 8)  # email, phone, IDFA, GAID: the order of ID_SCHEMAS
 HASH_FIELDS = ("email_sha256", "phone_sha256", "idfa_sha256", "gaid_sha256")
-# Row tuples: these first (the order mapping_rows and the bookkeeping rely on), then on
+# Row tuples: these first (the order the encoder and the bookkeeping rely on), then on
 # PostgreSQL what it takes to put a failed batch back.
 ROW_FIELDS = ("id", "step_id", *HASH_FIELDS, "attempts", "enqueued_at")
 # PostgreSQL returns times as epoch seconds: turning 10,000 timestamps into datetimes was a
@@ -115,19 +116,6 @@ def retry_delay(attempts: int, error: TikTokError) -> float:
 
 def id_schema(schema: int) -> list[str]:
     return [name for bit, name in zip(SCHEMA_BITS, ID_SCHEMAS, strict=True) if schema & bit]
-
-
-def mapping_rows(rows: list[tuple], schema: int, tiktok_audience_id: str) -> bytes:
-    """The batch_data JSON: one row per user, cells in id_schema order, {} where missing."""
-    positions = [i for i, bit in enumerate(SCHEMA_BITS) if schema & bit]
-    # Hashes are 64 lowercase hex characters (appgroups.identifiers), safe to splice.
-    after = f'","audience_ids":["{tiktok_audience_id}"]}}'
-    encoded = []
-    for row in rows:
-        hashes = row[2:6]
-        cells = ",".join('{"id":"' + hashes[i] + after if hashes[i] else "{}" for i in positions)
-        encoded.append("[" + cells + "]")
-    return ("[" + ",".join(encoded) + "]").encode()
 
 
 def audience_sync_flush(
@@ -337,7 +325,11 @@ def _send(rows, group, audience, client, report) -> TikTokError | None:
     if ad_account.status != AdAccountStatus.CONNECTED:
         return TikTokError(f"The ad account {ad_account.name} is not connected")
     token = ad_account.connection.access_token
-    body = mapping_rows(rows, group.schema, audience.tiktok_audience_id)
+    body = encode_mapping_rows(
+        [row[2:6] for row in rows],
+        positions=[i for i, bit in enumerate(SCHEMA_BITS) if group.schema & bit],
+        audience_id=audience.tiktok_audience_id,
+    )
     report.requests += 1
     started = time.monotonic()
     try:

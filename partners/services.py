@@ -357,6 +357,13 @@ def tiktok_connection_check(*, connection: TikTokConnection) -> TikTokConnection
     return connection
 
 
+def tiktok_connection_check_by(*, actor: Membership) -> TikTokConnection:
+    """ "Check connection" on the TikTok page (Admins); beat uses tiktok_connection_check."""
+    membership_require(actor, Permission.MANAGE_PARTNERS)
+    connection = TikTokConnection.objects.get(app_group=actor.app_group)
+    return tiktok_connection_check(connection=connection)
+
+
 def tiktok_connections_check_all() -> int:
     """The periodic token check (beat): every connection that holds a token."""
     connections = TikTokConnection.objects.exclude(status=ConnectionStatus.DISCONNECTED).exclude(

@@ -155,10 +155,10 @@ def tiktok_disconnect(request):
 @require_POST
 @app_group_required(Permission.MANAGE_PARTNERS)
 def tiktok_check(request):
-    connection = selectors.tiktok_connection_get(app_group=request.app_group)
-    if connection is None:
-        raise Http404("TikTok is not connected")
-    connection = services.tiktok_connection_check(connection=connection)
+    try:
+        services.tiktok_connection_check_by(actor=request.membership)
+    except TikTokConnection.DoesNotExist as exc:
+        raise Http404("TikTok is not connected") from exc
     if selectors.tiktok_problems(app_group=request.app_group):
         messages.error(request, "The TikTok connection has a problem: see below.")
     else:

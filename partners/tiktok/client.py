@@ -449,6 +449,22 @@ class TikTokClient:
         raise error_for(code, message, request_id, status)
 
 
+def encode_mapping_rows(hashes: list[tuple], *, positions: list[int], audience_id: str) -> bytes:
+    """`batch_data` for /segment/mapping/ (TIKTOK_API.md §5.2): one row per user, one cell per
+    id_schema entry in order, `{"id", "audience_ids"}` or `{}` for a missing id.
+
+    `hashes` holds each user's hashes in a fixed order, `positions` picks the id_schema's. The
+    JSON is spliced by hand: 10,000 rows are encoded without a Python object per cell, and the
+    hashes are 64 lowercase hex characters (appgroups.identifiers), safe to splice.
+    """
+    after = f'","audience_ids":["{audience_id}"]}}'
+    encoded = []
+    for row in hashes:
+        cells = ",".join('{"id":"' + row[i] + after if row[i] else "{}" for i in positions)
+        encoded.append("[" + cells + "]")
+    return ("[" + ",".join(encoded) + "]").encode()
+
+
 def _audience(item: dict) -> Audience:
     return Audience(
         audience_id=str(item.get("audience_id", "")),

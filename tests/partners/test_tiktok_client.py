@@ -203,3 +203,14 @@ def test_plain_http_is_refused_except_for_a_local_sandbox():
     with pytest.raises(ValueError, match="https"):
         TikTokClient(base_url="http://tiktok.example.com", app_id="a", secret="s")
     TikTokClient(base_url="https://business-api.tiktok.com", app_id="a", secret="s")
+
+
+def test_mapping_rows_are_positional_with_empty_cells_for_missing_ids():
+    rows = [("a" * 64, None, None, "b" * 64), (None, "c" * 64, None, None)]
+
+    body = tiktok.encode_mapping_rows(rows, positions=[0, 1, 3], audience_id="99")
+
+    assert json.loads(body) == [
+        [{"id": "a" * 64, "audience_ids": ["99"]}, {}, {"id": "b" * 64, "audience_ids": ["99"]}],
+        [{}, {"id": "c" * 64, "audience_ids": ["99"]}, {}],
+    ]
