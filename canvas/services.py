@@ -16,6 +16,7 @@ Canvases are read only.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -63,6 +64,8 @@ from partners.tiktok.client import (
 )
 
 logger = logging.getLogger(__name__)
+
+_TIKTOK_ID = re.compile(r"[0-9]{1,32}")
 
 MAX_NAME_LENGTH = Canvas._meta.get_field("name").max_length
 MAX_TAGS = 20
@@ -623,7 +626,8 @@ def _audience_for_choice(
         if found is None:
             raise ValidationError({"audience": "That draft audience is not in this Canvas."})
         return found
-    if kind == "tiktok" and parse_id(value) is not None:
+    # TikTok ids are strings of digits, longer than a database id (never parsed as one).
+    if kind == "tiktok" and _TIKTOK_ID.fullmatch(value):
         known = TikTokAudience.objects.filter(ad_account=account, tiktok_audience_id=value).first()
         if known is not None:
             return known
