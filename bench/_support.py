@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import platform
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -26,15 +27,23 @@ def free_port() -> int:
 
 
 def machine() -> str:
-    cpus = os.cpu_count()
+    """CPU model and count, memory, OS, Python and SQLite: where a figure was measured."""
+    model = platform.processor() or platform.machine()
     memory = ""
     try:
-        with open("/proc/meminfo") as meminfo:
-            kb = int(meminfo.readline().split()[1])
-            memory = f", {kb / 1024 / 1024:.0f} GiB RAM"
-    except OSError:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f", {kb / 1024 / 1024:.0f} GiB RAM"
+    except (OSError, ValueError, IndexError):
         pass
-    return f"{platform.node()}: {cpus} CPUs{memory}, {platform.platform()}, Python {platform.python_version()}"
+    return (
+        f"{platform.node()}: {os.cpu_count()} CPUs ({model}){memory}, "
+        f"{platform.system()} {platform.release()}, Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}"
+    )
 
 
 def postgres_fresh_database(url: str) -> None:
@@ -47,24 +56,29 @@ def postgres_fresh_database(url: str) -> None:
         conn.execute(f'CREATE DATABASE "{name}"')
 
 
-def start_sandbox(port: int, data_dir: Path, env: dict) -> subprocess.Popen:
+def start_sandbox(
+    port: int, data_dir: Path, env: dict | None = None, timeout: float = 30
+) -> subprocess.Popen:
+    """`python -m tiktok_sandbox` on 127.0.0.1:`port`, logging to data_dir/sandbox.log."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log = open(data_dir / "sandbox.log", "ab")  # noqa: SIM115 - lives as long as the process
     process = subprocess.Popen(
         [sys.executable, "-m", "tiktok_sandbox", "--port", str(port)],
         cwd=ROOT,
-        env={**env, "TIKTOK_SANDBOX_DATA_DIR": str(data_dir)},
-        stdout=subprocess.DEVNULL,
+        env={**(env or os.environ), "TIKTOK_SANDBOX_DATA_DIR": str(data_dir)},
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
         try:
             if requests.get(f"{base}/_sandbox/health", timeout=1).ok:
                 return process
         except requests.RequestException:
             time.sleep(0.1)
     process.kill()
-    raise SystemExit("the sandbox did not start")
+    raise SystemExit(f"the sandbox did not start; see {data_dir / 'sandbox.log'}")
 
 
 def stop(*processes: subprocess.Popen | None) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import random
 import subprocess
 import sys
@@ -30,6 +29,9 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._support import machine  # noqa: E402
 
 # --- set-up shared with bench/users_track.py (which imports these) ---------------------------
 
@@ -92,20 +94,7 @@ def django_setup(*, name: str, fresh: bool) -> dict[str, str]:
 
 
 def machine_info() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = ""
-    try:
-        kb = int(Path("/proc/meminfo").read_text().split()[1])
-        memory = f", {kb / 1024 / 1024:.0f} GB RAM"
-    except (OSError, ValueError, IndexError):
-        pass
+    """The machine (bench/_support.py) and the database the figures were measured on."""
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -121,10 +110,7 @@ def machine_info() -> str:
         ).stdout.strip()
     except OSError:
         commit = "?"
-    return (
-        f"machine: {cpu}, {os.cpu_count()} CPUs{memory}; {platform.platform()}; "
-        f"Python {platform.python_version()}; {database}; commit {commit}"
-    )
+    return f"machine: {machine()}; {database}; commit {commit}"
 
 
 # --- the CSV benchmark -------------------------------------------------------------------------

@@ -15,10 +15,7 @@ import argparse
 import hashlib
 import multiprocessing
 import os
-import platform
 import shutil
-import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -29,58 +26,23 @@ from pathlib import Path
 import orjson
 import requests
 
-REPO = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench import _support as support  # noqa: E402
+from bench._support import free_port, machine  # noqa: E402
+
 APP_ID = "7000000000000000001"
 APP_SECRET = "bench-secret"
 ADVERTISER_ID = "7230000000000000101"  # Northwind US, in the sandbox seed
 ID_TYPES = ("EMAIL_SHA256", "PHONE_SHA256", "IDFA_SHA256", "AAID_SHA256")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def start_sandbox(port: int, data_dir: Path, timeout: float = 30) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "TIKTOK_APP_ID": APP_ID,
-        "TIKTOK_APP_SECRET": APP_SECRET,
-        "TIKTOK_SANDBOX_DATA_DIR": str(data_dir),
-        # The benchmark measures the sandbox, not its limiter.
-        "TIKTOK_SANDBOX_QPS_LIMIT": "1000000",
-    }
-    log = open(data_dir / "sandbox.log", "ab")  # noqa: SIM115 - lives as long as the process
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tiktok_sandbox", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(base + "/_sandbox/health", timeout=1).ok:
-                return process
-        except requests.ConnectionError:
-            pass
-        if process.poll() is not None:
-            break
-        time.sleep(0.1)
-    process.kill()
-    raise SystemExit("the sandbox did not start; see " + str(data_dir / "sandbox.log"))
-
-
-def stop_sandbox(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+    # The benchmark measures the sandbox, not its limiter.
+    env = {**os.environ, "TIKTOK_APP_ID": APP_ID, "TIKTOK_APP_SECRET": APP_SECRET,
+           "TIKTOK_SANDBOX_QPS_LIMIT": "1000000"}  # fmt: skip
+    return support.start_sandbox(port, data_dir, env, timeout=timeout)
 
 
 def authorize(base: str) -> tuple[str, str]:
@@ -150,21 +112,6 @@ def process_cpu_seconds(pid: int) -> float | None:
         return None
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
-
-
-def machine() -> str:
-    model = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (
-        f"{os.cpu_count()} CPUs ({model}), {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
-    )
 
 
 def main() -> None:
@@ -249,7 +196,7 @@ def main() -> None:
             f"first size read counted the run's {counted_ids:,} ids in "
             f"{time.perf_counter() - began:.2f} s"
         )
-        stop_sandbox(process)
+        stop(process)
         began = time.perf_counter()
         # The restart replays the whole id log (and compacts it), which takes a while after a
         # run that sent the same ids over and over.
@@ -263,7 +210,7 @@ def main() -> None:
         if after != before:
             raise SystemExit(1)
     finally:
-        stop_sandbox(process)
+        stop(process)
         shutil.rmtree(data_dir, ignore_errors=True)
 
 

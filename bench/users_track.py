@@ -37,6 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from csv_import import django_setup, machine_info  # noqa: E402
 
+from bench._support import free_port  # noqa: E402
+
 OBJECTS_PER_REQUEST = 75
 AREA_CODES = (650, 415, 212, 310, 617, 206, 305, 312, 702, 512, 404, 713, 303, 602, 503)
 
@@ -67,12 +69,6 @@ def bodies(users: int, phase: str) -> list[bytes]:
         )
         for start in range(0, users, OBJECTS_PER_REQUEST)
     ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_server(port: int, workers: int, environment: dict) -> subprocess.Popen:
