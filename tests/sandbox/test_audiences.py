@@ -2,18 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
-
-@pytest.fixture
-def token(tiktok_sandbox):
-    return tiktok_sandbox.connect()
-
-
-@pytest.fixture
-def advertiser_id(tiktok_sandbox):
-    return tiktok_sandbox.advertiser_ids[0]
-
 
 def test_create_returns_a_string_audience_id(tiktok_sandbox, token, advertiser_id):
     answer = tiktok_sandbox.api_post(

@@ -13,21 +13,6 @@ from tests.sandbox.helpers import cell, mapping_body
 
 
 @pytest.fixture
-def token(tiktok_sandbox):
-    return tiktok_sandbox.connect()
-
-
-@pytest.fixture
-def advertiser_id(tiktok_sandbox):
-    return tiktok_sandbox.advertiser_ids[0]
-
-
-@pytest.fixture
-def audience_id(tiktok_sandbox, token, advertiser_id):
-    return tiktok_sandbox.create_audience(token, advertiser_id)
-
-
-@pytest.fixture
 def small_body(advertiser_id, audience_id):
     return mapping_body(advertiser_id, [[cell("a@x.io", audience_id), {}]])
 

@@ -9,21 +9,6 @@ import pytest
 from tests.sandbox.helpers import cell, mapping_body, sha256_hex
 
 
-@pytest.fixture
-def token(tiktok_sandbox):
-    return tiktok_sandbox.connect()
-
-
-@pytest.fixture
-def advertiser_id(tiktok_sandbox):
-    return tiktok_sandbox.advertiser_ids[0]
-
-
-@pytest.fixture
-def audience_id(tiktok_sandbox, token, advertiser_id):
-    return tiktok_sandbox.create_audience(token, advertiser_id, "Mapping")
-
-
 def post(sandbox, token, body):
     return sandbox.api_post("/segment/mapping/", body, token)
 

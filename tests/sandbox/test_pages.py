@@ -5,18 +5,7 @@ from __future__ import annotations
 
 import re
 
-import pytest
 import requests
-
-
-@pytest.fixture
-def token(tiktok_sandbox):
-    return tiktok_sandbox.connect()
-
-
-@pytest.fixture
-def advertiser_id(tiktok_sandbox):
-    return tiktok_sandbox.advertiser_ids[0]
 
 
 def page(sandbox, path, **kwargs):
