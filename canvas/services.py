@@ -132,6 +132,12 @@ def _touch(canvas: Canvas) -> None:
     canvas.updated_at = now
 
 
+def _name_step(step: Step, name: str) -> None:
+    """The name typed in an editor, whitespace collapsed, cut to the column's 200 characters."""
+    step.name = " ".join(name.split())[:200]
+    step.save(update_fields=["name", "updated_at"])
+
+
 def _is_launched(canvas: Canvas) -> bool:
     return canvas.state in (CanvasState.ACTIVE, CanvasState.STOPPED)
 
@@ -590,8 +596,7 @@ def audience_draft_create(
         sync.partner = "tiktok"
         sync.save()
         if step_name is not None:
-            step.name = " ".join(step_name.split())[:200]
-            step.save(update_fields=["name", "updated_at"])
+            _name_step(step, step_name)
         _touch(canvas)
     _drop_unused_drafts(canvas=canvas)
 
@@ -722,8 +727,7 @@ def audience_sync_step_save(
         sync.match_fields = fields
         sync.save()
         if step_name is not None:
-            step.name = " ".join(step_name.split())[:200]
-            step.save(update_fields=["name", "updated_at"])
+            _name_step(step, step_name)
         _touch(canvas)
     _drop_unused_drafts(canvas=canvas)
     return sync
