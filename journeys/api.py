@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from appgroups.ids import parse_id
@@ -211,23 +212,37 @@ def _resolve(app_group: AppGroup, recipients: list[dict], now) -> list[tuple[int
         outcome = profiles_track(app_group=app_group, batch=batch, now=now)
         if outcome.errors:
             raise RestError(400, "Invalid recipient attributes", outcome.errors)
+    # Two queries for up to 50 recipients: one by external id, one by alias.
+    profiles = Profile.objects.filter(app_group=app_group)
+    by_external = dict(
+        profiles.filter(
+            external_id__in=[
+                r["identifier"]["external_id"]
+                for r in recipients
+                if "external_id" in r["identifier"]
+            ]
+        ).values_list("external_id", "pk")
+    )
+    aliases = [r["identifier"]["user_alias"] for r in recipients if "user_alias" in r["identifier"]]
+    by_alias = {}
+    if aliases:
+        alias_q = Q()
+        for alias in aliases:
+            alias_q |= Q(alias_name=alias["alias_name"], alias_label=alias["alias_label"])
+        by_alias = {
+            (name, label): pk
+            for name, label, pk in profiles.filter(alias_q).values_list(
+                "alias_name", "alias_label", "pk"
+            )
+        }
     resolved = []
     for recipient in recipients:
         identifier = recipient["identifier"]
-        profiles = Profile.objects.filter(app_group=app_group)
         if "external_id" in identifier:
-            profile_id = (
-                profiles.filter(external_id=identifier["external_id"])
-                .values_list("pk", flat=True)
-                .first()
-            )
+            profile_id = by_external.get(identifier["external_id"])
         else:
             alias = identifier["user_alias"]
-            profile_id = (
-                profiles.filter(alias_name=alias["alias_name"], alias_label=alias["alias_label"])
-                .values_list("pk", flat=True)
-                .first()
-            )
+            profile_id = by_alias.get((alias["alias_name"], alias["alias_label"]))
         if profile_id is not None:
             resolved.append((profile_id, recipient["properties"]))
     return resolved

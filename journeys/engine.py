@@ -22,9 +22,9 @@ from django.utils import timezone
 from appgroups.models import Profile
 from canvas.models import Branch, CanvasState, MatchField, Step, StepType
 from canvas.models import SyncAction as StepAction
-from journeys.models import AudienceSyncItem, Entry, MessageSend, Phase, StepStats, SyncAction
+from journeys.models import AudienceSyncItem, Entry, MessageSend, Phase, SyncAction
 from journeys.sql import column, execute, fetchall, new_claim_token, skip_locked, table
-from journeys.stats import not_synced_reasons_bump, step_stats_bump
+from journeys.stats import not_synced_reasons_bump, step_error_record, step_stats_bump
 
 logger = logging.getLogger(__name__)
 
@@ -96,12 +96,12 @@ def _record_step_failure(step_id: int | None, exc: Exception, *, now: datetime) 
     if step_id is None:
         return
     try:
-        StepStats.objects.get_or_create(step_id=step_id)
-        StepStats.objects.filter(step_id=step_id).update(
-            last_error_code=None,
-            last_error_message=f"The step could not be processed ({type(exc).__name__}); "
+        step_error_record(
+            [step_id],
+            code=None,
+            message=f"The step could not be processed ({type(exc).__name__}); "
             "its users wait and are retried.",
-            last_error_at=now,
+            at=now,
         )
     except Exception:  # the database itself may be what failed
         logger.exception("journeys: could not record the failure of step %s", step_id)
@@ -125,13 +125,11 @@ HOLD_SECONDS = 60
 
 def _setup_problem(step: Step) -> str | None:
     """Why a live step cannot act on users yet ("Invalid Settings"), or None."""
-    if step.step_type == StepType.AUDIENCE_SYNC:
-        sync = getattr(step, "audience_sync", None)
-        if sync is None or not (sync.ad_account_id and sync.audience_id and sync.match_fields):
-            return (
-                "Invalid Settings: choose the ad account, the audience and the fields to match; "
-                "users wait at this step until then."
-            )
+    if step.step_type == StepType.AUDIENCE_SYNC and not _SyncPlan.for_step(step).complete:
+        return (
+            "Invalid Settings: choose the ad account, the audience and the fields to match; "
+            "users wait at this step until then."
+        )
     if step.step_type == StepType.DECISION_SPLIT and not (step.config or {}).get("filters"):
         return "Invalid Settings: the Decision Split has no filter; users wait here until then."
     return None
@@ -159,10 +157,7 @@ def _advance_step(step_id: int | None, *, now: datetime, chunk: int) -> int:
             # An incomplete step added to a live Canvas holds its users rather than counting
             # them Not Synced or sending them all down Yes.
             entries.update(due_at=now + timedelta(seconds=HOLD_SECONDS), claim=None)
-            StepStats.objects.get_or_create(step_id=step.pk)
-            StepStats.objects.filter(step_id=step.pk).update(
-                last_error_code=None, last_error_message=problem, last_error_at=now
-            )
+            step_error_record([step.pk], code=None, message=problem, at=now)
             return claimed
         replacement = _replacement(step) if step is not None and step.deleted_at else None
         if replacement is not None and step.canvas.state == CanvasState.ACTIVE:
@@ -253,16 +248,15 @@ def _decision_split(step: Step, entries: QuerySet[Entry], *, token: int, now: da
 
 def _audience_sync(step: Step, entries: QuerySet[Entry], *, token: int, now: datetime) -> None:
     """Queue the hashed ids of users who have at least one field to match; count the others
-    as Not Synced with their reason. Everyone proceeds at once (Braze auto-advances)."""
+    as Not Synced with their reason. Everyone proceeds at once (Braze auto-advances). Only
+    complete steps get here (_setup_problem holds users at the others)."""
     entered = entries.count()
-    plan = _SyncPlan.for_step(step, now=now)
+    plan = _SyncPlan.for_step(step)
     source = (
         f"FROM {table(Entry)} e JOIN {table(Profile)} p ON p.id = e.profile_id WHERE e.claim = %s"
     )
-    queued = 0
-    if plan.can_send:
-        sql, params = plan.insert_sql(source, [token])
-        queued = execute(sql, params)
+    sql, params = plan.insert_sql(source, [token], now=now)
+    queued = execute(sql, params)
     if entered - queued:
         sql, params = plan.reasons_sql(source, [token])
         not_synced_reasons_bump(step.pk, dict(fetchall(sql, params)))
@@ -275,18 +269,20 @@ class _SyncPlan:
     which users can be sent, and why the others cannot. `source` is a FROM clause naming the
     arriving entries `e` (with profile_id and due_at) and their profiles `p`."""
 
-    def __init__(self, step: Step, settings_, fields: list[str], now: datetime):
+    def __init__(self, step: Step, settings_, fields: list[str]):
         self.step = step
         self.settings = settings_
         self.fields = fields
-        self.now = now
-        self.can_send = bool(settings_ and settings_.audience_id and fields)
+        # What a live step needs before it may act on users (else "Invalid Settings").
+        self.complete = bool(
+            settings_ and settings_.ad_account_id and settings_.audience_id and fields
+        )
 
     @classmethod
-    def for_step(cls, step: Step, *, now: datetime) -> _SyncPlan:
+    def for_step(cls, step: Step) -> _SyncPlan:
         settings_ = getattr(step, "audience_sync", None)
         chosen = (settings_.match_fields or []) if settings_ else []
-        return cls(step, settings_, [f for f in MATCH_COLUMNS if f in chosen], now)
+        return cls(step, settings_, [f for f in MATCH_COLUMNS if f in chosen])
 
     def _hash(self, field_: str) -> str:
         return f"p.{column(Profile, MATCH_COLUMNS[field_][0])}"
@@ -294,7 +290,7 @@ class _SyncPlan:
     def any_present(self) -> str:
         return " OR ".join(f"{self._hash(f)} IS NOT NULL" for f in self.fields) or "1 = 0"
 
-    def insert_sql(self, source: str, source_params: list) -> tuple[str, list]:
+    def insert_sql(self, source: str, source_params: list, *, now: datetime) -> tuple[str, list]:
         audience = self.settings.audience
         selected = [self._hash(f) if f in self.fields else "NULL" for f in MATCH_COLUMNS]
         action = SyncAction.DELETE if self.settings.action == StepAction.REMOVE else SyncAction.ADD
@@ -308,8 +304,8 @@ class _SyncPlan:
         )
         params = [
             self.step.pk, audience.pk, audience.ad_account.connection_id, action,
-            sum(MATCH_COLUMNS[f][2] for f in self.fields), self.now,
-            self.now + timedelta(seconds=settings.AUDIENCE_SYNC_RETRY_WINDOW_SECONDS),
+            sum(MATCH_COLUMNS[f][2] for f in self.fields), now,
+            now + timedelta(seconds=settings.AUDIENCE_SYNC_RETRY_WINDOW_SECONDS),
             *source_params,
         ]  # fmt: skip
         return sql, params
@@ -317,20 +313,15 @@ class _SyncPlan:
     def reasons_sql(self, source: str, source_params: list) -> tuple[str, list]:
         """Why each unsent user was not sent: the first selected field whose value could not
         be normalized, else the fields that are missing."""
-        if not self.fields:
-            reason, params = "%s", ["The step has no field to match"]
-        elif not self.can_send:
-            reason, params = "%s", ["The step has no audience"]
-        else:
-            labels = {f: str(MatchField(f).label) for f in self.fields}
-            whens = " ".join(
-                f"WHEN p.{column(Profile, MATCH_COLUMNS[f][1])} <> '' "
-                f"THEN %s || p.{column(Profile, MATCH_COLUMNS[f][1])}"
-                for f in self.fields
-            )
-            reason = f"CASE {whens} ELSE %s END"
-            params = [f"{labels[f]}: " for f in self.fields]
-            params.append(f"No {' or '.join(labels.values())}")
+        labels = {f: str(MatchField(f).label) for f in self.fields}
+        whens = " ".join(
+            f"WHEN p.{column(Profile, MATCH_COLUMNS[f][1])} <> '' "
+            f"THEN %s || p.{column(Profile, MATCH_COLUMNS[f][1])}"
+            for f in self.fields
+        )
+        reason = f"CASE {whens} ELSE %s END"
+        params = [f"{labels[f]}: " for f in self.fields]
+        params.append(f"No {' or '.join(labels.values())}")
         sql = f"SELECT {reason}, COUNT(*) {source} AND NOT ({self.any_present()}) GROUP BY 1"
         return sql, [*params, *source_params]
 
@@ -364,11 +355,10 @@ def _advance_in_one_statement(step: Step, *, now: datetime, chunk: int) -> int:
     source = f"FROM claimed e JOIN {table(Profile)} p ON p.id = e.profile_id WHERE TRUE"
     plan = None
     if step.step_type == StepType.AUDIENCE_SYNC:
-        plan = _SyncPlan.for_step(step, now=now)
-        if plan.can_send:
-            sql, params = plan.insert_sql(source, [])
-            ctes.append((f"queued AS ({sql} RETURNING 1)", params))
-            results.append("SELECT 'queued', COUNT(*) FROM queued")
+        plan = _SyncPlan.for_step(step)
+        sql, params = plan.insert_sql(source, [], now=now)
+        ctes.append((f"queued AS ({sql} RETURNING 1)", params))
+        results.append("SELECT 'queued', COUNT(*) FROM queued")
         sql, params = plan.reasons_sql(source, [])
         ctes.append((f"missing AS ({sql})", params))
         results.append("SELECT * FROM missing")
@@ -391,7 +381,7 @@ def _advance_in_one_statement(step: Step, *, now: datetime, chunk: int) -> int:
     moved = {"exited" if child is None else "proceeded": claimed}
     if plan is not None:
         reasons = {reason: n for reason, n in rows if reason not in COUNT_LABELS}
-        not_synced = claimed - counts.get("queued", 0)
+        not_synced = claimed - counts["queued"]
         if reasons:
             not_synced_reasons_bump(step.pk, reasons)
         step_stats_bump(step.pk, entered=claimed, not_synced=not_synced, **moved, at=now)

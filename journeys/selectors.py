@@ -4,11 +4,22 @@ millions of users (DESIGN.md §6: ≤ 300 ms with 1M sync rows)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
+from django.urls import reverse
 
-from canvas.models import Canvas, Step
-from journeys.models import AudienceSyncBatch, NotSyncedReason, StepStats
+from appgroups.hooks import CanvasHistoryRow
+from canvas.models import Canvas, Step, StepType
+from journeys.models import (
+    AudienceSyncBatch,
+    Entry,
+    NotSyncedReason,
+    Period,
+    Phase,
+    StepActivity,
+    StepStats,
+)
 
 RECENT_BATCHES = 20
 
@@ -99,13 +110,6 @@ class ActivitySeries:
 def canvas_activity(*, canvas: Canvas, period: str, buckets: int, now) -> ActivitySeries:
     """The last `buckets` minutes or days of the Canvas's Audience Sync steps (all steps'
     arrivals when it has none), read from StepActivity."""
-    from datetime import timedelta
-
-    from django.db.models import Sum
-
-    from canvas.models import StepType
-    from journeys.models import Period, StepActivity
-
     size = timedelta(minutes=1) if period == Period.MINUTE else timedelta(days=1)
     last = now.replace(second=0, microsecond=0)
     if period == Period.DAY:
@@ -138,11 +142,6 @@ PROFILE_HISTORY_LIMIT = 50
 
 def profile_canvas_history(profile) -> list:
     """The profile's latest Canvas entries, for Audience > Users (appgroups.hooks)."""
-    from django.urls import reverse
-
-    from appgroups.hooks import CanvasHistoryRow
-    from journeys.models import Entry, Phase
-
     entries = (
         Entry.objects.filter(profile=profile)
         .select_related("canvas", "step")

@@ -31,6 +31,18 @@ def step_stats_bump(step_id: int, *, at: datetime | None = None, **deltas: int) 
         step_activity_bump(step_id, at=at or timezone.now(), **charted)
 
 
+def step_error_record(step_ids, *, code: int | None, message: str, at: datetime) -> None:
+    """Show a problem on steps at once, as Braze shows errors on the step (the analytics page
+    reads these fields). Creates the steps' counter rows when they have none yet."""
+    step_ids = list(step_ids)
+    StepStats.objects.bulk_create(
+        [StepStats(step_id=step_id) for step_id in step_ids], ignore_conflicts=True
+    )
+    StepStats.objects.filter(step_id__in=step_ids).update(
+        last_error_code=code, last_error_message=message[:1000], last_error_at=at
+    )
+
+
 def step_activity_bump(step_id: int, *, at: datetime, entered=0, synced=0, errored=0) -> None:
     """Add to the minute and the day bucket of `at` (an upsert; PostgreSQL and SQLite)."""
     minute = at.replace(second=0, microsecond=0)

@@ -39,7 +39,7 @@ from django.utils.dateparse import parse_datetime
 from journeys.models import AudienceSyncBatch, AudienceSyncItem, BatchOutcome, StepStats
 from journeys.ratelimit import tiktok_rate_limiter
 from journeys.sql import fetchall, new_claim_token, skip_locked, table
-from journeys.stats import step_stats_bump
+from journeys.stats import step_error_record, step_stats_bump
 from partners.models import AdAccountStatus, ConnectionStatus, TikTokAudience
 from partners.services import tiktok_auth_errors_recorded, tiktok_client
 from partners.tiktok.client import (
@@ -386,10 +386,7 @@ def _record_success(rows, audience, group, now) -> None:
 
 
 def _record_failure(rows, audience, group, error, now) -> None:
-    """Show the failure on the steps at once (Braze shows errors on the step)."""
-    StepStats.objects.filter(step_id__in={row[1] for row in rows}).update(
-        last_error_code=error.code, last_error_message=error.message[:1000], last_error_at=now
-    )
+    step_error_record({row[1] for row in rows}, code=error.code, message=error.message, at=now)
 
 
 def audience_sync_deadlines_expire(*, now: datetime) -> int:
@@ -411,10 +408,11 @@ def audience_sync_deadlines_expire(*, now: datetime) -> int:
             for step_id, count in per_step.items():
                 step_stats_bump(step_id, errored=count, at=now)
                 code, message = last_error[step_id]
-                StepStats.objects.filter(step_id=step_id).update(
-                    last_error_code=code,
-                    last_error_message=message or "Not sent before the retry window ended",
-                    last_error_at=now,
+                step_error_record(
+                    [step_id],
+                    code=code,
+                    message=message or "Not sent before the retry window ended",
+                    at=now,
                 )
         expired += len(rows)
         if len(rows) < 50000:
