@@ -24,7 +24,12 @@ def audience_sync_flush() -> dict:
     report = flush(
         on_backlog=lambda: audience_sync_flush.apply_async(expires=WAKE_UP_EXPIRES_SECONDS)
     )
-    return {"requests": report.requests, "synced": report.synced, "errored": report.errored}
+    return {
+        "requests": report.requests,
+        "failed_requests": report.failed_requests,
+        "synced": report.synced,
+        "errored": report.errored,
+    }
 
 
 @shared_task

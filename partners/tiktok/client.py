@@ -47,8 +47,6 @@ TRANSIENT_CODE_RANGES = (range(51000, 51100),)
 AUTH_CODES = frozenset({40102, 40103, 40105, 40106, 40107})
 
 ID_SCHEMAS = ("EMAIL_SHA256", "PHONE_SHA256", "IDFA_SHA256", "AAID_SHA256")
-# Reference: Braze's TikTok page (50 QPS, 10,000 users per /segment/mapping/ request).
-MAX_IDS_PER_MAPPING_REQUEST = 10_000
 # Reference: TikTok truncates longer names to 67 characters plus "...".
 MAX_AUDIENCE_NAME_LENGTH = 70
 MAX_AUDIENCES_PER_ADVERTISER = 400
