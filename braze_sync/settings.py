@@ -46,6 +46,8 @@ INSTALLED_APPS = [
     "partners",
     "canvas",
     "journeys",
+    "notifications",
+    "monitoring",
 ]
 
 MIDDLEWARE = [
@@ -76,6 +78,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "appgroups.context_processors.current_app_group",
+                "notifications.context_processors.notifications",
             ],
         },
     },
@@ -294,6 +297,14 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
     },
 }
+
+# Email (notifications). The console in development; smtp+tls://user:password@host:587 in
+# production. https://django-environ.readthedocs.io/en/latest/types.html#environ-env-email-url
+
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="braze_sync <noreply@localhost>")
+# The dashboard's public address, for links in emails.
+DASHBOARD_URL = env("DASHBOARD_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # Demo seed (make run)
 

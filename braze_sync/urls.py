@@ -15,6 +15,8 @@ urlpatterns = [
     path("partners/", include("partners.urls")),
     path("canvas/", include("canvas.urls")),
     path("canvas/", include("journeys.urls")),
+    path("notifications/", include("notifications.urls")),
+    path("settings/", include("monitoring.urls")),
     path("admin/", admin.site.urls),
 ]
 

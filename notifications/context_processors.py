@@ -1,0 +1,2 @@
+def notifications(request) -> dict:
+    return {}
