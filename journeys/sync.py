@@ -40,12 +40,15 @@ from journeys.models import AudienceSyncBatch, AudienceSyncItem, BatchOutcome, S
 from journeys.ratelimit import tiktok_rate_limiter
 from journeys.sql import fetchall, new_claim_token, skip_locked, table
 from journeys.stats import step_error_record, step_stats_bump
+from notifications.models import ProblemKind
+from notifications.services import step_problems_open, step_problems_resolve
 from partners.models import AdAccountStatus, ConnectionStatus, TikTokAudience
 from partners.services import tiktok_auth_errors_recorded, tiktok_client
 from partners.tiktok.client import (
     ID_SCHEMAS,
     TikTokClient,
     TikTokError,
+    TikTokNotFoundError,
     TikTokRateLimitError,
     TikTokTransientError,
     encode_mapping_rows,
@@ -383,10 +386,16 @@ def _record_success(rows, audience, group, now) -> None:
     StepStats.objects.filter(step_id__in=per_step).update(
         last_synced_at=at, last_error_code=None, last_error_message="", last_error_at=None
     )
+    step_problems_resolve(step_ids=per_step)
 
 
 def _record_failure(rows, audience, group, error, now) -> None:
-    step_error_record({row[1] for row in rows}, code=error.code, message=error.message, at=now)
+    step_ids = {row[1] for row in rows}
+    step_error_record(step_ids, code=error.code, message=error.message, at=now)
+    if isinstance(error, TikTokNotFoundError):
+        step_problems_open(
+            kind=ProblemKind.AUDIENCE_DOES_NOT_EXIST, step_ids=step_ids, code=error.code
+        )
 
 
 def audience_sync_deadlines_expire(*, now: datetime) -> int:
@@ -414,6 +423,7 @@ def audience_sync_deadlines_expire(*, now: datetime) -> int:
                     message=message or "Not sent before the retry window ended",
                     at=now,
                 )
+            step_problems_open(kind=ProblemKind.USERS_ERRORING, step_ids=per_step)
         expired += len(rows)
         if len(rows) < 50000:
             return expired

@@ -22,6 +22,7 @@ from django.utils import timezone
 from appgroups.models import Membership, Permission, User
 from appgroups.selectors import membership_for_user
 from appgroups.services import membership_require
+from notifications.services import tiktok_problems_sync
 from partners.models import (
     AdAccountStatus,
     ConnectionStatus,
@@ -212,6 +213,7 @@ def tiktok_connection_save(
         ).update(status=AdAccountStatus.DISCONNECTED, disconnected_at=now)
         # The token now lives only on the connection.
         attempt.delete()
+        tiktok_problems_sync(connection=connection)
     logger.info("tiktok connected app_group=%s ad_accounts=%d", actor.app_group_id, len(chosen))
     return connection
 
@@ -232,6 +234,7 @@ def tiktok_ad_account_disconnect(*, actor: Membership, ad_account_id: int) -> Ti
     ad_account.status = AdAccountStatus.DISCONNECTED
     ad_account.disconnected_at = timezone.now()
     ad_account.save(update_fields=["status", "disconnected_at"])
+    tiktok_problems_sync(connection=ad_account.connection)
     return ad_account
 
 
@@ -260,6 +263,7 @@ def tiktok_disconnect(*, actor: Membership) -> TikTokConnection:
         connection.ad_accounts.exclude(status=AdAccountStatus.DISCONNECTED).update(
             status=AdAccountStatus.DISCONNECTED, disconnected_at=now
         )
+        tiktok_problems_sync(connection=connection)
     return connection
 
 
@@ -276,7 +280,7 @@ def tiktok_connection_mark_invalid(
     """
     now = timezone.now()
     if isinstance(error, TikTokAdAccountAccessError) and advertiser_id:
-        TikTokAdAccount.objects.filter(
+        changed = TikTokAdAccount.objects.filter(
             connection=connection, advertiser_id=advertiser_id, status=AdAccountStatus.CONNECTED
         ).update(
             status=AdAccountStatus.NO_ACCESS,
@@ -284,7 +288,9 @@ def tiktok_connection_mark_invalid(
             invalid_message=error.message,
         )
     else:
-        TikTokConnection.objects.filter(pk=connection.pk, status=ConnectionStatus.CONNECTED).update(
+        changed = TikTokConnection.objects.filter(
+            pk=connection.pk, status=ConnectionStatus.CONNECTED
+        ).update(
             status=ConnectionStatus.INVALID,
             invalid_code=error.code,
             invalid_message=error.message,
@@ -294,6 +300,9 @@ def tiktok_connection_mark_invalid(
         "tiktok access lost app_group=%s advertiser=%s code=%s",
         connection.app_group_id, advertiser_id or "-", error.code,
     )  # fmt: skip
+    if changed:
+        # Only the request that changed the status tells anyone: one notification per problem.
+        tiktok_problems_sync(connection=connection)
 
 
 @contextmanager
@@ -352,6 +361,7 @@ def tiktok_connection_check(*, connection: TikTokConnection) -> TikTokConnection
             accounts.filter(status=AdAccountStatus.NO_ACCESS, advertiser_id__in=reachable).update(
                 status=AdAccountStatus.CONNECTED, invalid_code=None, invalid_message=""
             )
+            tiktok_problems_sync(connection=connection)
     TikTokConnection.objects.filter(pk=connection.pk).update(last_checked_at=timezone.now())
     connection.refresh_from_db()
     return connection

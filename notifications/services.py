@@ -1,0 +1,385 @@
+"""Writes for notifications: open and end problems, tell the right people (in the app and by
+email, as Braze routes error emails: BRAZE_PRODUCT.md §1.6), mark notifications read.
+
+Routing: integration-level problems go to the user who connected TikTok (or the ad account),
+step-level problems to the Canvas's creator; when that user is gone (deleted, deactivated or no
+longer a member of the app group) they go to the app group's Admins. A resolved problem is
+told to the people who were told it opened.
+
+Nothing here names a token or an end user's email, phone or ad id: the words are built from
+our own names (app group, ad account, Canvas, step) and TikTok's error code.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import partial
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.core.mail import EmailMessage, get_connection
+from django.db import IntegrityError, transaction
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from appgroups.models import AppGroup, Membership, Role, User
+from canvas.models import Step
+from notifications.models import Notification, Problem, ProblemKind, ProblemStatus
+from partners.models import AdAccountStatus, ConnectionStatus, TikTokAdAccount, TikTokConnection
+
+logger = logging.getLogger(__name__)
+
+# An SMTP server that hangs must not hold a worker (the flush sends these after its commit)
+# for long; used when EMAIL_TIMEOUT is not set.
+EMAIL_TIMEOUT_SECONDS = 10
+TIKTOK_PAGE = "Open the TikTok partner page"
+ANALYTICS_PAGE = "Open the Canvas analytics"
+
+
+@dataclass(frozen=True)
+class _Words:
+    title: str
+    body: str
+    advice: str
+    link: str
+    link_label: str
+
+
+# Integration level (partners/services.py calls this after every change of state)
+
+
+def tiktok_problems_sync(*, connection: TikTokConnection) -> None:
+    """Bring the connection's problems in line with its state, as stored now.
+
+    Invalid token: open while the connection is invalid, resolved once it is connected again.
+    A disconnect keeps it open: the fix is disconnect and reconnect, and the reconnect says it
+    is resolved. Ad account access: open while the account has no access, resolved when it is
+    reachable again, closed without a word when the account is disconnected.
+    """
+    connection = TikTokConnection.objects.select_related("app_group", "connected_by").get(
+        pk=connection.pk
+    )
+    open_problems = {
+        problem.key: problem
+        for problem in Problem.objects.filter(connection=connection, status=ProblemStatus.OPEN)
+    }
+    token_key = f"connection:{connection.pk}"
+    token_problem = open_problems.get(token_key)
+    if connection.status == ConnectionStatus.INVALID and token_problem is None:
+        _problem_open(
+            kind=ProblemKind.INVALID_TOKEN,
+            key=token_key,
+            app_group=connection.app_group,
+            connection=connection,
+            code=connection.invalid_code,
+        )
+    elif connection.status == ConnectionStatus.CONNECTED and token_problem is not None:
+        _problem_end(token_problem, status=ProblemStatus.RESOLVED)
+
+    accounts = TikTokAdAccount.objects.filter(connection=connection).select_related("connected_by")
+    for account in accounts.order_by("pk"):
+        key = f"ad_account:{account.pk}"
+        problem = open_problems.get(key)
+        if account.status == AdAccountStatus.NO_ACCESS and problem is None:
+            _problem_open(
+                kind=ProblemKind.AD_ACCOUNT_ACCESS,
+                key=key,
+                app_group=connection.app_group,
+                connection=connection,
+                ad_account=account,
+                code=account.invalid_code,
+            )
+        elif account.status == AdAccountStatus.CONNECTED and problem is not None:
+            _problem_end(problem, status=ProblemStatus.RESOLVED)
+        elif account.status == AdAccountStatus.DISCONNECTED and problem is not None:
+            _problem_end(problem, status=ProblemStatus.CLOSED)
+
+
+# Step level (journeys/sync.py calls these)
+
+
+def step_problems_open(
+    *, kind: ProblemKind, step_ids: Iterable[int], code: int | None = None
+) -> None:
+    """Open `kind` on each step that does not have it open yet (a repeat costs one query)."""
+    step_ids = set(step_ids)
+    if not step_ids:
+        return
+    already = Problem.objects.filter(kind=kind, status=ProblemStatus.OPEN, step_id__in=step_ids)
+    new_ids = step_ids - set(already.values_list("step_id", flat=True))
+    if not new_ids:
+        return
+    steps = Step.objects.filter(pk__in=new_ids).select_related(
+        "canvas__app_group", "canvas__created_by"
+    )
+    for step in steps.order_by("pk"):
+        _problem_open(
+            kind=kind,
+            key=f"step:{step.pk}",
+            app_group=step.canvas.app_group,
+            step=step,
+            code=code,
+        )
+
+
+def step_problems_resolve(*, step_ids: Iterable[int]) -> None:
+    """Users of these steps reached TikTok: their open problems are resolved.
+
+    Runs after every successful batch, so the common case (nothing open) is one query on the
+    partial index of open problems.
+    """
+    problems = list(
+        Problem.objects.filter(status=ProblemStatus.OPEN, step_id__in=list(step_ids)).order_by("pk")
+    )
+    for problem in problems:
+        _problem_end(problem, status=ProblemStatus.RESOLVED)
+
+
+# Opening and ending
+
+
+def _problem_open(*, kind: ProblemKind, key: str, app_group: AppGroup, **fields) -> None:
+    if Problem.objects.filter(kind=kind, key=key, status=ProblemStatus.OPEN).exists():
+        return
+    try:
+        # A savepoint: losing the race below must not break the caller's transaction.
+        with transaction.atomic():
+            problem = Problem.objects.create(kind=kind, key=key, app_group=app_group, **fields)
+            recipients = _routing(problem)
+            _notify(problem, recipients, resolved=False)
+    except IntegrityError:
+        # Another worker opened the same problem a moment ago; it told the recipients.
+        return
+    logger.info(
+        "problem opened kind=%s key=%s app_group=%s recipients=%d",
+        kind, key, app_group.pk, len(recipients),
+    )  # fmt: skip
+
+
+def _problem_end(problem: Problem, *, status: ProblemStatus) -> None:
+    with transaction.atomic():
+        # The conditional UPDATE is the claim: of two workers ending it, one tells.
+        ended = Problem.objects.filter(pk=problem.pk, status=ProblemStatus.OPEN).update(
+            status=status, ended_at=timezone.now()
+        )
+        if ended != 1 or status != ProblemStatus.RESOLVED:
+            return
+        problem.refresh_from_db()
+        recipients = _told_when_opened(problem) or _routing(problem)
+        _notify(problem, recipients, resolved=True)
+    logger.info(
+        "problem resolved kind=%s key=%s app_group=%s recipients=%d",
+        problem.kind, problem.key, problem.app_group_id, len(recipients),
+    )  # fmt: skip
+
+
+# Who is told
+
+
+def _is_member(user: User | None, app_group_id: int) -> bool:
+    return (
+        user is not None
+        and user.is_active
+        and Membership.objects.filter(user=user, app_group_id=app_group_id).exists()
+    )
+
+
+def _admins(app_group_id: int) -> list[User]:
+    return list(
+        User.objects.filter(
+            is_active=True, memberships__app_group_id=app_group_id, memberships__role=Role.ADMIN
+        ).order_by("pk")
+    )
+
+
+def _routing(problem: Problem) -> list[User]:
+    """The responsible user when still a member of the app group, else its Admins."""
+    if problem.step_id is not None:
+        candidates = [problem.step.canvas.created_by]
+    elif problem.ad_account_id is not None:
+        candidates = [problem.ad_account.connected_by, problem.connection.connected_by]
+    else:
+        candidates = [problem.connection.connected_by]
+    for user in candidates:
+        if _is_member(user, problem.app_group_id):
+            return [user]
+    return _admins(problem.app_group_id)
+
+
+def _told_when_opened(problem: Problem) -> list[User]:
+    """Those told the problem opened, if they can still see the app group."""
+    return list(
+        User.objects.filter(
+            is_active=True,
+            notifications__problem=problem,
+            notifications__resolved=False,
+            memberships__app_group_id=problem.app_group_id,
+        )
+        .distinct()
+        .order_by("pk")
+    )
+
+
+# What they are told
+
+
+def _words(problem: Problem, *, resolved: bool) -> _Words:
+    if problem.step_id is not None:
+        return _step_words(problem, resolved=resolved)
+    partner_page = reverse("partners:tiktok")
+    code = f" (TikTok code {problem.code})" if problem.code is not None else ""
+    if problem.kind == ProblemKind.AD_ACCOUNT_ACCESS:
+        account = problem.ad_account
+        label = (
+            f"{account.name} ({account.advertiser_id})" if account.name else account.advertiser_id
+        )
+        if resolved:
+            return _Words(
+                title=f"Resolved: Ad Account Access Attempt on {label}",
+                body=f"TikTok grants access to the ad account {label} again: its Audience Sync "
+                "steps sync users again.",
+                advice="",
+                link=partner_page,
+                link_label=TIKTOK_PAGE,
+            )
+        return _Words(
+            title=f"Ad Account Access Attempt on {label}",
+            body=f"TikTok no longer gives the connection access to the ad account {label}"
+            f"{code}. Audience Sync steps that use it cannot sync users.",
+            advice="Get access from the ad account's admins in TikTok Business Center, then "
+            "reconnect TikTok (Change Account) on the partner page.",
+            link=partner_page,
+            link_label=TIKTOK_PAGE,
+        )
+    if resolved:
+        return _Words(
+            title="Resolved: Invalid Token for TikTok",
+            body=f"The TikTok connection of {problem.app_group.name} works again: users are "
+            "synced to TikTok again.",
+            advice="",
+            link=partner_page,
+            link_label=TIKTOK_PAGE,
+        )
+    return _Words(
+        title="Invalid Token for TikTok",
+        body=f"TikTok refused the access token of {problem.app_group.name}'s TikTok "
+        f"connection{code}: the password changed, the credentials expired, or access was "
+        "removed on TikTok. Active Canvases that use TikTok show errors, and users cannot be "
+        "synced until it is fixed.",
+        advice="Disconnect and reconnect on the partner page.",
+        link=partner_page,
+        link_label=TIKTOK_PAGE,
+    )
+
+
+def _step_words(problem: Problem, *, resolved: bool) -> _Words:
+    step = problem.step
+    canvas = step.canvas
+    where = f"the step {step} of the Canvas {canvas.name}"
+    analytics = reverse("journeys:canvas-analytics", args=[canvas.pk])
+    kind = problem.get_kind_display()
+    if resolved:
+        return _Words(
+            title=f"Resolved: {kind} for Canvas {canvas.name}",
+            body=f"Users of {where} reach TikTok again.",
+            advice="",
+            link=analytics,
+            link_label=ANALYTICS_PAGE,
+        )
+    if problem.kind == ProblemKind.AUDIENCE_DOES_NOT_EXIST:
+        return _Words(
+            title=f"Audience Does Not Exist For Canvas {canvas.name}",
+            body=f"TikTok says the audience of {where} does not exist: it was deleted, the "
+            "connected user lost access to it, or it is not a streaming audience (for example "
+            "a lookalike or customer-file audience). Users who reach the step are retried and "
+            "count as Users Errored when the retry window ends.",
+            advice="Check the audience on TikTok, then pick or create another audience in the "
+            "step.",
+            link=analytics,
+            link_label=ANALYTICS_PAGE,
+        )
+    hours = round(settings.AUDIENCE_SYNC_RETRY_WINDOW_SECONDS / 3600)
+    return _Words(
+        title=f"Users Are Erroring Out for Canvas {canvas.name}",
+        body=f"Users of {where} were not synced to TikTok within the {hours}-hour retry window "
+        "and count as Users Errored. This points to a problem with the TikTok account.",
+        advice="Audit the TikTok partner account (connection, ad account and audience); the "
+        "Canvas analytics page shows the step's last error.",
+        link=analytics,
+        link_label=ANALYTICS_PAGE,
+    )
+
+
+def _notify(problem: Problem, recipients: list[User], *, resolved: bool) -> None:
+    words = _words(problem, resolved=resolved)
+    notifications = Notification.objects.bulk_create(
+        Notification(
+            app_group_id=problem.app_group_id,
+            user=user,
+            problem=problem,
+            resolved=resolved,
+            title=words.title[:200],
+            body=words.body,
+            advice=words.advice,
+            link=words.link,
+            link_label=words.link_label,
+        )
+        for user in recipients
+    )
+    if not notifications:
+        logger.warning(
+            "problem has nobody to tell kind=%s app_group=%s", problem.kind, problem.app_group_id
+        )
+        return
+    ids = [n.pk for n in notifications]
+    # After the commit: a rolled-back problem sends nothing, and no SMTP wait holds locks.
+    transaction.on_commit(partial(notification_emails_send, notification_ids=ids), robust=True)
+
+
+def notification_emails_send(*, notification_ids: list[int]) -> int:
+    """Email each notification to its user, one message each (recipients never see each
+    other). Failures are logged, not raised: the in-app notification is already there."""
+    notifications = Notification.objects.filter(pk__in=notification_ids).select_related(
+        "user", "app_group"
+    )
+    messages = [
+        EmailMessage(
+            subject=f"[{n.app_group.name}] {n.title}",
+            body=render_to_string(
+                "notifications/notification_email.txt",
+                {"notification": n, "url": settings.DASHBOARD_URL + n.link},
+            ),
+            to=[n.user.email],
+        )
+        for n in notifications.order_by("pk")
+    ]
+    try:
+        timeout = getattr(settings, "EMAIL_TIMEOUT", None) or EMAIL_TIMEOUT_SECONDS
+        sent = get_connection(timeout=timeout).send_messages(messages) or 0
+    except Exception as exc:
+        # SMTP and socket errors alike: the in-app notifications stay, the emails are lost.
+        logger.warning(
+            "notification emails failed count=%d error=%s", len(messages), type(exc).__name__
+        )
+        return 0
+    return sent
+
+
+# Reading (the list page)
+
+
+def notification_mark_read(*, actor: Membership, notification: Notification) -> None:
+    if notification.user_id != actor.user_id or notification.app_group_id != actor.app_group_id:
+        raise PermissionDenied("This notification belongs to someone else.")
+    Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
+
+
+def notifications_mark_all_read(*, actor: Membership) -> int:
+    return Notification.objects.filter(
+        user=actor.user, app_group=actor.app_group, read_at__isnull=True
+    ).update(read_at=timezone.now())
