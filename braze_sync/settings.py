@@ -7,6 +7,7 @@ CELERY_BROKER_URL switches the same code to PostgreSQL and Redis (or RabbitMQ).
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -51,6 +52,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "braze_sync.logs.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -155,8 +157,8 @@ _SECURE_DEFAULT = not DEBUG
 SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=_SECURE_DEFAULT)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=_SECURE_DEFAULT)
-# Load balancers probe /healthz over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Load balancers probe /healthz, and Prometheus scrapes /metrics, over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31_536_000 if not DEBUG else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
 SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
@@ -198,6 +200,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=150)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Workers log through LOGGING below (request ids, JSON, redaction), not Celery's own setup.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # Shared counters (rate limiter) when several machines run workers.
@@ -271,24 +275,34 @@ CELERY_BEAT_SCHEDULE = {
 }
 
 # Logging: one line per record on stderr; never log PII or tokens (DESIGN.md §7).
+# LOG_FORMAT=json writes JSON objects (one per line) for log shippers.
+LOG_FORMAT = env("LOG_FORMAT", default="plain")
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    # Request lines lose their query strings: a URL may carry what a person typed.
-    "filters": {"no_query_strings": {"()": "braze_sync.logs.NoQueryStrings"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"},
+        "json": {"()": "braze_sync.logs.JsonFormatter"},
+    },
+    "filters": {
+        # Request lines lose their query strings: a URL may carry what a person typed.
+        "no_query_strings": {"()": "braze_sync.logs.NoQueryStrings"},
+        # Emails, phones, ad ids and database row values are removed from every line.
+        "redact_identifiers": {"()": "braze_sync.logs.RedactIdentifiers"},
+        "request_context": {"()": "braze_sync.logs.RequestContext"},
+    },
     "handlers": {
         "stderr": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["no_query_strings"],
+            "formatter": "json" if LOG_FORMAT == "json" else "plain",
+            "filters": ["no_query_strings", "redact_identifiers", "request_context"],
         }
     },
     "root": {"handlers": ["stderr"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         # Django's dev server logs request lines through its own handler by default; route
-        # them through ours so the query-string filter applies.
+        # them through ours so the filters apply.
         "django.server": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},
         # At DEBUG these log token request bodies and responses: secrets and tokens.
@@ -297,6 +311,17 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
     },
 }
+
+# Monitoring: /metrics (Prometheus text format) answers a bearer token or a client network.
+# Behind a proxy every client has the proxy's address: list only networks that reach the web
+# processes directly (the Prometheus server's), never the proxy's.
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = [
+    ipaddress.ip_network(network)
+    for network in env.list(
+        "METRICS_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"] if DEBUG else []
+    )
+]
 
 # Email (notifications). The console in development; smtp+tls://user:password@host:587 in
 # production. https://django-environ.readthedocs.io/en/latest/types.html#environ-env-email-url

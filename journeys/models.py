@@ -265,7 +265,11 @@ class AudienceSyncBatch(models.Model):
 
     class Meta:
         verbose_name_plural = "audience sync batches"
-        indexes = [models.Index(fields=["audience", "-sent_at"], name="sync_batch_audience_idx")]
+        indexes = [
+            models.Index(fields=["audience", "-sent_at"], name="sync_batch_audience_idx"),
+            # The status page's and /metrics' requests in the last minute, every audience.
+            models.Index(fields=["sent_at"], name="sync_batch_sent_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.size} to audience {self.audience_id}: {self.outcome}"

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import transaction
 
 from journeys.models import RateLimiterState
+from monitoring.metrics import limiter_wait_observed
 
 # The window is a little longer than TikTok's second: requests leave here a few milliseconds
 # before TikTok counts them, and must still fit in any one-second window over there.
@@ -74,13 +75,19 @@ class RateLimiter:
         return self._try_acquire_in_database()
 
     def acquire(self, *, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
+        waited = False
         while True:
             wait = self.try_acquire()
             if wait == 0:
+                if waited:
+                    limiter_wait_observed(time.monotonic() - started, timed_out=False)
                 return True
             if time.monotonic() + wait > deadline:
+                limiter_wait_observed(time.monotonic() - started, timed_out=True)
                 return False
+            waited = True
             time.sleep(wait)
 
     def _try_acquire_in_database(self) -> float:

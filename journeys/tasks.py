@@ -17,19 +17,23 @@ def journeys_advance() -> int:
     return advance(on_backlog=lambda: journeys_advance.apply_async(expires=WAKE_UP_EXPIRES_SECONDS))
 
 
-@shared_task
-def audience_sync_flush() -> dict:
+@shared_task(bind=True)
+def audience_sync_flush(self) -> dict:
     from journeys.sync import audience_sync_flush as flush
+    from monitoring.services import task_run_finished, task_run_started
 
+    task_run_started("audience_sync_flush", hostname=self.request.hostname or "")
     report = flush(
         on_backlog=lambda: audience_sync_flush.apply_async(expires=WAKE_UP_EXPIRES_SECONDS)
     )
-    return {
+    result = {
         "requests": report.requests,
         "failed_requests": report.failed_requests,
         "synced": report.synced,
         "errored": report.errored,
     }
+    task_run_finished("audience_sync_flush", result=result)
+    return result
 
 
 @shared_task

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -24,6 +25,21 @@ from django.conf import settings
 from requests_oauthlib import OAuth2Session
 
 logger = logging.getLogger(__name__)
+
+# Called after every API request with (path, outcome, seconds): outcome is TikTok's code
+# ("0", "40100"), "http_<status>", "timeout", "network" or "not_envelope". The monitoring app
+# registers its counters here (monitoring/apps.py), so this module stays free of bookkeeping.
+RequestObserver = Callable[[str, str, float], None]
+request_observers: list[RequestObserver] = []
+
+
+def _observe(path: str, outcome: str, seconds: float) -> None:
+    for observer in request_observers:
+        try:
+            observer(path, outcome, seconds)
+        except Exception:  # bookkeeping never breaks a request
+            logger.warning("request observer failed", exc_info=True)
+
 
 API_PATH = "/open_api/v1.3"
 AUTHORIZE_PATH = "/portal/auth"
@@ -411,19 +427,25 @@ class TikTokClient:
             headers["Content-Type"] = "application/json"
         if access_token is not None:
             headers["Access-Token"] = access_token
+        started = time.monotonic()
         try:
             return self.session.request(
                 method, self._url(path), params=params, data=data, headers=headers,
                 timeout=self.timeout,
             )  # fmt: skip
         except requests.Timeout as exc:
+            _observe(path, "timeout", time.monotonic() - started)
             raise TikTokTransientError(f"{path} timed out") from exc
         except requests.RequestException as exc:
+            _observe(path, "network", time.monotonic() - started)
             raise TikTokTransientError(f"{path} failed: {type(exc).__name__}") from exc
 
     def _unwrap(self, response: requests.Response, *, path: str) -> dict:
         """Return the envelope's data, or raise what its code (or HTTP status) means."""
         status = response.status_code
+        seconds = response.elapsed.total_seconds()
+        if status != 200:
+            _observe(path, f"http_{status}", seconds)
         if status == 429:
             raise TikTokRateLimitError(f"{path}: HTTP 429", http_status=status)
         if status >= 500:
@@ -435,12 +457,15 @@ class TikTokClient:
             envelope = response.json()
             code = int(envelope["code"])
         except (ValueError, KeyError, TypeError) as exc:
+            _observe(path, "not_envelope", seconds)
             raise TikTokTransientError(f"{path}: answer is not TikTok's envelope") from exc
         request_id = str(envelope.get("request_id", ""))
         message = str(envelope.get("message", ""))
+        _observe(path, str(code), seconds)
         logger.info(
             "tiktok %s code=%s request_id=%s ms=%d",
-            path, code, request_id, response.elapsed.total_seconds() * 1000,
+            path, code, request_id, seconds * 1000,
+            extra={"tiktok_path": path, "tiktok_code": code, "tiktok_request_id": request_id},
         )  # fmt: skip
         if code in (SUCCESS, PARTIAL_SUCCESS):
             return envelope.get("data") or {}
