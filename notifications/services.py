@@ -280,10 +280,11 @@ def _step_words(problem: Problem, *, resolved: bool) -> _Words:
     canvas = step.canvas
     where = f"the step {step} of the Canvas {canvas.name}"
     analytics = reverse("journeys:canvas-analytics", args=[canvas.pk])
-    kind = problem.get_kind_display()
+    # Braze's name for the error, with the Canvas ("Audience Does Not Exist For Canvas …").
+    title = f"{problem.get_kind_display()} For Canvas {canvas.name}"
     if resolved:
         return _Words(
-            title=f"Resolved: {kind} for Canvas {canvas.name}",
+            title=f"Resolved: {title}",
             body=f"Users of {where} reach TikTok again.",
             advice="",
             link=analytics,
@@ -291,7 +292,7 @@ def _step_words(problem: Problem, *, resolved: bool) -> _Words:
         )
     if problem.kind == ProblemKind.AUDIENCE_DOES_NOT_EXIST:
         return _Words(
-            title=f"Audience Does Not Exist For Canvas {canvas.name}",
+            title=title,
             body=f"TikTok says the audience of {where} does not exist: it was deleted, the "
             "connected user lost access to it, or it is not a streaming audience (for example "
             "a lookalike or customer-file audience). Users who reach the step are retried and "
@@ -303,7 +304,7 @@ def _step_words(problem: Problem, *, resolved: bool) -> _Words:
         )
     hours = round(settings.AUDIENCE_SYNC_RETRY_WINDOW_SECONDS / 3600)
     return _Words(
-        title=f"Users Are Erroring Out for Canvas {canvas.name}",
+        title=title,
         body=f"Users of {where} were not synced to TikTok within the {hours}-hour retry window "
         "and count as Users Errored. This points to a problem with the TikTok account.",
         advice="Audit the TikTok partner account (connection, ad account and audience); the "

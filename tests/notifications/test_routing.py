@@ -95,9 +95,7 @@ def flush_not_found():
     )
 
 
-def test_a_step_problem_notifies_the_canvas_creator(
-    active_canvas, not_found_step, admin, marketer
-):
+def test_a_step_problem_notifies_the_canvas_creator(active_canvas, not_found_step, admin, marketer):
     active_canvas.created_by = marketer.user
     active_canvas.save()
 
@@ -126,4 +124,4 @@ def test_a_step_problem_of_a_canvas_without_creator_goes_to_the_admins(
     step_problems_open(kind=ProblemKind.USERS_ERRORING, step_ids=[not_found_step.pk])
 
     assert recipients() == sorted([admin.user.email, connector.user.email])
-    assert {title for _, title, _ in told()} == {"Users Are Erroring Out for Canvas Journey"}
+    assert {title for _, title, _ in told()} == {"Users Are Erroring Out For Canvas Journey"}

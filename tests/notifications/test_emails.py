@@ -1,0 +1,115 @@
+"""Emails go through Django's email backend after the commit, one per recipient, with Braze's
+wording and a link to where to fix it, and never a token or an end user's identifiers."""
+
+import hashlib
+
+import pytest
+
+from appgroups.models import Role
+from canvas.models import MatchField
+from journeys.sync import audience_sync_flush
+from notifications import services
+from partners.tiktok.client import TikTokNotFoundError
+from tests.factories import MembershipFactory
+from tests.fakes import FakeTikTokClient
+from tests.journeys.conftest import T0, enter
+from tests.notifications.conftest import TOKEN, connection_for, invalidate
+
+pytestmark = pytest.mark.django_db
+
+
+def test_an_invalid_token_is_emailed_to_the_connector_after_the_commit(
+    app_group, admin, connector, mailoutbox, django_capture_on_commit_callbacks, settings
+):
+    settings.DASHBOARD_URL = "https://dash.example.test"
+    connection = connection_for(app_group, connector.user)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        invalidate(connection)
+        assert mailoutbox == []  # nothing leaves before the commit
+
+    (email,) = mailoutbox
+    assert email.to == ["ana@acme.test"]
+    assert email.subject == "[Acme] Invalid Token for TikTok"
+    assert "TikTok code 40105" in email.body
+    assert "What to do: Disconnect and reconnect on the partner page." in email.body
+    assert "https://dash.example.test/partners/tiktok/" in email.body
+    assert TOKEN not in email.body and TOKEN not in email.subject
+
+
+def test_admins_get_one_email_each(
+    app_group, admin, connector, mailoutbox, django_capture_on_commit_callbacks
+):
+    other_admin = MembershipFactory(app_group=app_group, role=Role.ADMIN, user__email="bo@a.test")
+    connection = connection_for(app_group, None)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        invalidate(connection)
+
+    assert sorted(tuple(e.to) for e in mailoutbox) == sorted(
+        [(admin.user.email,), (connector.user.email,), (other_admin.user.email,)]
+    )
+
+
+def test_a_rolled_back_problem_sends_no_email(
+    app_group, connector, mailoutbox, django_capture_on_commit_callbacks
+):
+    connection = connection_for(app_group, connector.user)
+
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        invalidate(connection)
+
+    assert len(callbacks) == 1  # registered for the commit, not run
+    assert mailoutbox == []
+
+
+def test_a_step_problem_email_names_the_canvas_and_no_end_user(
+    active_canvas,
+    sync_step,
+    make_profiles,
+    marketer,
+    mailoutbox,
+    django_capture_on_commit_callbacks,
+):
+    active_canvas.created_by = marketer.user
+    active_canvas.save()
+    sync_step([MatchField.EMAIL])
+    enter(
+        active_canvas,
+        make_profiles({"external_id": "u-1", "email": "private.person@example.com"}).values(),
+    )
+    client = FakeTikTokClient(errors=[TikTokNotFoundError("Audience not found", code=40007)])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        audience_sync_flush(now=T0, client=client)
+
+    (email,) = mailoutbox
+    assert email.to == ["marketer@acme.test"]
+    assert email.subject == "[Acme] Audience Does Not Exist For Canvas Journey"
+    assert "pick or create another audience" in email.body
+    assert f"/canvas/{active_canvas.pk}/analytics/" in email.body
+    digest = hashlib.sha256(b"private.person@example.com").hexdigest()
+    for secret in ("private.person@example.com", digest, "u-1", "unit-test-token"):
+        assert secret not in email.body
+
+
+def test_a_failing_mail_server_is_logged_and_keeps_the_in_app_notification(
+    app_group, connector, settings, django_capture_on_commit_callbacks, caplog
+):
+    settings.EMAIL_BACKEND = "tests.notifications.test_emails.BrokenBackend"
+    connection = connection_for(app_group, connector.user)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        invalidate(connection)
+
+    assert connector.user.notifications.count() == 1
+    assert "notification emails failed count=1 error=ConnectionRefusedError" in caplog.text
+    assert "ana@acme.test" not in caplog.text
+
+
+class BrokenBackend:
+    def __init__(self, **kwargs):
+        assert kwargs["timeout"] == services.EMAIL_TIMEOUT_SECONDS
+
+    def send_messages(self, messages):
+        raise ConnectionRefusedError("mail server down")
