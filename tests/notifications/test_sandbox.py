@@ -10,6 +10,7 @@ from canvas.models import MatchField
 from journeys.sync import audience_sync_flush
 from notifications.models import Problem, ProblemStatus
 from partners.models import ConnectionStatus
+from partners.services import tiktok_disconnect
 from partners.tasks import tiktok_connections_check
 from tests.journeys.conftest import T0, enter
 from tests.notifications.conftest import told
@@ -77,3 +78,24 @@ def test_a_deleted_audience_and_users_erroring_are_told_to_the_creator_then_reso
         "Resolved: Users Are Erroring Out For Canvas Journey",
     ]
     assert not Problem.objects.filter(status=ProblemStatus.OPEN).exists()
+
+
+def test_disconnect_and_reconnect_the_braze_fix_resolves_the_invalid_token_once(
+    tiktok_sandbox, sandbox_tiktok, admin
+):
+    connection, audience = sandbox_tiktok
+    tiktok_sandbox.revoke(connection.access_token)
+    tiktok_connections_check()
+    assert len(told()) == 1
+
+    tiktok_disconnect(actor=admin)
+    # Still a problem while disconnected (nothing syncs), and nothing more to say yet.
+    assert Problem.objects.get(key=f"connection:{connection.pk}").status == ProblemStatus.OPEN
+    assert len(told()) == 1
+
+    connect_through_oauth(admin, tiktok_sandbox, [audience.ad_account.advertiser_id])
+
+    assert told() == [
+        ("admin@acme.test", "Invalid Token for TikTok", False),
+        ("admin@acme.test", "Resolved: Invalid Token for TikTok", True),
+    ]
