@@ -328,6 +328,8 @@ METRICS_ALLOWED_NETWORKS = [
 
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="braze_sync <noreply@localhost>")
+# Seconds before an unresponsive mail server gives up (a worker must not hang on it).
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 # The dashboard's public address, for links in emails.
 DASHBOARD_URL = env("DASHBOARD_URL", default="http://127.0.0.1:8000").rstrip("/")
 

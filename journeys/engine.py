@@ -25,6 +25,7 @@ from canvas.models import SyncAction as StepAction
 from journeys.models import AudienceSyncItem, Entry, MessageSend, Phase, SyncAction
 from journeys.sql import column, execute, fetchall, new_claim_token, skip_locked, table
 from journeys.stats import not_synced_reasons_bump, step_error_record, step_stats_bump
+from monitoring.worker import shutdown_requested
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,8 @@ def journeys_advance(
     started = time.monotonic()
     handled = 0
     failed: set[int | None] = set()
-    while time.monotonic() - started < max_seconds:
+    # SIGTERM: stop between chunks (each commits on its own), not mid-way through max_seconds.
+    while time.monotonic() - started < max_seconds and not shutdown_requested():
         step_ids = list(
             Entry.objects.filter(due_at__lte=now)
             .exclude(step_id__in=[f for f in failed if f is not None])

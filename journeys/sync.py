@@ -40,6 +40,8 @@ from journeys.models import AudienceSyncBatch, AudienceSyncItem, BatchOutcome, S
 from journeys.ratelimit import tiktok_rate_limiter
 from journeys.sql import fetchall, new_claim_token, skip_locked, table
 from journeys.stats import step_error_record, step_stats_bump
+from monitoring.inflight import request_in_flight
+from monitoring.worker import shutdown_requested
 from notifications.models import ProblemKind
 from notifications.services import step_problems_open, step_problems_resolve
 from partners.models import AdAccountStatus, ConnectionStatus, TikTokAudience
@@ -139,14 +141,14 @@ def audience_sync_flush(
     report = FlushReport(on_backlog=on_backlog)
     report.errored = audience_sync_deadlines_expire(now=fixed_now or timezone.now())
     started = time.monotonic()
-    while time.monotonic() - started < max_seconds:
+    while time.monotonic() - started < max_seconds and not shutdown_requested():
         groups = _due_groups(now=fixed_now or timezone.now())
         if not groups:
             break
         progress = 0
         for group in groups:
             progress += _flush_group(group, now=fixed_now, client=client, report=report)
-            if time.monotonic() - started >= max_seconds:
+            if time.monotonic() - started >= max_seconds or shutdown_requested():
                 break
         if not progress:
             break
@@ -199,6 +201,8 @@ def _flush_group(
         if count < batch_size:
             return sent
         report.full_batch_claimed()
+        if shutdown_requested():  # SIGTERM: this batch is done and recorded; claim no more
+            return sent
     return sent
 
 
@@ -336,7 +340,12 @@ def _send(rows, group, audience, client, report) -> TikTokError | None:
     report.requests += 1
     started = time.monotonic()
     try:
-        with tiktok_auth_errors_recorded(ad_account.connection, ad_account.advertiser_id):
+        with (
+            request_in_flight(
+                audience_id=audience.pk, connection_id=ad_account.connection_id, users=len(rows)
+            ),
+            tiktok_auth_errors_recorded(ad_account.connection, ad_account.advertiser_id),
+        ):
             result = client.map_users(
                 access_token=token, advertiser_ids=[ad_account.advertiser_id],
                 action=group.action, id_schema=id_schema(group.schema), batch_data=body,
@@ -347,12 +356,31 @@ def _send(rows, group, audience, client, report) -> TikTokError | None:
         logger.warning(
             "audience sync batch failed audience=%s size=%d code=%s request_id=%s",
             audience.pk, len(rows), exc.code, exc.request_id,
+            extra=_batch_fields(audience, group, rows, "retry", exc.code, exc.request_id),
         )  # fmt: skip
         return exc
     report.synced += len(rows)
     report.users_per_request.append(len(rows))
     _log_batch(audience, group, rows, BatchOutcome.SYNCED, started, None, result.request_id)
+    logger.info(
+        "audience sync batch sent audience=%s size=%d request_id=%s",
+        audience.pk, len(rows), result.request_id,
+        extra=_batch_fields(audience, group, rows, "synced", result.code, result.request_id),
+    )  # fmt: skip
     return None
+
+
+def _batch_fields(audience, group, rows, outcome, code, request_id) -> dict:
+    """A batch's JSON log fields: ids and sizes only, never the hashes."""
+    return {
+        "audience_id": audience.pk,
+        "tiktok_audience_id": audience.tiktok_audience_id,
+        "action": group.action,
+        "batch_size": len(rows),
+        "outcome": outcome,
+        "tiktok_code": code,
+        "tiktok_request_id": request_id,
+    }
 
 
 def _log_batch(audience, group, rows, outcome, started, error, request_id="") -> None:

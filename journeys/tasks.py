@@ -41,5 +41,7 @@ def journeys_housekeeping() -> dict:
     from django.utils import timezone
 
     from journeys.stats import journeys_housekeeping as housekeeping
+    from monitoring.services import monitoring_housekeeping
 
-    return housekeeping(now=timezone.now())
+    now = timezone.now()
+    return housekeeping(now=now) | monitoring_housekeeping(now=now)

@@ -76,9 +76,3 @@ def request_in_flight(*, audience_id: int, connection_id: int, users: int) -> It
                     cursor.execute(f"DELETE FROM {table(InFlightRequest)} WHERE id = %s", [marker])
             except Exception:
                 logger.warning("in-flight marker not removed (it expires)", exc_info=True)
-
-
-def in_flight_prune(*, now=None) -> int:
-    """Forget markers of requests whose process died (housekeeping)."""
-    deleted, _ = InFlightRequest.objects.filter(expires_at__lt=now or timezone.now()).delete()
-    return deleted

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.utils import timezone
 
-from monitoring.models import TaskRun
+from monitoring.models import InFlightRequest, TaskRun, WorkerHeartbeat
+
+# Workers not heard from in this long leave the status page's list for good.
+HEARTBEATS_KEPT = timedelta(days=7)
 
 
 def task_run_started(name: str, *, hostname: str = "") -> None:
@@ -19,3 +24,10 @@ def task_run_started(name: str, *, hostname: str = "") -> None:
 
 def task_run_finished(name: str, *, result: dict) -> None:
     TaskRun.objects.filter(name=name).update(last_finished_at=timezone.now(), last_result=result)
+
+
+def monitoring_housekeeping(*, now: datetime) -> dict[str, int]:
+    """Forget in-flight markers of processes that died mid-request, and long-gone workers."""
+    markers, _ = InFlightRequest.objects.filter(expires_at__lt=now).delete()
+    workers, _ = WorkerHeartbeat.objects.filter(last_seen_at__lt=now - HEARTBEATS_KEPT).delete()
+    return {"in_flight_markers": markers, "worker_heartbeats": workers}

@@ -11,6 +11,16 @@ pytest_plugins = [
 
 
 @pytest.fixture(autouse=True)
+def _close_in_flight_connection():
+    """The flush marks requests in flight on a second PostgreSQL connection: close it after
+    each test, or dropping the test database finds it still in use."""
+    yield
+    from monitoring.inflight import side_connection_close
+
+    side_connection_close()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
