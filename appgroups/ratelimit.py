@@ -107,3 +107,18 @@ def _hit_database(key: str, window_start: int, cost: int) -> int:
                 f"DELETE FROM {table} WHERE {k} = %s AND {start} < %s", [key, window_start]
             )
     return int(count)
+
+
+def rate_limit_reset(*, key: str, window_seconds: int, now: float | None = None) -> None:
+    """Forget `key`'s count in the current window (both stores: a hit may have fallen back to
+    the database while Redis was down)."""
+    now = time.time() if now is None else now
+    window_start = int(now // window_seconds) * window_seconds
+    if settings.REDIS_URL:
+        import redis
+
+        try:
+            _redis_client(settings.REDIS_URL).delete(f"{REDIS_KEY_PREFIX}{key}:{window_start}")
+        except redis.RedisError as exc:
+            logger.warning("rate limit: Redis unavailable (%s), resetting in the database", exc)
+    RateLimitWindow.objects.filter(key=key).delete()

@@ -92,5 +92,3 @@ def _callbacks(resolver, prefix=""):
             yield from _callbacks(pattern, prefix + str(pattern.pattern))
         elif isinstance(pattern, URLPattern):
             yield prefix + str(pattern.pattern), pattern.callback
-
-
