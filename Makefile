@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 # Procfile commands (python, celery) and tools run from the virtualenv.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run install migrate seed worker beat web sandbox test lint format migrations-check pytest check-deploy clean
+.PHONY: run install migrate seed worker beat web sandbox test lint format migrations-check pytest check-deploy chaos clean
 
 run: install migrate seed
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/honcho start -f Procfile
@@ -43,6 +43,12 @@ format: install
 
 migrations-check: install
 	DJANGO_DEBUG=1 $(BIN)/python manage.py makemigrations --check --dry-run
+
+# Fault and load scenarios (issue 8): minutes, not part of `make test`. Needs PostgreSQL's and
+# Redis's server binaries (not running servers: it starts private ones on free ports).
+# CHAOS_ARGS="workers-killed --users 20000" runs one scenario, smaller.
+chaos: install
+	$(BIN)/python -m chaos $(CHAOS_ARGS)
 
 # pytest exits non-zero when it collects no tests, so an empty run cannot pass.
 pytest: install

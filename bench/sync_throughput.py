@@ -28,7 +28,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -40,6 +39,7 @@ from bench._support import (  # noqa: E402
     machine,
     peak_rss_mb,
     postgres_fresh_database,
+    seed_audience_sync,
     start_sandbox,
     stop,
 )
@@ -90,7 +90,9 @@ def main() -> None:
         import django
 
         django.setup()
-        canvas, step, audience_id = seed(args.users, f"http://127.0.0.1:{sandbox_port}")
+        canvas, step, audience_id = seed_audience_sync(
+            args.users, f"http://127.0.0.1:{sandbox_port}"
+        )
         for i in range(args.workers):
             workers.append(
                 subprocess.Popen(
@@ -133,83 +135,6 @@ def main() -> None:
         print("worker peak RSS (MB): " + ", ".join(f"{peak_rss_mb(w.pid):.0f}" for w in workers))
     finally:
         stop(beat, *workers, sandbox)
-
-
-def seed(users: int, tiktok_base: str):
-    """App group, TikTok connection (real OAuth services against the sandbox), audience, an
-    active Canvas with one Audience Sync step, and `users` profiles with an email."""
-    from django.db import connection
-
-    from appgroups.models import Role
-    from appgroups.selectors import membership_for_user
-    from appgroups.services import app_group_create, dashboard_user_add
-    from canvas.models import AudienceSyncSettings, Canvas, CanvasState, MatchField, Step
-    from partners.models import AudienceStatus, TikTokAudience
-    from partners.services import (
-        tiktok_client,
-        tiktok_connection_save,
-        tiktok_oauth_complete,
-        tiktok_oauth_start,
-    )  # fmt: skip
-
-    app_group, _ = app_group_create(name="Bench")
-    user, _ = dashboard_user_add(
-        email="bench@example.com", app_group=app_group, role=Role.ADMIN,
-        password="bench-password-123",
-    )  # fmt: skip
-    admin = membership_for_user(user=user, app_group_id=app_group.id)
-    redirect_uri = "http://127.0.0.1:8000/partners/tiktok/callback/"
-    state = parse_qs(urlsplit(tiktok_oauth_start(actor=admin, redirect_uri=redirect_uri)).query)[
-        "state"
-    ][0]
-    code = requests.post(
-        f"{tiktok_base}/_sandbox/auth_codes", json={"redirect_uri": redirect_uri}, timeout=10
-    ).json()["auth_code"]
-    attempt = tiktok_oauth_complete(
-        user=user, state=state, auth_code=code, redirect_uri=redirect_uri
-    )
-    advertiser_id = attempt.advertisers[0]["advertiser_id"]
-    connection_ = tiktok_connection_save(
-        actor=admin, attempt=attempt, advertiser_ids=[advertiser_id]
-    )
-    ad_account = connection_.ad_accounts.get()
-    audience_id = tiktok_client().create_audience(
-        access_token=connection_.access_token, advertiser_id=advertiser_id, name="Bench buyers"
-    )
-    audience = TikTokAudience.objects.create(
-        app_group=app_group, ad_account=ad_account, name="Bench buyers",
-        tiktok_audience_id=audience_id, status=AudienceStatus.CREATED,
-    )  # fmt: skip
-    canvas = Canvas.objects.create(app_group=app_group, name="Bench", state=CanvasState.ACTIVE)
-    step = Step.objects.create(canvas=canvas, step_type="audience_sync", name="To TikTok")
-    AudienceSyncSettings.objects.create(
-        step=step, ad_account=ad_account, audience=audience, match_fields=list(MatchField.values)
-    )
-    started = time.monotonic()
-    with connection.cursor() as cursor:
-        # Profiles as /users/track writes them: the email's SHA-256 next to the raw value.
-        cursor.execute(
-            """
-            INSERT INTO appgroups_profile (app_group_id, braze_id, external_id, email,
-              email_sha256, email_invalid_reason, phone, phone_e164, phone_sha256,
-              phone_invalid_reason, first_name, last_name, country, language, gender, home_city,
-              time_zone, email_subscribe, push_subscribe, custom_attributes, idfa_sha256,
-              idfa_invalid_reason, gaid_sha256, gaid_invalid_reason, created_at, updated_at)
-            SELECT %s, substr(md5(i::text), 1, 24), 'u' || i, 'user' || i || '@example.com',
-              encode(sha256(('user' || i || '@example.com')::bytea), 'hex'), '',
-              '+1650' || lpad(i::text, 7, '0'), '+1650' || lpad(i::text, 7, '0'),
-              encode(sha256(('+1650' || lpad(i::text, 7, '0'))::bytea), 'hex'), '', '', '', '',
-              '', '', '', '', '', '', '{}',
-              CASE WHEN i %% 2 = 0 THEN encode(sha256(md5('idfa' || i)::bytea), 'hex') END, '',
-              CASE WHEN i %% 2 = 1 THEN encode(sha256(md5('gaid' || i)::bytea), 'hex') END, '',
-              now(), now()
-            FROM generate_series(1, %s) AS i
-            """,
-            [app_group.pk, users],
-        )
-        cursor.execute("ANALYZE")
-    print(f"seeded {users:,} profiles in {time.monotonic() - started:.1f} s")
-    return canvas, step, audience_id
 
 
 def sandbox_size(base: str, audience_id: str) -> int:

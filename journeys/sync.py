@@ -242,10 +242,16 @@ def _flush_batch_postgres(group, audience, now, client, limiter, report) -> int:
 
 def _put_back_postgres(rows, group, audience, error, now) -> None:
     """Re-insert the batch's rows (same ids) with their next attempt, in the claim's
-    transaction: to every other worker they never left."""
+    transaction: to every other worker they never left.
+
+    The batch retries together (one jittered delay per attempt count, not per row): rows
+    spread over the delay window would come back as many tiny requests."""
+    next_attempt: dict[int, datetime] = {}
     items = []
     for row in rows:
         attempts = row[6] + 1
+        if attempts not in next_attempt:
+            next_attempt[attempts] = now + timedelta(seconds=retry_delay(attempts, error))
         items.append(
             AudienceSyncItem(
                 id=row[0],
@@ -262,7 +268,7 @@ def _put_back_postgres(rows, group, audience, error, now) -> None:
                 attempts=attempts,
                 first_attempt_at=_as_datetime(row[8]) if row[8] is not None else now,
                 deadline_at=_as_datetime(row[9]) if row[9] is not None else None,
-                next_attempt_at=now + timedelta(seconds=retry_delay(attempts, error)),
+                next_attempt_at=next_attempt[attempts],
                 last_error_code=error.code,
                 last_error_message=error.message[:1000],
             )  # fmt: skip
