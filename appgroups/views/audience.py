@@ -27,7 +27,7 @@ from appgroups.selectors.user_imports import (
     user_import_issues,
     user_import_list,
 )
-from appgroups.services.user_imports import user_import_create
+from appgroups.services.user_imports import report_rows, user_import_create
 
 
 @require_http_methods(["GET", "POST"])
@@ -130,16 +130,10 @@ def user_import_report(request, user_import_id: int):
     """Rejected rows and unusable values as CSV, streamed."""
     user_import = _import_or_404(request, user_import_id)
     writer = csv.writer(_Echo())
-
-    def rows():
-        yield writer.writerow(["line", "status", "column", "reason", "external_id"])
-        for issue in user_import_issues(user_import=user_import, limit=None):
-            status = "rejected" if issue.rejected else "imported, value unusable"
-            yield writer.writerow(
-                [issue.line, status, issue.column, issue.reason, issue.external_id]
-            )
-
-    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    rows = report_rows(user_import_issues(user_import=user_import, limit=None))
+    response = StreamingHttpResponse(
+        (writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8"
+    )
     name = f"import-{user_import.id}-report.csv"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

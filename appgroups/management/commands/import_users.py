@@ -10,7 +10,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from appgroups.models import AppGroup, UserImport
-from appgroups.services.user_imports import ImportProgress, user_import_run
+from appgroups.services.user_imports import ImportProgress, report_rows, user_import_run
 
 # Seconds between progress lines when stderr is not a terminal.
 LOG_INTERVAL_SECONDS = 5
@@ -75,13 +75,7 @@ class Command(BaseCommand):
         issues = list(finished.issues.order_by("line", "id"))
         if options["report"]:
             with open(options["report"], "w", newline="", encoding="utf-8") as out:
-                writer = csv.writer(out)
-                writer.writerow(["line", "status", "column", "reason", "external_id"])
-                for issue in issues:
-                    status = "rejected" if issue.rejected else "imported, value unusable"
-                    writer.writerow(
-                        [issue.line, status, issue.column, issue.reason, issue.external_id]
-                    )
+                csv.writer(out).writerows(report_rows(issues))
         for issue in [i for i in issues if i.rejected][:20]:
             self.stderr.write(f"  line {issue.line}: {issue.reason}")
         self.stdout.write(
