@@ -102,14 +102,23 @@ class JsonFormatter(logging.Formatter):
         }
         for key, value in record.__dict__.items():
             if key not in _RECORD_ATTRIBUTES and not key.startswith("_"):
-                entry[key] = (
-                    value if isinstance(value, str | int | float | bool | None) else str(value)
-                )
+                entry[key] = _extra_value(value)
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
             entry["exception"] = record.exc_text
         return json.dumps(entry, ensure_ascii=False)
+
+
+def _extra_value(value: object) -> object:
+    """An `extra=` field as JSON: numbers and booleans as they are; anything else as text,
+    cleaned like the message (Django's request logger passes the request, whose text holds the
+    full URL)."""
+    if isinstance(value, bool | int | float) or value is None:
+        return value
+    if hasattr(value, "method") and hasattr(value, "path"):  # an HttpRequest
+        return f"{value.method} {value.path}"
+    return redact(_QUERY_STRING.sub(r"\1?…", f" {value}")[1:])
 
 
 class RequestIdMiddleware:
