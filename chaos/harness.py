@@ -186,6 +186,8 @@ class Deployment:
             "TIKTOK_APP_ID": APP_ID,
             "TIKTOK_APP_SECRET": APP_SECRET,
             "LOG_LEVEL": "WARNING",
+            # Notification emails go to files in the run's folder, not to the console.
+            "EMAIL_URL": f"filemail:///{self.root / 'mail'}",  # an absolute folder: four slashes
             **self.settings,
         }
 

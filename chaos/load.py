@@ -3,9 +3,9 @@ drain the Audience Sync to the sandbox (issue 8).
 
 gunicorn serves the product with production settings; client threads keep HTTP/1.1
 connections open. `/users/track` clients send 75 attribute objects per request as fast as the
-server answers (a closed loop: the figure is what this machine sustains); a trigger client
-sends 50 recipients per request at a fixed rate (DESIGN.md §6: steady 1,000 users/s into a
-step). Each recipient is triggered once, so at the end the step's Entered must equal the
+server answers (a closed loop: the figure is what this machine sustains); trigger clients
+send 50 recipients per request at a fixed rate together (20 requests/s: DESIGN.md §6's steady
+1,000 users/s into a step). Each recipient is triggered once, so at the end the step's Entered must equal the
 recipients accepted, and Users Synced must reach it: no entry lost.
 """
 
@@ -27,6 +27,8 @@ from chaos.scenarios import Result, TimedOut, settled, stats, wait_for
 
 TRACK_OBJECTS = 75
 RECIPIENTS = 50
+# Clients sharing the trigger rate: one waits for each answer, so one alone cannot keep 20/s.
+TRIGGER_CLIENTS = 4
 
 
 class Client(threading.Thread):
@@ -134,7 +136,13 @@ def api_load(
 
             return make
 
-        def trigger_body(n: int):
+        def trigger_body(client: int):
+            def make(n: int):
+                return trigger_request(n * TRIGGER_CLIENTS + client)
+
+            return make
+
+        def trigger_request(n: int):
             first = n * RECIPIENTS + 1
             if first + RECIPIENTS - 1 > users:
                 return "/api/canvas/trigger/send", {"canvas_id": str(canvas.pk), "recipients": []}
@@ -146,14 +154,17 @@ def api_load(
         trackers = [
             Client(port, key, track_body(c), rate=None, until=until) for c in range(track_clients)
         ]
-        trigger = Client(port, key, trigger_body, rate=trigger_rate, until=until)
-        for client in [*trackers, trigger]:
+        triggers = [
+            Client(port, key, trigger_body(c), rate=trigger_rate / TRIGGER_CLIENTS, until=until)
+            for c in range(TRIGGER_CLIENTS)
+        ]
+        for client in [*trackers, *triggers]:
             client.start()
-        for client in [*trackers, trigger]:
+        for client in [*trackers, *triggers]:
             client.join()
         load_ended = time.monotonic()
 
-        triggered = sum(len(body["recipients"]) for body in trigger.accepted)
+        triggered = sum(len(body["recipients"]) for c in triggers for body in c.accepted)
         tracked = sum(len(body["attributes"]) for c in trackers for body in c.accepted)
         try:
             wait_for(lambda: settled(step, triggered), seconds=600)
@@ -167,7 +178,7 @@ def api_load(
         created = Profile.objects.filter(external_id__startswith="load-").count()
         for name, clients, per_request in (
             ("/users/track", trackers, TRACK_OBJECTS),
-            ("/canvas/trigger/send", [trigger], RECIPIENTS),
+            ("/canvas/trigger/send", triggers, RECIPIENTS),
         ):
             statuses: dict[int, int] = defaultdict(int)
             latencies: list[float] = []
