@@ -170,14 +170,17 @@ def users_export_ids(request):
     app_group = request.rest.app_group
     body = require_object(read_json_body(request))
     try:
-        external_ids = body.get("external_ids") or []
+        # Absent or null is "none"; any other non-array ({}, "", 0, false) is an error.
+        external_ids = body.get("external_ids")
+        external_ids = [] if external_ids is None else external_ids
         if not isinstance(external_ids, list):
             raise FieldError("'external_ids' must be an array of strings")
         external_ids = [
             clean_identifier(e, field="external_ids", max_length=EXTERNAL_ID_MAX_LENGTH)
             for e in external_ids
         ]
-        aliases = body.get("user_aliases") or []
+        aliases = body.get("user_aliases")
+        aliases = [] if aliases is None else aliases
         if not isinstance(aliases, list):
             raise FieldError("'user_aliases' must be an array of user alias objects")
         aliases = [_alias(a, "user_aliases") for a in aliases]
