@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -147,6 +148,9 @@ def _is_launched(canvas: Canvas) -> bool:
 
 def _clean_name(name: str) -> str:
     name = " ".join((name or "").split())
+    # Zero-width and other format characters alone would make an invisible name.
+    if not any(unicodedata.category(c)[0] not in "CZ" for c in name):
+        name = ""
     if not name:
         raise ValidationError({"name": "A Canvas needs a name."})
     if len(name) > MAX_NAME_LENGTH:

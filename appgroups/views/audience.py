@@ -35,7 +35,9 @@ from appgroups.services.user_imports import report_rows, user_import_create
 def user_list(request):
     # The search is a POST: an email or phone in a query string would be written to every
     # web server and proxy access log (DESIGN.md §7: no raw email or phone in logs).
-    query = request.POST.get("q", "").strip()[:255] if request.method == "POST" else ""
+    # NUL matches nothing stored (and PostgreSQL refuses it in a query).
+    query = request.POST.get("q", "").replace("\x00", "").strip()[:255]
+    query = query if request.method == "POST" else ""
     before = request.GET.get("before", "")
     if query:
         profiles = profile_search(app_group=request.app_group, query=query)
