@@ -60,6 +60,13 @@ PASSED_SETTINGS = (
 )
 
 
+def child_environment() -> dict[str, str]:
+    """The environment of a product process started by a test: this one's (broker, broker
+    folder, REDIS_URL), the test database, and the settings a test may have pointed elsewhere."""
+    env = os.environ | {"DATABASE_URL": database_url_for_test_database()}
+    return env | {name: str(getattr(settings, name)) for name in PASSED_SETTINGS}
+
+
 def _purge(*queues: str) -> None:
     from braze_sync.celery import app
 
@@ -76,11 +83,13 @@ def _start_worker(log_path, queue: str, name: str) -> WorkerProcess:
         "--pool", "solo", "--queues", f"{app.conf.task_default_queue},{queue}",
         "--hostname", f"{name}@%h", "--without-gossip", "--without-mingle", "--loglevel", "INFO",
     ]  # fmt: skip
-    env = os.environ | {"DATABASE_URL": database_url_for_test_database()}
-    env |= {name: str(getattr(settings, name)) for name in PASSED_SETTINGS}
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            command, cwd=settings.BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT
+            command,
+            cwd=settings.BASE_DIR,
+            env=child_environment(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
     return WorkerProcess(queue=queue, process=process, log_path=str(log_path))
 
