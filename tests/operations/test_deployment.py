@@ -165,6 +165,7 @@ def deployment(tmp_path, settings) -> Iterator[Deployment]:
         "TIKTOK_TOKEN_KEYS": ",".join(settings.TIKTOK_TOKEN_KEYS),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
         "PYTHONUNBUFFERED": "1",
+        "LOG_FORMAT": "plain",  # the test reads the processes' log lines
     }
     running = Deployment(tmp_path, overrides)
     try:
