@@ -141,13 +141,18 @@ def audience_sync_flush(
     report = FlushReport(on_backlog=on_backlog)
     report.errored = audience_sync_deadlines_expire(now=fixed_now or timezone.now())
     started = time.monotonic()
+    # A group whose request failed waits for its backoff: not retried within this flush.
+    failed: set[_Group] = set()
     while time.monotonic() - started < max_seconds and not shutdown_requested():
-        groups = _due_groups(now=fixed_now or timezone.now())
+        groups = [g for g in _due_groups(now=fixed_now or timezone.now()) if g not in failed]
         if not groups:
             break
         progress = 0
         for group in groups:
+            failed_before = report.failed_requests
             progress += _flush_group(group, now=fixed_now, client=client, report=report)
+            if report.failed_requests > failed_before:
+                failed.add(group)
             if time.monotonic() - started >= max_seconds or shutdown_requested():
                 break
         if not progress:
@@ -184,12 +189,13 @@ def _flush_group(
         .filter(pk=group.audience_id)
         .first()
     )
-    if audience is None:
-        return 0
+    if audience is None or audience.ad_account.connection.status != ConnectionStatus.CONNECTED:
+        return 0  # paused since the groups were listed (an invalid token): send nothing
     limiter = tiktok_rate_limiter(client.app_id)
     batch_size = settings.TIKTOK_MAX_USERS_PER_REQUEST
     sent = 0
     while True:
+        failed_before = report.failed_requests
         try:
             if db.vendor == "postgresql":
                 count = _flush_batch_postgres(group, audience, now, client, limiter, report)
@@ -198,7 +204,9 @@ def _flush_group(
         except _LimiterBusy:
             break
         sent += count
-        if count < batch_size:
+        if count < batch_size or report.failed_requests > failed_before:
+            # A failed request ends the group's turn: its rows wait for their backoff, and
+            # an invalid token must not be tried batch after batch.
             return sent
         report.full_batch_claimed()
         if shutdown_requested():  # SIGTERM: this batch is done and recorded; claim no more

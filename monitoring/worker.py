@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import threading
 from pathlib import Path
 
 from celery import bootsteps
@@ -28,6 +29,22 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 10
 _stopping = False
+# The heartbeat thread must not be inside the database library when the worker forks a pool
+# process: SQLite's global lock, held at that instant, stays locked forever in the child
+# (seen: a pool process stuck in its first connect). Forks wait for the heartbeat's write.
+_database_lock = threading.Lock()
+
+
+def _reset_database_lock() -> None:
+    global _database_lock
+    _database_lock = threading.Lock()
+
+
+os.register_at_fork(
+    before=lambda: _database_lock.acquire(),
+    after_in_parent=lambda: _database_lock.release(),
+    after_in_child=_reset_database_lock,
+)
 
 
 def _stop_file(pid: int) -> Path:
@@ -51,6 +68,13 @@ def _on_worker_shutting_down(sig=None, how=None, exitcode=None, **kwargs) -> Non
 
 
 def _heartbeat_write(hostname: str, *, started_at, concurrency: int, **fields) -> None:
+
+    with _database_lock:
+        _heartbeat_save(hostname, started_at=started_at, concurrency=concurrency, **fields)
+        connection.close()
+
+
+def _heartbeat_save(hostname: str, *, started_at, concurrency: int, **fields) -> None:
     from monitoring.models import WorkerHeartbeat
 
     close_old_connections()
@@ -95,7 +119,6 @@ class WorkerHeartbeatStep(bootsteps.StartStopStep):
             concurrency=worker.concurrency or 0,
             stopping_at=stopping_at,
         )
-        connection.close()
 
     def start(self, worker) -> None:
         global _stopping
@@ -119,5 +142,4 @@ class WorkerHeartbeatStep(bootsteps.StartStopStep):
             stopping_at=now,
             stopped_at=now,
         )
-        connection.close()
         _stop_file(os.getpid()).unlink(missing_ok=True)

@@ -155,6 +155,30 @@ def test_a_failed_batch_retries_together_in_one_request(active_canvas, sync_step
     assert [len(call["rows"]) for call in client.calls] == [30, 30]
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        TikTokAuthError("Access token is revoked", code=40105),
+        TikTokRateLimitError("App reaches the QPS limit", code=40100),
+    ],
+)
+def test_a_failed_request_ends_the_flush_of_its_group(
+    error, settings, active_canvas, sync_step, make_profiles
+):
+    """Three full batches queued, TikTok refuses one: one request, not three (`make chaos`
+    saw 27 requests with a revoked token while the flush went on batch after batch)."""
+    settings.TIKTOK_MAX_USERS_PER_REQUEST = 1
+    sync_step([MatchField.EMAIL])
+    users = [{"external_id": f"f{i}", "email": f"f{i}@example.com"} for i in range(3)]
+    enter(active_canvas, make_profiles(*users).values())
+    client = FakeTikTokClient(errors=[error] * 3)
+
+    audience_sync_flush(now=T0, client=client)
+
+    assert len(client.calls) == 1
+    assert AudienceSyncItem.objects.count() == 3
+
+
 def test_an_invalid_token_pauses_the_queue_until_reconnect(
     active_canvas, sync_step, make_profiles, tiktok
 ):
