@@ -244,6 +244,8 @@ def token_revoked(d: Deployment, users: int = 100_000, check_seconds: int = 10) 
         time.sleep(check_seconds * 2)
         after = mapping_requests(d)
         result.check("no mapping request while invalid", after == before, after - before)
+        refused = d.sandbox_call("GET", "/stats")["by_code"].get("40105", 0)
+        result.figures["requests TikTok refused with 40105 (in flight when revoked)"] = refused
         pending = stats(step).entered - stats(step).synced
         result.figures["users pending while paused"] = pending
         # Reconnect inside the window: the same advertiser through OAuth again.
