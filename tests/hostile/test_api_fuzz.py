@@ -124,3 +124,36 @@ def test_the_api_survives_its_own_schema(case, fuzz_target):
         headers=headers,
         excluded_checks=[positive_data_acceptance, negative_data_rejection],
     )
+
+
+# Found by the long run (FUZZ_COVERAGE=1 FUZZ_EXAMPLES=1000 on PostgreSQL), kept as examples.
+
+
+@pytest.mark.parametrize(
+    "properties",
+    [{"\x00": None}, {"note": "a\x00b"}, {"deep": [{"x": {"\x00key": 1}}]}],
+    ids=["key", "value", "nested"],
+)
+@pytest.mark.parametrize("where", ["canvas_entry_properties", "context", "recipient"])
+def test_nul_in_entry_properties_is_a_400_that_writes_nothing(
+    fuzz_target, client, properties, where
+):
+    """PostgreSQL's jsonb refuses \\u0000: the API must refuse it first, on every database."""
+    headers, canvas = fuzz_target
+    body = {"canvas_id": str(canvas.pk), "recipients": [{"external_user_id": "known-0"}]}
+    if where == "recipient":
+        body["recipients"][0]["canvas_entry_properties"] = properties
+    else:
+        body[where] = properties
+    before = snapshot()
+
+    response = client.post(
+        "/api/canvas/trigger/send",
+        json.dumps(body),
+        content_type="application/json",
+        headers=headers,
+    )
+
+    assert response.status_code == 400, response.content
+    assert set(response.json()) >= {"message", "errors"}
+    assert_unchanged(before, snapshot(), "trigger with NUL in properties")
