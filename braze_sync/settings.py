@@ -124,6 +124,14 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# Sign-in rate limiting (appgroups/loginlimit.py): failed sign-ins per window answer 429.
+LOGIN_FAILURES_PER_EMAIL = env.int("LOGIN_FAILURES_PER_EMAIL", default=5)
+LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", default=50)
+LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=15 * 60)
+# The header a trusted proxy puts the client's address in (e.g. X-Forwarded-For); empty:
+# REMOTE_ADDR. Only set it when every request comes through that proxy.
+LOGIN_CLIENT_ADDRESS_HEADER = env("LOGIN_CLIENT_ADDRESS_HEADER", default="")
+
 # Internationalization
 
 LANGUAGE_CODE = "en-us"

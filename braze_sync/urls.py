@@ -3,11 +3,13 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from appgroups import views as appgroup_views
+from appgroups.views import auth as appgroup_auth
 from monitoring import views as monitoring_views
 
 urlpatterns = [
     path("", appgroup_views.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    # Django's sign-in, with failed attempts rate-limited (appgroups/loginlimit.py).
+    path("login/", appgroup_auth.login, name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", appgroup_views.healthz, name="healthz"),
     path("metrics", monitoring_views.metrics, name="metrics"),

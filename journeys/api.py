@@ -125,7 +125,27 @@ def _properties(obj: dict, *, where: str) -> dict | None:
         raise RestError(400, f"{where}: '{given[0]}' must be an object")
     if len(orjson.dumps(value)) > MAX_PROPERTIES_BYTES:
         raise RestError(400, f"{where}: '{given[0]}' is larger than 50 KB")
+    if _holds_nul(value):
+        # PostgreSQL's jsonb refuses \u0000 (a 500 otherwise); SQLite would store it.
+        raise RestError(400, f"{where}: '{given[0]}' must not contain NUL characters")
     return value
+
+
+def _holds_nul(value: Any) -> bool:
+    """A NUL character in any key or string, at any depth (a 50 KB value: no deep recursion
+    worth fearing, but walk it without recursion anyway)."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 def _recipients(recipients: Any, top_level: dict | None) -> list[dict]:
