@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -204,7 +204,11 @@ def sync_status(*, app_group: AppGroup, now: datetime | None = None) -> list[Con
                 paused_reason=_paused_reason(connection, account),
             )
         )
-    figures = _figures(all_audiences, sum(pending.values()), now)
+    if len(accounts) == 1 and rows:
+        # One ad account (the usual case): its figures are the connection's; read them once.
+        figures = replace(rows[0].figures)
+    else:
+        figures = _figures(all_audiences, sum(pending.values()), now)
     if connection.status == ConnectionStatus.INVALID and connection.invalid_at:
         if figures.last_error_at is None or connection.invalid_at >= figures.last_error_at:
             figures.last_error_code = connection.invalid_code
