@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from django.db.models import F
 from django.utils import timezone
 
-from journeys.models import NotSyncedReason, Period, StepActivity, StepStats
-from journeys.sql import execute, table
+from appgroups import sqlbulk
+from journeys.models import AudienceSyncBatch, NotSyncedReason, Period, StepActivity, StepStats
 
 # What the chart shows per minute; older minutes are pruned (days stay).
 MINUTES_KEPT = timedelta(days=2)
@@ -44,18 +44,21 @@ def step_error_record(step_ids, *, code: int | None, message: str, at: datetime)
 
 
 def step_activity_bump(step_id: int, *, at: datetime, entered=0, synced=0, errored=0) -> None:
-    """Add to the minute and the day bucket of `at` (an upsert; PostgreSQL and SQLite)."""
+    """Add to the minute and the day bucket of `at`: one upsert of both rows."""
     minute = at.replace(second=0, microsecond=0)
     day = minute.replace(hour=0, minute=0)
-    for period, start in ((Period.MINUTE, minute), (Period.DAY, day)):
-        execute(
-            f"INSERT INTO {table(StepActivity)} (step_id, period, start, entered, synced, errored) "
-            "VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (step_id, period, start) DO UPDATE SET "
-            f"entered = {table(StepActivity)}.entered + excluded.entered, "
-            f"synced = {table(StepActivity)}.synced + excluded.synced, "
-            f"errored = {table(StepActivity)}.errored + excluded.errored",
-            [step_id, period, start, entered, synced, errored],
-        )
+    name = StepActivity._meta.db_table
+    sqlbulk.insert(
+        name,
+        ("step_id", "period", "start", *ACTIVITY_FIELDS),
+        [
+            (step_id, period, start, entered, synced, errored)
+            for period, start in ((Period.MINUTE, minute), (Period.DAY, day))
+        ],
+        model=StepActivity,
+        conflict=("step_id", "period", "start"),
+        update={f: f"{sqlbulk.quote(name)}.{f} + EXCLUDED.{f}" for f in ACTIVITY_FIELDS},
+    )
 
 
 def step_activity_prune(*, now: datetime) -> int:
@@ -84,7 +87,5 @@ SYNC_LOG_KEPT = timedelta(days=7)
 
 def journeys_housekeeping(*, now: datetime) -> dict[str, int]:
     """Prune what only recent history needs: minute buckets and old sync-log rows."""
-    from journeys.models import AudienceSyncBatch
-
     batches, _ = AudienceSyncBatch.objects.filter(sent_at__lt=now - SYNC_LOG_KEPT).delete()
     return {"minute_buckets": step_activity_prune(now=now), "sync_log": batches}

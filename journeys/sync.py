@@ -71,8 +71,7 @@ RETRY_OTHER = (60, 1800)
 
 SCHEMA_BITS = (1, 2, 4, 8)  # email, phone, IDFA, GAID: the order of ID_SCHEMAS
 HASH_FIELDS = ("email_sha256", "phone_sha256", "idfa_sha256", "gaid_sha256")
-# Row tuples: these first (the order the encoder and the bookkeeping rely on), then on
-# PostgreSQL what it takes to put a failed batch back.
+# Row tuples, in the order the encoder and the bookkeeping rely on.
 ROW_FIELDS = ("id", "step_id", *HASH_FIELDS, "attempts", "enqueued_at")
 # PostgreSQL returns times as epoch seconds: turning 10,000 timestamps into datetimes was a
 # third of a batch's claim time (bench/sync_throughput.py --workers 0).
@@ -149,10 +148,9 @@ def audience_sync_flush(
             break
         progress = 0
         for group in groups:
-            failed_before = report.failed_requests
-            progress += _flush_group(group, now=fixed_now, client=client, report=report)
-            if report.failed_requests > failed_before:
-                failed.add(group)
+            progress += _flush_group(
+                group, now=fixed_now, client=client, report=report, failed=failed
+            )
             if time.monotonic() - started >= max_seconds or shutdown_requested():
                 break
         if not progress:
@@ -181,9 +179,15 @@ def _due_groups(*, now: datetime) -> list[_Group]:
 
 
 def _flush_group(
-    group: _Group, *, now: datetime | None, client: TikTokClient, report: FlushReport
+    group: _Group,
+    *,
+    now: datetime | None,
+    client: TikTokClient,
+    report: FlushReport,
+    failed: set[_Group],
 ) -> int:
-    """Send full batches of one group until it has no due rows left. Returns users sent."""
+    """Send full batches of one group until it has no due rows left, or a request fails (the
+    group then joins `failed`). Returns users sent."""
     audience = (
         TikTokAudience.objects.select_related("ad_account__connection")
         .filter(pk=group.audience_id)
@@ -204,9 +208,12 @@ def _flush_group(
         except _LimiterBusy:
             break
         sent += count
-        if count < batch_size or report.failed_requests > failed_before:
+        if report.failed_requests > failed_before:
             # A failed request ends the group's turn: its rows wait for their backoff, and
             # an invalid token must not be tried batch after batch.
+            failed.add(group)
+            return sent
+        if count < batch_size:
             return sent
         report.full_batch_claimed()
         if shutdown_requested():  # SIGTERM: this batch is done and recorded; claim no more
@@ -355,9 +362,7 @@ def _send(rows, group, audience, client, report) -> TikTokError | None:
     started = time.monotonic()
     try:
         with (
-            request_in_flight(
-                audience_id=audience.pk, connection_id=ad_account.connection_id, users=len(rows)
-            ),
+            request_in_flight(audience_id=audience.pk, users=len(rows)),
             tiktok_auth_errors_recorded(ad_account.connection, ad_account.advertiser_id),
         ):
             result = client.map_users(

@@ -9,7 +9,6 @@ the default connection does.
 from __future__ import annotations
 
 import logging
-import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -48,7 +47,7 @@ def side_connection_close() -> None:
 
 
 @contextmanager
-def request_in_flight(*, audience_id: int, connection_id: int, users: int) -> Iterator[None]:
+def request_in_flight(*, audience_id: int, users: int) -> Iterator[None]:
     """Mark `users` as in flight to the audience while the block runs. Bookkeeping only: a
     failure to write the marker is logged and the request goes out anyway."""
     marker = None
@@ -57,13 +56,9 @@ def request_in_flight(*, audience_id: int, connection_id: int, users: int) -> It
         with _marker_connection().cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO {table(InFlightRequest)} "
-                "(audience_id, connection_id, users, hostname, started_at, expires_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
-                adapt([
-                    audience_id, connection_id, users, socket.gethostname()[:255], now,
-                    now + timedelta(seconds=MARKER_SECONDS),
-                ]),
-            )  # fmt: skip
+                "(audience_id, users, started_at, expires_at) VALUES (%s, %s, %s, %s) RETURNING id",
+                adapt([audience_id, users, now, now + timedelta(seconds=MARKER_SECONDS)]),
+            )
             marker = cursor.fetchone()[0]
     except Exception:
         logger.warning("in-flight marker not written", exc_info=True)

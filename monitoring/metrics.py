@@ -14,7 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 from prometheus_client import CollectorRegistry, generate_latest
@@ -24,7 +24,7 @@ from prometheus_client.core import (
     HistogramMetricFamily,
 )
 
-from journeys.sql import adapt, table
+from appgroups import sqlbulk
 from monitoring.models import MetricCounter
 
 logger = logging.getLogger(__name__)
@@ -74,16 +74,16 @@ def counters_add(increments: Iterable[tuple[str, str, float]]) -> None:
 
 
 def _upsert(rows: list[tuple[str, str, float]]) -> None:
-    name = table(MetricCounter)
-    values = ", ".join(["(%s, %s, %s)"] * len(rows))
+    name = MetricCounter._meta.db_table
     try:
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"INSERT INTO {name} (name, labels, value) VALUES {values} "
-                "ON CONFLICT (name, labels) DO UPDATE SET value = "
-                f"{name}.value + excluded.value",
-                adapt([v for row in rows for v in row]),
-            )
+        sqlbulk.insert(
+            name,
+            ("name", "labels", "value"),
+            rows,
+            model=MetricCounter,
+            conflict=("name", "labels"),
+            update={"value": f"{sqlbulk.quote(name)}.value + EXCLUDED.value"},
+        )
     except Exception:
         logger.warning("metrics not recorded", exc_info=True)
 
@@ -194,9 +194,9 @@ def _shared_counters() -> Iterator:
 
 
 def _queue_gauges(now: datetime) -> Iterator:
-    from monitoring.selectors import queue_totals
+    from monitoring.selectors import deployment_backlog
 
-    totals = queue_totals(now=now)
+    totals = deployment_backlog(now=now)
     backlog = GaugeMetricFamily(
         f"{PREFIX}_audience_sync_backlog_users",
         "Users queued for TikTok (waiting, due or in flight).",
@@ -207,7 +207,7 @@ def _queue_gauges(now: datetime) -> Iterator:
         f"{PREFIX}_audience_sync_oldest_pending_seconds",
         "Age of the oldest queued user (0 when the queue is empty).",
     )
-    oldest.add_metric([], totals.oldest_age_seconds or 0)
+    oldest.add_metric([], totals.oldest_age_seconds)
     yield oldest
     in_flight = GaugeMetricFamily(
         f"{PREFIX}_audience_sync_in_flight_users", "Users in requests on their way to TikTok."

@@ -69,9 +69,7 @@ class InFlightRequest(models.Model):
     claim's rows (and possibly in a test's uncommitted data) are visible."""
 
     audience_id = models.BigIntegerField()
-    connection_id = models.BigIntegerField()
     users = models.IntegerField()
-    hostname = models.CharField(max_length=255, blank=True)
     started_at = models.DateTimeField()
     expires_at = models.DateTimeField()
 

@@ -34,6 +34,7 @@ from journeys.models import (
 from journeys.sql import fetchall, table
 from monitoring.models import InFlightRequest, TaskRun, WorkerHeartbeat
 from partners.models import AdAccountStatus, ConnectionStatus, TikTokAdAccount, TikTokConnection
+from partners.selectors import tiktok_connection_get
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +115,25 @@ def _oldest_enqueued_at(audience_ids: list[int] | None) -> datetime | None:
     items = AudienceSyncItem.objects.filter(deadline_at__isnull=False)
     if audience_ids is not None:
         items = items.filter(audience_id__in=audience_ids)
-    row = items.order_by("deadline_at").values_list("enqueued_at", flat=True).first()
-    return row
+    return items.order_by("deadline_at").values_list("enqueued_at", flat=True).first()
+
+
+def _in_flight(audience_ids: list[int] | None, now: datetime) -> int:
+    markers = InFlightRequest.objects.filter(expires_at__gt=now)
+    if audience_ids is not None:
+        markers = markers.filter(audience_id__in=audience_ids)
+    return markers.aggregate(n=Sum("users"))["n"] or 0
+
+
+def _request_rate(audience_ids: list[int] | None, now: datetime) -> tuple[int, int]:
+    """Requests sent in the last minute, and the most in any one second of it."""
+    batches = AudienceSyncBatch.objects.filter(sent_at__gt=now - timedelta(minutes=1))
+    if audience_ids is not None:
+        batches = batches.filter(audience_id__in=audience_ids)
+    seconds = Counter(
+        sent_at.replace(microsecond=0) for sent_at in batches.values_list("sent_at", flat=True)
+    )
+    return sum(seconds.values()), max(seconds.values(), default=0)
 
 
 def _due_now(audience_ids: list[int] | None, now: datetime) -> int:
@@ -142,24 +160,18 @@ def _figures(audience_ids: list[int] | None, pending: int, now: datetime) -> Syn
     figures.oldest_enqueued_at = _oldest_enqueued_at(audience_ids)
     figures.due_now = _due_now(audience_ids, now)
 
-    in_flight = InFlightRequest.objects.filter(expires_at__gt=now)
+    figures.in_flight = _in_flight(audience_ids, now)
+    figures.requests_last_minute, figures.peak_requests_in_a_second = _request_rate(
+        audience_ids, now
+    )
     activity = StepActivity.objects.filter(period=Period.MINUTE, start__gt=now - timedelta(hours=1))
-    batches = AudienceSyncBatch.objects.filter(sent_at__gt=now - timedelta(minutes=1))
     failures = AudienceSyncBatch.objects.filter(outcome=BatchOutcome.RETRY)
     if audience_ids is not None:
-        in_flight = in_flight.filter(audience_id__in=audience_ids)
         activity = activity.filter(step__audience_sync__audience_id__in=audience_ids)
-        batches = batches.filter(audience_id__in=audience_ids)
         failures = failures.filter(audience_id__in=audience_ids)
-    figures.in_flight = in_flight.aggregate(n=Sum("users"))["n"] or 0
     totals = activity.aggregate(synced=Sum("synced"), errored=Sum("errored"))
     figures.synced_last_hour = totals["synced"] or 0
     figures.errored_last_hour = totals["errored"] or 0
-    seconds = Counter(
-        sent_at.replace(microsecond=0) for sent_at in batches.values_list("sent_at", flat=True)
-    )
-    figures.requests_last_minute = sum(seconds.values())
-    figures.peak_requests_in_a_second = max(seconds.values(), default=0)
     last_failure = failures.order_by("-sent_at").values("code", "message", "sent_at").first()
     if last_failure:
         figures.last_error_code = last_failure["code"]
@@ -183,7 +195,7 @@ def _paused_reason(connection: TikTokConnection, ad_account: TikTokAdAccount | N
 def sync_status(*, app_group: AppGroup, now: datetime | None = None) -> list[ConnectionStatusRow]:
     """The status page's figures for the app group's TikTok connection and ad accounts."""
     now = now or timezone.now()
-    connection = TikTokConnection.objects.filter(app_group=app_group).first()
+    connection = tiktok_connection_get(app_group=app_group)
     if connection is None:
         return []
     accounts = list(
@@ -224,18 +236,45 @@ def sync_status(*, app_group: AppGroup, now: datetime | None = None) -> list[Con
     ]
 
 
-def queue_totals(*, now: datetime | None = None) -> SyncFigures:
-    """The whole deployment's queue (every app group): for /metrics and the limiter line."""
+@dataclass
+class RequestRate:
+    """Requests to TikTok in the last minute, every app group (the limit is per TikTok app)."""
+
+    requests_last_minute: int
+    peak_requests_in_a_second: int
+
+    @property
+    def requests_per_second(self) -> float:
+        return self.requests_last_minute / 60
+
+
+def deployment_request_rate(*, now: datetime | None = None) -> RequestRate:
+    return RequestRate(*_request_rate(None, now or timezone.now()))
+
+
+@dataclass
+class Backlog:
+    """The whole deployment's queue (every app group), for /metrics."""
+
+    pending: int
+    oldest_age_seconds: float
+    in_flight: int
+
+
+def deployment_backlog(*, now: datetime | None = None) -> Backlog:
     now = now or timezone.now()
-    pending = _pending(Q())
-    return _figures(None, sum(pending.values()), now)
+    oldest = _oldest_enqueued_at(None)
+    return Backlog(
+        pending=sum(_pending(Q()).values()),
+        oldest_age_seconds=max((now - oldest).total_seconds(), 0.0) if oldest else 0.0,
+        in_flight=_in_flight(None, now),
+    )
 
 
 @dataclass
 class WorkerRow:
     heartbeat: WorkerHeartbeat
     alive: bool
-    seconds_since_seen: float
 
 
 def workers_status(*, now: datetime | None = None) -> list[WorkerRow]:
@@ -247,7 +286,7 @@ def workers_status(*, now: datetime | None = None) -> list[WorkerRow]:
     for heartbeat in recent:
         age = (now - heartbeat.last_seen_at).total_seconds()
         alive = heartbeat.stopped_at is None and age <= WORKER_ALIVE_SECONDS
-        rows.append(WorkerRow(heartbeat=heartbeat, alive=alive, seconds_since_seen=max(age, 0)))
+        rows.append(WorkerRow(heartbeat=heartbeat, alive=alive))
     rows.sort(key=lambda row: (not row.alive, row.heartbeat.hostname))
     return rows
 

@@ -28,7 +28,7 @@ def sync_status(request: HttpRequest) -> HttpResponse:
         "workers": selectors.workers_status(now=now),
         "flush": selectors.flush_last_run(),
         "broker_queue_length": selectors.broker_queue_length(),
-        "deployment": selectors.queue_totals(now=now),
+        "deployment": selectors.deployment_request_rate(now=now),
         "rate_limit": selectors.rate_limit(),
         "worker_alive_seconds": selectors.WORKER_ALIVE_SECONDS,
     }

@@ -67,39 +67,32 @@ def _on_worker_shutting_down(sig=None, how=None, exitcode=None, **kwargs) -> Non
     logger.info("worker shutting down (%s): tasks stop after their current batch", sig)
 
 
-def _heartbeat_write(hostname: str, *, started_at, concurrency: int, **fields) -> None:
-
-    with _database_lock:
-        _heartbeat_save(hostname, started_at=started_at, concurrency=concurrency, **fields)
-        connection.close()
-
-
-def _heartbeat_save(hostname: str, *, started_at, concurrency: int, **fields) -> None:
+def _heartbeat_write(
+    hostname: str, *, started_at, concurrency: int, stopping_at=None, stopped_at=None
+) -> None:
     from monitoring.models import WorkerHeartbeat
 
-    close_old_connections()
-    try:
-        now = timezone.now()
-        WorkerHeartbeat.objects.bulk_create(
-            [
-                WorkerHeartbeat(
-                    hostname=hostname,
-                    pid=os.getpid(),
-                    concurrency=concurrency,
-                    started_at=started_at,
-                    last_seen_at=now,
-                    stopping_at=fields.get("stopping_at"),
-                    stopped_at=fields.get("stopped_at"),
-                )
-            ],
-            update_conflicts=True,
-            unique_fields=["hostname"],
-            update_fields=[
-                "pid", "concurrency", "started_at", "last_seen_at", "stopping_at", "stopped_at"
-            ],
-        )  # fmt: skip
-    except Exception:
-        logger.warning("worker heartbeat not recorded", exc_info=True)
+    with _database_lock:
+        close_old_connections()
+        try:
+            WorkerHeartbeat.objects.bulk_create(
+                [
+                    WorkerHeartbeat(
+                        hostname=hostname, pid=os.getpid(), concurrency=concurrency,
+                        started_at=started_at, last_seen_at=timezone.now(),
+                        stopping_at=stopping_at, stopped_at=stopped_at,
+                    )
+                ],
+                update_conflicts=True,
+                unique_fields=["hostname"],
+                update_fields=[
+                    "pid", "concurrency", "started_at", "last_seen_at", "stopping_at",
+                    "stopped_at",
+                ],
+            )  # fmt: skip
+        except Exception:
+            logger.warning("worker heartbeat not recorded", exc_info=True)
+        connection.close()
 
 
 class WorkerHeartbeatStep(bootsteps.StartStopStep):

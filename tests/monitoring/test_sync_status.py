@@ -54,11 +54,11 @@ def known_state(tiktok, sync_step):
     queue(step, audience, connection, enqueued_ago=50, due_in=60, attempts=1)  # retry later
     queue(step, audience, connection, enqueued_ago=5, due_in=30, attempts=1)
     InFlightRequest.objects.create(
-        audience_id=audience.pk, connection_id=connection.pk, users=10,
+        audience_id=audience.pk, users=10,
         started_at=NOW, expires_at=NOW + timedelta(minutes=2),
     )  # fmt: skip
     InFlightRequest.objects.create(  # a dead worker's marker: expired
-        audience_id=audience.pk, connection_id=connection.pk, users=999,
+        audience_id=audience.pk, users=999,
         started_at=NOW - timedelta(minutes=5), expires_at=NOW - timedelta(minutes=3),
     )  # fmt: skip
     StepActivity.objects.create(
