@@ -106,6 +106,29 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
+def tiktok_connect(admin, tiktok_base: str, advertiser_ids: list[str] | None = None):
+    """Connect (or reconnect) the admin's app group to the sandbox through the product's real
+    OAuth services, as Connect TikTok → consent → picker does. Without `advertiser_ids`, the
+    first account TikTok authorized. Returns the connection."""
+    from partners.services import (
+        tiktok_connection_save,
+        tiktok_oauth_complete,
+        tiktok_oauth_start,
+    )
+
+    redirect_uri = "http://127.0.0.1:8000/partners/tiktok/callback/"
+    consent = tiktok_oauth_start(actor=admin, redirect_uri=redirect_uri)
+    state = parse_qs(urlsplit(consent).query)["state"][0]
+    code = requests.post(
+        f"{tiktok_base}/_sandbox/auth_codes", json={"redirect_uri": redirect_uri}, timeout=10
+    ).json()["auth_code"]
+    attempt = tiktok_oauth_complete(
+        user=admin.user, state=state, auth_code=code, redirect_uri=redirect_uri
+    )
+    chosen = advertiser_ids or [attempt.advertisers[0]["advertiser_id"]]
+    return tiktok_connection_save(actor=admin, attempt=attempt, advertiser_ids=chosen)
+
+
 def seed_audience_sync(users: int, tiktok_base: str, match_fields: list[str] | None = None):
     """App group, TikTok connection (real OAuth services against the sandbox), audience, an
     active Canvas with one Audience Sync step matching `match_fields` (default: all four), and
@@ -118,12 +141,7 @@ def seed_audience_sync(users: int, tiktok_base: str, match_fields: list[str] | N
     from appgroups.services import app_group_create, dashboard_user_add
     from canvas.models import AudienceSyncSettings, Canvas, CanvasState, MatchField, Step
     from partners.models import AudienceStatus, TikTokAudience
-    from partners.services import (
-        tiktok_client,
-        tiktok_connection_save,
-        tiktok_oauth_complete,
-        tiktok_oauth_start,
-    )  # fmt: skip
+    from partners.services import tiktok_client
 
     app_group, _ = app_group_create(name="Bench")
     user, _ = dashboard_user_add(
@@ -131,23 +149,12 @@ def seed_audience_sync(users: int, tiktok_base: str, match_fields: list[str] | N
         password="bench-password-123",
     )  # fmt: skip
     admin = membership_for_user(user=user, app_group_id=app_group.id)
-    redirect_uri = "http://127.0.0.1:8000/partners/tiktok/callback/"
-    state = parse_qs(urlsplit(tiktok_oauth_start(actor=admin, redirect_uri=redirect_uri)).query)[
-        "state"
-    ][0]
-    code = requests.post(
-        f"{tiktok_base}/_sandbox/auth_codes", json={"redirect_uri": redirect_uri}, timeout=10
-    ).json()["auth_code"]
-    attempt = tiktok_oauth_complete(
-        user=user, state=state, auth_code=code, redirect_uri=redirect_uri
-    )
-    advertiser_id = attempt.advertisers[0]["advertiser_id"]
-    connection_ = tiktok_connection_save(
-        actor=admin, attempt=attempt, advertiser_ids=[advertiser_id]
-    )
+    connection_ = tiktok_connect(admin, tiktok_base)
     ad_account = connection_.ad_accounts.get()
     audience_id = tiktok_client().create_audience(
-        access_token=connection_.access_token, advertiser_id=advertiser_id, name="Bench buyers"
+        access_token=connection_.access_token,
+        advertiser_id=ad_account.advertiser_id,
+        name="Bench buyers",
     )
     audience = TikTokAudience.objects.create(
         app_group=app_group, ad_account=ad_account, name="Bench buyers",

@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench import _support as support  # noqa: E402
-from bench._support import free_port, machine  # noqa: E402
+from bench._support import free_port, machine, stop  # noqa: E402
 
 APP_ID = "7000000000000000001"
 APP_SECRET = "bench-secret"
@@ -86,7 +86,7 @@ def build_bodies(count: int, rows: int, id_types: tuple[str, ...], audience_id: 
 
 
 def client(
-    url: str, token: str, bodies: list[bytes], start: float, stop: float, offset: int, out
+    url: str, token: str, bodies: list[bytes], start: float, end: float, offset: int, out
 ) -> None:
     session = requests.Session()
     headers = {"Access-Token": token, "Content-Type": "application/json"}
@@ -94,7 +94,7 @@ def client(
     i = offset
     while time.time() < start:
         time.sleep(0.001)
-    while time.time() < stop:
+    while time.time() < end:
         began = time.perf_counter()
         response = session.post(url, data=bodies[i % len(bodies)], headers=headers)
         latency = time.perf_counter() - began
@@ -137,20 +137,20 @@ def main() -> None:
         requests.post(base + "/_sandbox/stats/reset")
 
         start = time.time() + 1.0
-        stop = start + args.warmup + args.duration
+        end = start + args.warmup + args.duration
         url = base + "/open_api/v1.3/segment/mapping/"
         pipes, workers = [], []
         for n in range(args.clients):
             receiver, sender = multiprocessing.Pipe(duplex=False)
             worker = multiprocessing.Process(
-                target=client, args=(url, token, bodies, start, stop, n * 5, sender)
+                target=client, args=(url, token, bodies, start, end, n * 5, sender)
             )
             worker.start()
             pipes.append(receiver)
             workers.append(worker)
         time.sleep(max(0.0, start + args.warmup - time.time()))
         cpu_before, load_before = process_cpu_seconds(process.pid), os.getloadavg()[0]
-        time.sleep(max(0.0, stop - time.time()))
+        time.sleep(max(0.0, end - time.time()))
         cpu_after, load_after = process_cpu_seconds(process.pid), os.getloadavg()[0]
         samples = [s for receiver in pipes for s in receiver.recv()]
         for worker in workers:

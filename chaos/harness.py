@@ -22,7 +22,7 @@ from pathlib import Path
 
 import requests
 
-from bench._support import ROOT, free_port, start_sandbox, stop
+from bench._support import ROOT, free_port, postgres_fresh_database, start_sandbox, stop
 
 APP_ID = "7000000000000000001"
 APP_SECRET = "sandbox-secret-change-me"
@@ -89,13 +89,7 @@ class PrivatePostgres:
         self.start()
 
     def create_database(self) -> None:
-        import psycopg
-
-        with psycopg.connect(
-            f"postgres://postgres@127.0.0.1:{self.port}/postgres", autocommit=True
-        ) as conn:
-            conn.execute("DROP DATABASE IF EXISTS braze_sync WITH (FORCE)")
-            conn.execute("CREATE DATABASE braze_sync")
+        postgres_fresh_database(self.url)
 
     def version(self) -> str:
         out = subprocess.run(

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bench._support import seed_audience_sync
+from bench._support import seed_audience_sync, tiktok_connect
 from chaos.harness import Deployment
 
 # Where a scenario needs requests in flight when it strikes: smaller batches (more requests)
@@ -129,6 +129,20 @@ def check_exactly_once(result: Result, d: Deployment, canvas, step, audience_id)
     )
 
 
+def finish(
+    result: Result, d: Deployment, canvas, step, audience_id, *, started: float,
+    seconds: float = 900, no_repeats: bool = False,
+) -> None:  # fmt: skip
+    """TikTok back to normal, wait for the sync to settle by itself, and check exactly-once
+    (`no_repeats`: and that TikTok received no row twice)."""
+    d.sandbox_call("POST", "/faults/clear")
+    drain(result, step, started, seconds)
+    check_exactly_once(result, d, canvas, step, audience_id)
+    if no_repeats:
+        repeats = result.figures.get("repeats (TikTok-idempotent)")
+        result.check("nothing sent twice", repeats == 0, repeats)
+
+
 def drain(result: Result, step, started: float, seconds: float) -> None:
     try:
         wait_for(lambda: settled(step, result.users), seconds=seconds)
@@ -163,9 +177,7 @@ def workers_killed(d: Deployment, users: int = 200_000, kills: int = 5) -> Resul
             d.start_worker(index)
         result.figures["kills"] = kills
         result.figures["requests in flight when killed"] = killed_in_flight
-        d.sandbox_call("POST", "/faults", {"latency_ms": 0})
-        drain(result, step, started, 900)
-        check_exactly_once(result, d, canvas, step, audience_id)
+        finish(result, d, canvas, step, audience_id, started=started)
     return result
 
 
@@ -187,9 +199,7 @@ def services_restarted(d: Deployment, users: int = 200_000) -> Result:
         connections.close_all()
         d.postgres.crash_and_restart(down_seconds=5)
         result.figures["PostgreSQL down (s)"] = 5
-        d.sandbox_call("POST", "/faults", {"latency_ms": 0})
-        drain(result, step, started, 900)
-        check_exactly_once(result, d, canvas, step, audience_id)
+        finish(result, d, canvas, step, audience_id, started=started)
     return result
 
 
@@ -205,7 +215,7 @@ def tiktok_faults(d: Deployment, users: int = 200_000) -> Result:
             {"probabilities": {"40100": 0.3, "50000": 0.1}, "latency_ms": 500},
         )
         canvas, step, audience_id = start_sync(d, users)
-        drain(result, step, time.monotonic(), 900)
+        drain(result, step, time.monotonic(), 900)  # with the faults on all along
         check_exactly_once(result, d, canvas, step, audience_id)
         traffic = d.sandbox_call("GET", "/stats")
         result.figures["TikTok answers by code"] = traffic["by_code"]
@@ -246,14 +256,11 @@ def token_revoked(d: Deployment, users: int = 100_000, check_seconds: int = 10) 
         result.check("no mapping request while invalid", after == before, after - before)
         refused = d.sandbox_call("GET", "/stats")["by_code"].get("40105", 0)
         result.figures["requests TikTok refused with 40105 (in flight when revoked)"] = refused
-        pending = stats(step).entered - stats(step).synced
-        result.figures["users pending while paused"] = pending
+        paused = stats(step)
+        result.figures["users pending while paused"] = paused.entered - paused.synced
         # Reconnect inside the window: the same advertiser through OAuth again.
         reconnect(d, connection)
-        started = time.monotonic()
-        d.sandbox_call("POST", "/faults", {"latency_ms": 0})
-        drain(result, step, started, 600)
-        check_exactly_once(result, d, canvas, step, audience_id)
+        finish(result, d, canvas, step, audience_id, started=time.monotonic(), seconds=600)
     return result
 
 
@@ -262,25 +269,12 @@ def mapping_requests(d: Deployment) -> int:
 
 
 def reconnect(d: Deployment, connection) -> None:
-    from urllib.parse import parse_qs, urlsplit
-
+    """Reconnect the same ad accounts through OAuth (an Admin's Change Account)."""
     from appgroups.models import Membership, Role
-    from partners.services import (
-        tiktok_connection_save,
-        tiktok_oauth_complete,
-        tiktok_oauth_start,
-    )
 
     admin = Membership.objects.get(app_group_id=connection.app_group_id, role=Role.ADMIN)
-    redirect_uri = "http://127.0.0.1:8000/partners/tiktok/callback/"
-    consent = tiktok_oauth_start(actor=admin, redirect_uri=redirect_uri)
-    state = parse_qs(urlsplit(consent).query)["state"][0]
-    code = d.sandbox_call("POST", "/auth_codes", {"redirect_uri": redirect_uri})["auth_code"]
-    attempt = tiktok_oauth_complete(
-        user=admin.user, state=state, auth_code=code, redirect_uri=redirect_uri
-    )
     advertiser_ids = list(connection.ad_accounts.values_list("advertiser_id", flat=True))
-    tiktok_connection_save(actor=admin, attempt=attempt, advertiser_ids=advertiser_ids)
+    tiktok_connect(admin, d.sandbox_url, advertiser_ids)
 
 
 # 5. Audience deleted at TikTok
@@ -341,13 +335,7 @@ def beat_twice(d: Deployment, users: int = 200_000) -> Result:
     result = Result("6. beat running twice", users)
     with d.fresh(workers=4):
         canvas, step, audience_id = start_sync(d, users, beats=2)
-        drain(result, step, time.monotonic(), 900)
-        check_exactly_once(result, d, canvas, step, audience_id)
-        result.check(
-            "nothing sent twice",
-            result.figures.get("repeats (TikTok-idempotent)") == 0,
-            result.figures.get("repeats (TikTok-idempotent)"),
-        )
+        finish(result, d, canvas, step, audience_id, started=time.monotonic(), no_repeats=True)
     return result
 
 
@@ -368,14 +356,7 @@ def workers_terminated(d: Deployment, users: int = 200_000) -> Result:
             stops.append(d.stop_worker(index, signal.SIGTERM))
             d.start_worker(index)
         result.figures["seconds each worker took to stop"] = [round(s, 1) for s in stops]
-        d.sandbox_call("POST", "/faults", {"latency_ms": 0})
-        drain(result, step, started, 900)
-        check_exactly_once(result, d, canvas, step, audience_id)
-        result.check(
-            "nothing sent twice",
-            result.figures.get("repeats (TikTok-idempotent)") == 0,
-            result.figures.get("repeats (TikTok-idempotent)"),
-        )
+        finish(result, d, canvas, step, audience_id, started=started, no_repeats=True)
     return result
 
 
