@@ -31,10 +31,6 @@ from django.http import HttpRequest
 
 from appgroups.ratelimit import rate_limit_hit, rate_limit_reset
 
-DEFAULT_FAILURES_PER_EMAIL = 5
-DEFAULT_FAILURES_PER_ADDRESS = 50
-DEFAULT_WINDOW_SECONDS = 15 * 60
-
 
 @dataclass(frozen=True)
 class LoginLimit:
@@ -44,20 +40,17 @@ class LoginLimit:
 
 
 def login_limit() -> LoginLimit:
+    # Defaults and types come from braze_sync/settings.py (env.int).
     return LoginLimit(
-        per_email=int(getattr(settings, "LOGIN_FAILURES_PER_EMAIL", DEFAULT_FAILURES_PER_EMAIL)),
-        per_address=int(
-            getattr(settings, "LOGIN_FAILURES_PER_ADDRESS", DEFAULT_FAILURES_PER_ADDRESS)
-        ),
-        window_seconds=int(
-            getattr(settings, "LOGIN_FAILURE_WINDOW_SECONDS", DEFAULT_WINDOW_SECONDS)
-        ),
+        per_email=settings.LOGIN_FAILURES_PER_EMAIL,
+        per_address=settings.LOGIN_FAILURES_PER_ADDRESS,
+        window_seconds=settings.LOGIN_FAILURE_WINDOW_SECONDS,
     )
 
 
 def client_address(request: HttpRequest) -> str:
     """The client's address: the configured proxy header's last entry, else REMOTE_ADDR."""
-    header = getattr(settings, "LOGIN_CLIENT_ADDRESS_HEADER", "") or ""
+    header = settings.LOGIN_CLIENT_ADDRESS_HEADER
     candidates = []
     if header:
         candidates.append(request.headers.get(header, "").split(",")[-1].strip())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
@@ -57,10 +58,13 @@ def server_cursor():
 def aware(value: Any) -> dt.datetime | None:
     """A datetime column read by raw SQL, as the ORM would return it (aware, UTC).
 
-    SQLite hands back naive datetimes (or text), PostgreSQL aware ones.
+    SQLite hands back naive datetimes (or text), PostgreSQL aware ones, or epoch seconds where
+    the query asked for them (`extract(epoch FROM …)`, cheaper to build by the thousand).
     """
     if value is None or isinstance(value, dt.datetime) and value.tzinfo is not None:
         return value
+    if isinstance(value, int | float | Decimal):
+        return dt.datetime.fromtimestamp(float(value), dt.UTC)
     if isinstance(value, str):
         value = parse_datetime(value)
     return value.replace(tzinfo=dt.UTC)

@@ -26,16 +26,15 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection as db
 from django.db import transaction
 from django.db.models import Min, Q
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
+from appgroups import sqlbulk
 from journeys.models import AudienceSyncBatch, AudienceSyncItem, BatchOutcome, StepStats
 from journeys.ratelimit import tiktok_rate_limiter
 from journeys.sql import fetchall, new_claim_token, skip_locked, table
@@ -279,10 +278,10 @@ def _put_back_postgres(rows, group, audience, error, now) -> None:
                 phone_sha256=row[3],
                 idfa_sha256=row[4],
                 gaid_sha256=row[5],
-                enqueued_at=_as_datetime(row[7]),
+                enqueued_at=sqlbulk.aware(row[7]),
                 attempts=attempts,
-                first_attempt_at=_as_datetime(row[8]) if row[8] is not None else now,
-                deadline_at=_as_datetime(row[9]) if row[9] is not None else None,
+                first_attempt_at=sqlbulk.aware(row[8]) if row[8] is not None else now,
+                deadline_at=sqlbulk.aware(row[9]),
                 next_attempt_at=next_attempt[attempts],
                 last_error_code=error.code,
                 last_error_message=error.message[:1000],
@@ -407,22 +406,13 @@ def _log_batch(audience, group, rows, outcome, started, error, request_id="") ->
         audience=audience,
         action=group.action,
         size=len(rows),
-        oldest_enqueued_at=_as_datetime(min(row[7] for row in rows)),
+        oldest_enqueued_at=sqlbulk.aware(min(row[7] for row in rows)),
         outcome=outcome,
         code=error.code if error else 0,
         message=error.message[:1000] if error else "",
         request_id=(error.request_id if error else request_id)[:64],
         milliseconds=int((time.monotonic() - started) * 1000),
     )
-
-
-def _as_datetime(value) -> datetime:
-    """A claimed row's time: epoch seconds (PostgreSQL), or naive UTC or text (SQLite)."""
-    if isinstance(value, int | float | Decimal):
-        return datetime.fromtimestamp(float(value), UTC)
-    if isinstance(value, str):
-        value = parse_datetime(value)
-    return value if timezone.is_aware(value) else timezone.make_aware(value, UTC)
 
 
 def _record_success(rows, audience, group, now) -> None:

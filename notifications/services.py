@@ -132,7 +132,9 @@ def step_problems_resolve(*, step_ids: Iterable[int]) -> None:
     partial index of open problems.
     """
     problems = list(
-        Problem.objects.filter(status=ProblemStatus.OPEN, step_id__in=list(step_ids)).order_by("pk")
+        Problem.objects.filter(status=ProblemStatus.OPEN, step_id__in=list(step_ids))
+        .select_related("app_group", "step__canvas")
+        .order_by("pk")
     )
     for problem in problems:
         _problem_end(problem, status=ProblemStatus.RESOLVED)
@@ -142,8 +144,7 @@ def step_problems_resolve(*, step_ids: Iterable[int]) -> None:
 
 
 def _problem_open(*, kind: ProblemKind, key: str, app_group: AppGroup, **fields) -> None:
-    if Problem.objects.filter(kind=kind, key=key, status=ProblemStatus.OPEN).exists():
-        return
+    """Callers open only what they found not open; the constraint settles a race."""
     try:
         # A savepoint: losing the race below must not break the caller's transaction.
         with transaction.atomic():
@@ -167,7 +168,7 @@ def _problem_end(problem: Problem, *, status: ProblemStatus) -> None:
         )
         if ended != 1 or status != ProblemStatus.RESOLVED:
             return
-        problem.refresh_from_db()
+        problem.status = status
         recipients = _told_when_opened(problem) or _routing(problem)
         _notify(problem, recipients, resolved=True)
     logger.info(

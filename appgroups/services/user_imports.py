@@ -909,7 +909,10 @@ def csv_file_check(stream: BinaryIO, *, default_country: str) -> None:
     CsvFileError for what would stop an import half-way. Costs one parse of the file, a few
     percent of an import's time, so a bad byte at the end cannot leave the start imported."""
     text = io.TextIOWrapper(
-        io.BufferedReader(_NonClosing(stream), 1 << 20), encoding="utf-8-sig", newline=""
+        # The counting wrapper also keeps the caller's stream open when this reader goes.
+        io.BufferedReader(_CountingReader(stream), 1 << 20),
+        encoding="utf-8-sig",
+        newline="",
     )
     reader = csv.reader(text)
     try:
@@ -923,23 +926,6 @@ def csv_file_check(stream: BinaryIO, *, default_country: str) -> None:
         raise CsvFileError(f"the file is not UTF-8 text (near line {reader.line_num + 1})") from exc
     except csv.Error as exc:
         raise CsvFileError(f"line {reader.line_num + 1}: {exc}") from exc
-    finally:
-        text.detach()
-
-
-class _NonClosing(io.RawIOBase):
-    """Reads a stream without closing it when the reader on top is let go."""
-
-    def __init__(self, raw: BinaryIO):
-        self.raw = raw
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        data = self.raw.read(len(buffer))
-        buffer[: len(data)] = data
-        return len(data)
 
 
 # Cells a spreadsheet would run as a formula (OWASP "CSV injection"): =, +, -, @, tab, CR.

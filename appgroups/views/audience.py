@@ -37,7 +37,6 @@ def user_list(request):
     # web server and proxy access log (DESIGN.md §7: no raw email or phone in logs).
     # NUL matches nothing stored (and PostgreSQL refuses it in a query).
     query = request.POST.get("q", "").replace("\x00", "").strip()[:255]
-    query = query if request.method == "POST" else ""
     before = request.GET.get("before", "")
     if query:
         profiles = profile_search(app_group=request.app_group, query=query)
