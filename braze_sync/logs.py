@@ -24,13 +24,17 @@ _QUERY_STRING = re.compile(r"(\s/[^\s?]*)\?\S*")
 _INCOMING_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
+def strip_query_strings(text: str) -> str:
+    return _QUERY_STRING.sub(r"\1?…", text)
+
+
 class NoQueryStrings(logging.Filter):
     """Drop query strings from request lines (Django's dev server and request errors log the
     full path, and a URL may carry an email or phone someone typed)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        cleaned = _QUERY_STRING.sub(r"\1?…", message)
+        cleaned = strip_query_strings(message)
         if cleaned != message:
             record.msg, record.args = cleaned, ()
         return True
@@ -118,7 +122,7 @@ def _extra_value(value: object) -> object:
         return value
     if hasattr(value, "method") and hasattr(value, "path"):  # an HttpRequest
         return f"{value.method} {value.path}"
-    return redact(_QUERY_STRING.sub(r"\1?…", f" {value}")[1:])
+    return redact(strip_query_strings(f" {value}")[1:])
 
 
 class RequestIdMiddleware:

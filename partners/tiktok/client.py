@@ -462,7 +462,9 @@ class TikTokClient:
         request_id = str(envelope.get("request_id", ""))
         message = str(envelope.get("message", ""))
         _observe(path, str(code), seconds)
-        logger.info(
+        # DEBUG: each caller logs the outcome it cares about (the flush a line per batch, with
+        # this request id), so INFO would say every mapping request twice.
+        logger.debug(
             "tiktok %s code=%s request_id=%s ms=%d",
             path, code, request_id, seconds * 1000,
             extra={"tiktok_path": path, "tiktok_code": code, "tiktok_request_id": request_id},
