@@ -65,6 +65,7 @@ class Call:
     body: bytes
     request_id: str
     now: float
+    generation: int = 0  # of the traffic log when the request arrived
     token: Token | None = None
     rows: int = 0
     ids: int = 0
@@ -553,13 +554,14 @@ def _view(endpoint: Endpoint) -> Callable:
 async def handle(endpoint: Endpoint, request: Request) -> Response:
     started = time.perf_counter()
     sandbox: Sandbox = request.app.state.sandbox
+    generation = sandbox.traffic.generation
     body = await request.body()
     in_scope = sandbox.faults.applies_to(endpoint.path)
     if in_scope and sandbox.faults.latency_ms:
         await asyncio.sleep(sandbox.faults.latency_ms / 1000)
     # From here to the answer nothing awaits, so the checks and the writes are atomic.
     now = sandbox.now()
-    call = Call(sandbox, request, body, new_request_id(now), now)
+    call = Call(sandbox, request, body, new_request_id(now), now, generation)
     fault = None
     data: dict = {}
     try:
@@ -659,5 +661,6 @@ def _log(
             ids=call.ids,
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
             fault=fault,
-        )
+        ),
+        generation=call.generation,
     )

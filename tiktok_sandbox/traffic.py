@@ -41,6 +41,9 @@ class Traffic:
         self.reset()
 
     def reset(self) -> None:
+        # A request that arrived before a reset and answers after it (a held `timeout`) must
+        # not show up in the new log: each request carries the generation it arrived in.
+        self.generation = getattr(self, "generation", 0) + 1
         self.log: deque[LogEntry] = deque(maxlen=LOG_SIZE)
         self.windows: dict[str, tuple[int, int]] = {}  # app_id -> (second, requests so far)
         # second -> [mapping requests that arrived, of which succeeded]
@@ -74,7 +77,9 @@ class Traffic:
         self.mapping_rows += rows
         self.mapping_ids += ids
 
-    def record(self, entry: LogEntry) -> None:
+    def record(self, entry: LogEntry, *, generation: int) -> None:
+        if generation != self.generation:
+            return
         self.log.append(entry)
         self.by_endpoint[entry.endpoint] += 1
         self.by_code[

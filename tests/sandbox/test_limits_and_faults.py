@@ -148,8 +148,24 @@ def test_a_client_timeout_sees_no_answer(tiktok_sandbox, token, small_body):
             headers={"Access-Token": token},
             timeout=0.3,
         )
-    # Let the held request finish here, not in the next test's request log.
-    time.sleep(1)
+
+
+def test_a_request_answered_after_a_reset_is_not_in_the_new_log(tiktok_sandbox, token, small_body):
+    """The next test's reset starts a clean log even while an earlier request is held."""
+    tiktok_sandbox.set_faults(script=["timeout"], timeout_seconds=1)
+    with pytest.raises(requests.Timeout):
+        requests.post(
+            tiktok_sandbox.api_base + "/segment/mapping/",
+            json=small_body,
+            headers={"Access-Token": token},
+            timeout=0.3,
+        )
+
+    tiktok_sandbox.control("POST", "/stats/reset")
+    time.sleep(1.2)  # the held request answers now, after the reset
+
+    assert tiktok_sandbox.requests("/segment/mapping/") == []
+    assert tiktok_sandbox.stats()["by_endpoint"] == {}
 
 
 def test_added_latency(tiktok_sandbox, token, small_body):
