@@ -2,7 +2,6 @@
 exact hashes for tricky identifiers, full batches, the rate limit across worker processes,
 faults and timeouts, revoke and reconnect, and a worker killed mid-request."""
 
-import hashlib
 import os
 import signal
 import time
@@ -12,6 +11,7 @@ import pytest
 from django.utils import timezone
 
 from appgroups import identifiers
+from appgroups.identifiers import sha256_hex as sha
 from appgroups.models import Profile
 from canvas.models import MatchField
 from journeys.entries import canvas_entries_create
@@ -22,10 +22,6 @@ from tests.journeys.conftest import T0, enter, members
 from tests.tiktok import connect_through_oauth
 
 pytestmark = pytest.mark.django_db
-
-
-def sha(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 PRE_HASHED = sha("someone@example.com")

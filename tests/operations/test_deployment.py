@@ -35,8 +35,8 @@ from journeys.models import AudienceSyncBatch, AudienceSyncItem, BatchOutcome, E
 from partners import crypto
 from partners.models import AudienceStatus, TikTokAudience
 from tests.factories import rest_api_key
-from tests.journeys.conftest import add_step
-from tests.plugins.celery_worker import child_environment
+from tests.journeys.conftest import add_step, members
+from tests.plugins.celery_worker import _purge, child_environment
 from tests.plugins.tiktok_sandbox import free_port
 from tests.tiktok import connect_through_oauth, point_at_sandbox
 
@@ -175,15 +175,6 @@ def deployment(tmp_path, settings) -> Iterator[Deployment]:
         crypto.fernet.cache_clear()
 
 
-def purge_default_queue() -> None:
-    """No stale wake-up from an earlier test reaches these workers (they are harmless, but
-    this test counts what happens)."""
-    from braze_sync.celery import app
-
-    with app.connection_for_write() as conn:
-        conn.default_channel.queue_purge(app.conf.task_default_queue)
-
-
 def flush_lines(started: Started, pattern: str) -> int:
     return len(re.findall(pattern, started.log()))
 
@@ -219,7 +210,11 @@ def test_many_processes_and_two_beats_sync_every_user_exactly_once(
     )
 
     # Every role from its Procfile: web, two workers on "two machines", and two beats.
-    purge_default_queue()
+    # No stale wake-up from an earlier test reaches these workers (harmless, but this test
+    # counts what happens).
+    from braze_sync.celery import app
+
+    _purge(app.conf.task_default_queue)
     port = free_port()
     web = deployment.start("web", "web", PORT=str(port), WEB_CONCURRENCY="2")
     workers = [
@@ -313,8 +308,7 @@ def test_many_processes_and_two_beats_sync_every_user_exactly_once(
     assert sum(b.size for b in synced_batches.filter(outcome=BatchOutcome.SYNCED)) == USERS
 
     # Sent once: TikTok holds exactly these users, and received each of them in one row only.
-    members = tiktok_sandbox.members(audience_id)
-    assert {k: set(v) for k, v in members.items() if v} == {
+    assert members(tiktok_sandbox, audience) == {
         "EMAIL_SHA256": {sha256_hex(email) for email in emails}
     }
     mapping = tiktok_sandbox.requests("/segment/mapping/", limit=5000)

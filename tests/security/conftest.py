@@ -24,6 +24,8 @@ from partners.tiktok.client import TikTokAdAccountAccessError
 from tests.factories import MembershipFactory, profile_track, rest_api_key
 from tests.tiktok import connect_through_oauth, point_at_sandbox
 
+# The redirect URI the sandbox allows for tests that drive the callback with Django's client.
+TESTSERVER_CALLBACK = "http://testserver/partners/tiktok/callback/"
 ACME_CANVAS = "Acme Canvas 7f3e"
 ACME_EMAIL = "ana.secret@acme-customers.test"
 ACME_KEY_NAME = "Acme warehouse key 91c2"
@@ -165,3 +167,12 @@ def snapshot() -> dict[str, list[dict]]:
 def assert_unchanged(before: dict, after: dict, context: str = "") -> None:
     changed = [label for label in before if before[label] != after.get(label)]
     assert not changed, f"{context}: rows changed in {changed}"
+
+
+@pytest.fixture
+def sandbox(settings, tiktok_sandbox):
+    """The sandbox, with the product pointed at it and the test client's callback allowed
+    (the `tiktok_sandbox` fixture has already reset it to its seed)."""
+    point_at_sandbox(settings, tiktok_sandbox)
+    tiktok_sandbox.add_redirect_uri(TESTSERVER_CALLBACK)
+    return tiktok_sandbox

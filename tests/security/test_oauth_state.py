@@ -21,20 +21,12 @@ from appgroups.middleware import SESSION_KEY
 from appgroups.models import Role
 from partners.models import TikTokConnection, TikTokOAuthAttempt
 from tests.factories import MembershipFactory
-from tests.tiktok import point_at_sandbox
+from tests.security.conftest import TESTSERVER_CALLBACK
 
 pytestmark = pytest.mark.django_db
 
 CALLBACK = reverse("partners:tiktok-callback")
-REDIRECT_URI = "http://testserver/partners/tiktok/callback/"
-
-
-@pytest.fixture
-def sandbox(settings, tiktok_sandbox):
-    point_at_sandbox(settings, tiktok_sandbox)
-    tiktok_sandbox.add_redirect_uri(REDIRECT_URI)
-    tiktok_sandbox.control("POST", "/stats/reset")
-    return tiktok_sandbox
+REDIRECT_URI = TESTSERVER_CALLBACK
 
 
 def start(client) -> str:

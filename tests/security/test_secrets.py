@@ -35,13 +35,13 @@ from journeys.sync import audience_sync_flush
 from partners.models import TikTokConnection
 from partners.tasks import tiktok_connections_check
 from tests.factories import UserFactory, rest_api_key
+from tests.security.conftest import TESTSERVER_CALLBACK
 from tests.security.test_tenancy import ROUTES
-from tests.tiktok import point_at_sandbox
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 HEX64 = re.compile(r"^[0-9a-f]{64}$")
-CALLBACK = "http://testserver/partners/tiktok/callback/"
+CALLBACK = TESTSERVER_CALLBACK
 
 
 class _RawRecords(logging.Handler):
@@ -112,13 +112,6 @@ def captured(monkeypatch):
     root.removeHandler(json_handler)
     server.removeHandler(raw)
     stderr.setStream(old_stream)
-
-
-@pytest.fixture
-def sandbox(settings, tiktok_sandbox):
-    point_at_sandbox(settings, tiktok_sandbox)
-    tiktok_sandbox.add_redirect_uri(CALLBACK)
-    return tiktok_sandbox
 
 
 def connect_through_the_views(client: Client, sandbox, advertiser_ids=None) -> TikTokConnection:
