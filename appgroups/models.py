@@ -158,8 +158,9 @@ class Profile(models.Model):
         db_index=False,
         db_constraint=False,
     )
-    # Public id, shaped like Braze's (24 hex characters); random, never reused.
-    braze_id = models.CharField(max_length=24, unique=True, editable=False)
+    # Public id, shaped like Braze's (24 hex characters); random, never reused. Unique through
+    # Meta.constraints: `unique=True` would add a second (LIKE) index written on every insert.
+    braze_id = models.CharField(max_length=24, editable=False)
     external_id = models.CharField(max_length=512, null=True, blank=True)  # noqa: DJ001
     alias_name = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
     alias_label = models.CharField(max_length=255, null=True, blank=True)  # noqa: DJ001
@@ -201,6 +202,7 @@ class Profile(models.Model):
 
     class Meta:
         constraints = [
+            models.UniqueConstraint(fields=["braze_id"], name="profile_braze_id_unique"),
             # NULLs are distinct: profiles without external id (alias- or email-only) coexist.
             models.UniqueConstraint(
                 fields=["app_group", "external_id"], name="profile_external_id_unique"
