@@ -413,8 +413,10 @@ def _select_for_update(app_group_id: int, groups: dict[str, set]) -> list[dict]:
 
     def any_of(column: str, values: set) -> None:
         if postgres:
-            conditions.append(f"{column} = ANY(%s)")
-            params.append(list(values))
+            # One JSON text parameter: psycopg dumps a Python list as an array in Python, which
+            # cost a third of the query's client time.
+            conditions.append(f"{column} = ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb)))")
+            params.append(orjson.dumps(list(values)).decode())
         else:
             conditions.append(f"{column} IN ({', '.join(['%s'] * len(values))})")
             params.extend(values)
@@ -432,8 +434,14 @@ def _select_for_update(app_group_id: int, groups: dict[str, set]) -> list[dict]:
         params.extend((name, label))
     if not conditions:
         return []
+    # Epoch seconds: psycopg's timestamptz loader (Django's, in Python) cost more than the
+    # rest of reading the rows.
+    selected = ", ".join(
+        "extract(epoch FROM updated_at)::float8" if (postgres and c == "updated_at") else c
+        for c in LOADED_COLUMNS
+    )
     sql = (
-        f"SELECT {', '.join(LOADED_COLUMNS)} FROM {sqlbulk.quote(PROFILE_TABLE)} "
+        f"SELECT {selected} FROM {sqlbulk.quote(PROFILE_TABLE)} "
         f"WHERE app_group_id = %s AND ({' OR '.join(conditions)}) ORDER BY id"
     )
     if postgres:
