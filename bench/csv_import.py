@@ -4,7 +4,9 @@ Sets up its own database (default postgres://postgres@127.0.0.1:5432/bench_braze
 dropped and migrated), writes a CSV of N users, imports it into a fresh app group with the same code as
 Audience > Import Users and `manage.py import_users`, then imports the same file again (rows that
 would not change are skipped) and a version in which every row changes (two custom attributes),
-prints rows/s, CPU per row (Python process, PostgreSQL backend) and the machine, and exits.
+prints rows/s, CPU per row (Python process, PostgreSQL backend) and the machine. On PostgreSQL it
+then times PostgreSQL alone storing the same finished rows as new profiles (postgres_floor): the
+ceiling for importing new profiles on this machine.
 
     .venv/bin/python bench/csv_import.py                 # 1,000,000 rows, mixed columns
     .venv/bin/python bench/csv_import.py --rows 200000 --mix full
@@ -197,6 +199,43 @@ def write_csv(path: Path, rows: int, mix: str, seed: int = 7, changed: bool = Fa
             out.write(",".join(cells) + "\n")
 
 
+def postgres_floor(source) -> None:
+    """What PostgreSQL alone takes to store the imported profiles again as new rows of another
+    app group: finished rows (normalized, hashed) copied by one INSERT … SELECT from a temporary
+    table, with the profile table's real indexes, and no parsing, normalization, upsert or
+    devices. No import of new profiles can be faster than this on the same machine."""
+    from django.db import connection, transaction
+
+    from appgroups.models import AppGroup, Profile
+
+    target = AppGroup.objects.create(name=f"Bench floor {time.time_ns()}")
+    columns = [
+        f.column for f in Profile._meta.concrete_fields if f.column not in ("id", "app_group_id")
+    ]
+    names = ", ".join(columns)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE floor_rows ON COMMIT DROP AS SELECT {names} "
+            "FROM appgroups_profile WHERE app_group_id = %s",
+            [source.id],
+        )
+        # A new braze_id per row (it is unique across app groups), same shape.
+        cursor.execute("UPDATE floor_rows SET braze_id = substr(md5(random()::text), 1, 24)")
+        count = cursor.rowcount
+        started = time.perf_counter()
+        cursor.execute(
+            f"INSERT INTO appgroups_profile (app_group_id, {names}) "
+            f"SELECT %s, {names} FROM floor_rows",
+            [target.id],
+        )
+        elapsed = time.perf_counter() - started
+    print(
+        f"{'PostgreSQL alone':26s} {count:>10,} rows in {elapsed:6.2f} s = "
+        f"{count / elapsed:>9,.0f} rows/s  (finished rows into the profile table and its "
+        "indexes: the ceiling for new profiles)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -257,6 +296,8 @@ def main() -> None:
             )
         count = Profile.objects.filter(app_group=app_group).count()
         assert count == args.rows, count
+        if connection.vendor == "postgresql":
+            postgres_floor(app_group)
     print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
     print(machine_info())
 
