@@ -367,6 +367,7 @@ def _send(rows, group, audience, client, report) -> TikTokError | None:
             result = client.map_users(
                 access_token=token, advertiser_ids=[ad_account.advertiser_id],
                 action=group.action, id_schema=id_schema(group.schema), batch_data=body,
+                slot_taken=True,
             )  # fmt: skip
     except TikTokError as exc:
         report.failed_requests += 1

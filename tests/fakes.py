@@ -16,7 +16,9 @@ class FakeTikTokClient:
     errors: list[TikTokError] = field(default_factory=list)
     calls: list[dict] = field(default_factory=list)
 
-    def map_users(self, *, access_token, advertiser_ids, action, id_schema, batch_data):
+    def map_users(
+        self, *, access_token, advertiser_ids, action, id_schema, batch_data, slot_taken=False
+    ):
         rows = json.loads(batch_data) if isinstance(batch_data, bytes) else batch_data
         self.calls.append(
             {

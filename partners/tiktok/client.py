@@ -17,7 +17,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -31,6 +31,15 @@ logger = logging.getLogger(__name__)
 # registers its counters here (monitoring/apps.py), so this module stays free of bookkeeping.
 RequestObserver = Callable[[str, str, float], None]
 request_observers: list[RequestObserver] = []
+# How long an API call waits for a slot of the shared rate limiter before giving up.
+SLOT_WAIT_SECONDS = 5.0
+
+
+class SlotLimiter(Protocol):
+    """The app-wide request limiter (journeys.ratelimit.RateLimiter): TikTok counts every API
+    call of a developer app against one QPS limit (TIKTOK_API.md §4)."""
+
+    def acquire(self, *, timeout: float) -> bool: ...
 
 
 def _observe(path: str, outcome: str, seconds: float) -> None:
@@ -190,22 +199,28 @@ class TikTokClient:
         secret: str,
         session: requests.Session | None = None,
         timeout: tuple[float, float] = (5.0, 30.0),
+        limiter: SlotLimiter | None = None,
     ):
         self.base_url = base_url.rstrip("/")
         self.app_id = app_id
         self.secret = secret
         self.session = session or requests.Session()
         self.timeout = timeout
+        # With a limiter, every call takes a slot first (map_users may have taken its own).
+        self.limiter = limiter
         _allow_plain_http_for_loopback(self.base_url)
 
     @classmethod
-    def from_settings(cls, session: requests.Session | None = None) -> TikTokClient:
+    def from_settings(
+        cls, session: requests.Session | None = None, limiter: SlotLimiter | None = None
+    ) -> TikTokClient:
         return cls(
             base_url=settings.TIKTOK_API_BASE,
             app_id=settings.TIKTOK_APP_ID,
             secret=settings.TIKTOK_APP_SECRET,
             session=session,
             timeout=(settings.TIKTOK_CONNECT_TIMEOUT, settings.TIKTOK_READ_TIMEOUT),
+            limiter=limiter,
         )
 
     @property
@@ -244,6 +259,7 @@ class TikTokClient:
             ).encode()
             return response
 
+        self._take_slot("/oauth2/access_token/")
         oauth = OAuth2Session(client_id=self.app_id, redirect_uri=redirect_uri)
         oauth.register_compliance_hook("access_token_request", json_request)
         oauth.register_compliance_hook("access_token_response", envelope_response)
@@ -370,11 +386,13 @@ class TikTokClient:
         action: str,
         id_schema: list[str],
         batch_data: list[list[dict]] | bytes,
+        slot_taken: bool = False,
     ) -> MappingResult:
         """Add users to, or delete them from, audiences: one row per user, cells positional.
 
         `batch_data` may be pre-serialized JSON (bytes) so the flush can build large batches
-        without a second encoding pass.
+        without a second encoding pass. `slot_taken`: the caller already holds a limiter slot
+        for this request (the flush takes one before it claims a batch).
         """
         # Reference: TIKTOK_API.md §5.2 (POST /segment/mapping/)
         if action not in ("add", "delete"):
@@ -386,7 +404,9 @@ class TikTokClient:
         # Splice the rows into the object without decoding them again.
         body = head[:-1].encode() + b', "batch_data": ' + rows + b"}"
         started = time.monotonic()
-        response = self._request("POST", "/segment/mapping/", data=body, access_token=access_token)
+        response = self._request(
+            "POST", "/segment/mapping/", data=body, access_token=access_token, slot_taken=slot_taken
+        )
         try:
             self._unwrap(response, path="/segment/mapping/")
         except TikTokPermanentError as exc:
@@ -421,7 +441,10 @@ class TikTokClient:
         params: dict | None = None,
         data: str | bytes | None = None,
         access_token: str | None = None,
+        slot_taken: bool = False,
     ) -> requests.Response:
+        if not slot_taken:
+            self._take_slot(path)
         headers = {"Accept": "application/json"}
         if data is not None:
             headers["Content-Type"] = "application/json"
@@ -439,6 +462,18 @@ class TikTokClient:
         except requests.RequestException as exc:
             _observe(path, "network", time.monotonic() - started)
             raise TikTokTransientError(f"{path} failed: {type(exc).__name__}") from exc
+
+    def _take_slot(self, path: str) -> None:
+        """Wait for a slot of the app's shared limiter; TikTokTransientError when none frees up.
+
+        Callers hold no database transaction here: the limiter's database mode locks a row.
+        """
+        if self.limiter is not None and not self.limiter.acquire(timeout=SLOT_WAIT_SECONDS):
+            # Not an API request (the observers count those): the limiter records its waits.
+            raise TikTokTransientError(
+                f"{path}: no request slot within {SLOT_WAIT_SECONDS:.0f} s "
+                "(the TikTok app's requests per second are all in use); try again shortly"
+            )
 
     def _unwrap(self, response: requests.Response, *, path: str) -> dict:
         """Return the envelope's data, or raise what its code (or HTTP status) means."""

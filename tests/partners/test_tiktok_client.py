@@ -214,3 +214,73 @@ def test_mapping_rows_are_positional_with_empty_cells_for_missing_ids():
         [{"id": "a" * 64, "audience_ids": ["99"]}, {}, {"id": "b" * 64, "audience_ids": ["99"]}],
         [{}, {"id": "c" * 64, "audience_ids": ["99"]}, {}],
     ]
+
+
+class CountingLimiter:
+    """Grants `slots` requests, then refuses; records each wait asked for."""
+
+    def __init__(self, slots):
+        self.slots = slots
+        self.waits: list[float] = []
+
+    def acquire(self, *, timeout):
+        self.waits.append(timeout)
+        if self.slots == 0:
+            return False
+        self.slots -= 1
+        return True
+
+
+def limited_client(limiter, *responses):
+    session = StubSession(*responses)
+    return TikTokClient(
+        base_url="http://127.0.0.1:8100", app_id="app", secret="s", session=session, limiter=limiter
+    ), session
+
+
+def test_every_api_call_takes_a_slot_of_the_shared_limiter():
+    limiter = CountingLimiter(slots=2)
+    client, session = limited_client(
+        limiter, envelope(data={"display_name": "Ana"}), envelope(data={"list": []})
+    )
+
+    client.user_info(access_token="t")
+    client.get_audiences(access_token="t", advertiser_id="7001", audience_ids=["9"])
+
+    assert len(limiter.waits) == 2
+    assert len(session.sent) == 2
+
+
+def test_a_call_without_a_slot_is_not_sent_and_asks_to_retry():
+    limiter = CountingLimiter(slots=0)
+    client, session = limited_client(limiter, envelope(data={"list": []}))
+
+    with pytest.raises(TikTokTransientError, match="no request slot"):
+        client.list_audiences(access_token="t", advertiser_id="7001")
+
+    assert session.sent == []
+    assert limiter.waits == [tiktok.SLOT_WAIT_SECONDS]
+
+
+def test_the_flush_mapping_call_uses_the_slot_it_already_took():
+    limiter = CountingLimiter(slots=0)
+    client, session = limited_client(limiter, envelope())
+
+    client.map_users(
+        access_token="t", advertiser_ids=["7001"], action="add", id_schema=["EMAIL_SHA256"],
+        batch_data=[[{"id": "a" * 64, "audience_ids": ["9"]}]], slot_taken=True,
+    )  # fmt: skip
+
+    assert limiter.waits == []
+    assert len(session.sent) == 1
+
+
+def test_the_products_client_counts_its_calls_in_the_tiktok_apps_limiter(settings):
+    from partners.services import tiktok_client
+
+    settings.TIKTOK_APP_ID = "7000000000000000042"
+
+    limiter = tiktok_client().limiter
+
+    assert limiter.key == "ratelimit:tiktok:7000000000000000042"
+    assert limiter.limit == settings.TIKTOK_MAX_REQUESTS_PER_SECOND
