@@ -97,8 +97,12 @@ def test_time_buckets_count_per_minute_and_per_day(active_canvas, sync_step, mak
     from journeys.stats import journeys_housekeeping
 
     step = sync_step([MatchField.EMAIL])
-    enter(active_canvas, make_profiles({"external_id": "a", "email": "a@example.com"}).values())
-    later = T0 + timedelta(minutes=3)
+    # Noon of the test day: both minutes fall in one day, whenever the suite runs (a run at
+    # 23:58 once put them on two).
+    first = T0.replace(hour=12, minute=0)
+    enter(active_canvas, make_profiles({"external_id": "a", "email": "a@example.com"}).values(),
+          now=first)  # fmt: skip
+    later = first + timedelta(minutes=3)
     enter(active_canvas, make_profiles({"external_id": "b", "email": "b@example.com"}).values(),
           now=later)  # fmt: skip
     audience_sync_flush(now=later, client=FakeTikTokClient())
@@ -108,7 +112,7 @@ def test_time_buckets_count_per_minute_and_per_day(active_canvas, sync_step, mak
         for a in StepActivity.objects.filter(step=step, period=Period.MINUTE)
     }
     assert minutes == {
-        T0.replace(second=0): (1, 0),
+        first.replace(second=0): (1, 0),
         later.replace(second=0): (1, 2),
     }
     day = StepActivity.objects.get(step=step, period=Period.DAY)
