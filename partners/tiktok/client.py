@@ -206,7 +206,8 @@ class TikTokClient:
         self.secret = secret
         self.session = session or requests.Session()
         self.timeout = timeout
-        # With a limiter, every call takes a slot first (map_users may have taken its own).
+        # With a limiter, every call takes a slot first, unless its caller already holds one
+        # (the flush: map_users(slot_taken=True)).
         self.limiter = limiter
         _allow_plain_http_for_loopback(self.base_url)
 
@@ -466,7 +467,8 @@ class TikTokClient:
     def _take_slot(self, path: str) -> None:
         """Wait for a slot of the app's shared limiter; TikTokTransientError when none frees up.
 
-        Callers hold no database transaction here: the limiter's database mode locks a row.
+        Call TikTok outside a database transaction: the limiter's database mode (no Redis) locks
+        a row, which a caller's transaction would hold for the whole HTTP call.
         """
         if self.limiter is not None and not self.limiter.acquire(timeout=SLOT_WAIT_SECONDS):
             # Not an API request (the observers count those): the limiter records its waits.

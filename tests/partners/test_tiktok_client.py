@@ -54,10 +54,14 @@ def plain(status, text="404 page not found"):
     return response
 
 
-def make_client(*responses):
+def make_client(*responses, limiter=None):
     session = StubSession(*responses)
     return TikTokClient(
-        base_url="http://127.0.0.1:8100", app_id="app", secret="s3cret", session=session
+        base_url="http://127.0.0.1:8100",
+        app_id="app",
+        secret="s3cret",
+        session=session,
+        limiter=limiter,
     ), session
 
 
@@ -231,17 +235,10 @@ class CountingLimiter:
         return True
 
 
-def limited_client(limiter, *responses):
-    session = StubSession(*responses)
-    return TikTokClient(
-        base_url="http://127.0.0.1:8100", app_id="app", secret="s", session=session, limiter=limiter
-    ), session
-
-
 def test_every_api_call_takes_a_slot_of_the_shared_limiter():
     limiter = CountingLimiter(slots=2)
-    client, session = limited_client(
-        limiter, envelope(data={"display_name": "Ana"}), envelope(data={"list": []})
+    client, session = make_client(
+        envelope(data={"display_name": "Ana"}), envelope(data={"list": []}), limiter=limiter
     )
 
     client.user_info(access_token="t")
@@ -253,7 +250,7 @@ def test_every_api_call_takes_a_slot_of_the_shared_limiter():
 
 def test_a_call_without_a_slot_is_not_sent_and_asks_to_retry():
     limiter = CountingLimiter(slots=0)
-    client, session = limited_client(limiter, envelope(data={"list": []}))
+    client, session = make_client(envelope(data={"list": []}), limiter=limiter)
 
     with pytest.raises(TikTokTransientError, match="no request slot"):
         client.list_audiences(access_token="t", advertiser_id="7001")
@@ -264,7 +261,7 @@ def test_a_call_without_a_slot_is_not_sent_and_asks_to_retry():
 
 def test_the_flush_mapping_call_uses_the_slot_it_already_took():
     limiter = CountingLimiter(slots=0)
-    client, session = limited_client(limiter, envelope())
+    client, session = make_client(envelope(), limiter=limiter)
 
     client.map_users(
         access_token="t", advertiser_ids=["7001"], action="add", id_schema=["EMAIL_SHA256"],
