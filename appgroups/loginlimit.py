@@ -5,7 +5,7 @@ requests cannot slip past the limit; a successful sign-in gives its slots back (
 email's counter). A counter over its limit refuses the form, even with the right password,
 until its window ends. The refusal is the same whether or not an account has that email, and
 the counters are named by a keyed hash of the email, so no email is stored in Redis or in the
-database. Counting uses appgroups.ratelimit (fixed windows: Redis when REDIS_URL is set, else
+database. Counting uses core.ratelimit (fixed windows: Redis when REDIS_URL is set, else
 the database), so every web process on every machine shares the counts.
 
 Settings (environment variables of the same name, see .env.example):
@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.http import HttpRequest
 
-from appgroups.ratelimit import rate_limit_hit, rate_limit_reset
+from core.ratelimit import rate_limit_hit, rate_limit_reset
 
 
 @dataclass(frozen=True)

@@ -370,25 +370,6 @@ class RestApiKey(models.Model):
         return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
-# --- Rate-limit counters (used when REDIS_URL is not set) ---------------------------------------
-
-
-class RateLimitWindow(models.Model):
-    """Requests counted in one fixed window for one key (see appgroups.ratelimit)."""
-
-    key = models.CharField(max_length=200)
-    window_start = models.BigIntegerField()  # epoch seconds
-    count = models.BigIntegerField(default=0)
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["key", "window_start"], name="ratelimit_window_unique")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.key}@{self.window_start}: {self.count}"
-
-
 # --- CSV imports -------------------------------------------------------------------------------
 
 

@@ -35,9 +35,9 @@ from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from appgroups import sqlbulk
 from appgroups.models import ApiPermission, AppGroup, RestApiKey
-from appgroups.ratelimit import RateLimitResult, rate_limit_hit
+from core import rawsql
+from core.ratelimit import RateLimitResult, rate_limit_hit
 
 logger = logging.getLogger(__name__)
 
@@ -114,7 +114,7 @@ def _active_key(digest: str) -> RestApiKey | None:
         + f" FROM {keys} k JOIN {groups} g ON g.id = k.app_group_id"
         " WHERE k.key_sha256 = %s AND k.revoked_at IS NULL"
     )
-    cursor = sqlbulk.server_cursor() if sqlbulk.is_postgres() else connection.cursor()
+    cursor = rawsql.server_cursor() if rawsql.is_postgres() else connection.cursor()
     with cursor:
         cursor.execute(sql, [digest])
         row = cursor.fetchone()
@@ -124,7 +124,7 @@ def _active_key(digest: str) -> RestApiKey | None:
     group_values = dict(zip(_GROUP_COLUMNS, row[len(_KEY_COLUMNS) :], strict=True))
     if isinstance(key_values["permissions"], (str, bytes)):
         key_values["permissions"] = orjson.loads(key_values["permissions"])
-    key_values["last_used_at"] = sqlbulk.aware(key_values["last_used_at"])
+    key_values["last_used_at"] = rawsql.aware(key_values["last_used_at"])
     key = RestApiKey(**key_values)
     key.app_group = AppGroup(**group_values)
     return key

@@ -26,7 +26,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from appgroups.ids import parse_id
 from appgroups.models import Membership, Permission
 from appgroups.services import membership_require
 from canvas.audience import audience_filter_clean, audience_filters_clean
@@ -52,6 +51,7 @@ from canvas.selectors import (
     tiktok_audiences_of,
     tiktok_connection_problem,
 )
+from core.ids import parse_id
 from partners.models import AudienceStatus, TikTokAdAccount, TikTokAudience
 from partners.selectors import INVALID_TOKEN_ADVICE, tiktok_connection_get
 from partners.services import tiktok_auth_errors_recorded, tiktok_client

@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from appgroups.models import Profile
 from canvas.models import Canvas, CanvasState, EntryType, Step
+from core.rawsql import execute, json_param, table
 from journeys.models import Entry, Phase
-from journeys.sql import execute, json_param, table
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from django.db.models import F
 from django.utils import timezone
 
-from appgroups import sqlbulk
+from core import rawsql
 from journeys.models import AudienceSyncBatch, NotSyncedReason, Period, StepActivity, StepStats
 
 # What the chart shows per minute; older minutes are pruned (days stay).
@@ -48,7 +48,7 @@ def step_activity_bump(step_id: int, *, at: datetime, entered=0, synced=0, error
     minute = at.replace(second=0, microsecond=0)
     day = minute.replace(hour=0, minute=0)
     name = StepActivity._meta.db_table
-    sqlbulk.insert(
+    rawsql.insert(
         name,
         ("step_id", "period", "start", *ACTIVITY_FIELDS),
         [
@@ -57,7 +57,7 @@ def step_activity_bump(step_id: int, *, at: datetime, entered=0, synced=0, error
         ],
         model=StepActivity,
         conflict=("step_id", "period", "start"),
-        update={f: f"{sqlbulk.quote(name)}.{f} + EXCLUDED.{f}" for f in ACTIVITY_FIELDS},
+        update={f: f"{rawsql.quote(name)}.{f} + EXCLUDED.{f}" for f in ACTIVITY_FIELDS},
     )
 
 

@@ -34,10 +34,10 @@ from django.db import transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 
-from appgroups import sqlbulk
+from core import rawsql
+from core.rawsql import fetchall, new_claim_token, skip_locked, table
 from journeys.models import AudienceSyncBatch, AudienceSyncItem, BatchOutcome, StepStats
 from journeys.ratelimit import tiktok_rate_limiter
-from journeys.sql import fetchall, new_claim_token, skip_locked, table
 from journeys.stats import step_error_record, step_stats_bump
 from monitoring.inflight import request_in_flight
 from monitoring.worker import shutdown_requested
@@ -278,10 +278,10 @@ def _put_back_postgres(rows, group, audience, error, now) -> None:
                 phone_sha256=row[3],
                 idfa_sha256=row[4],
                 gaid_sha256=row[5],
-                enqueued_at=sqlbulk.aware(row[7]),
+                enqueued_at=rawsql.aware(row[7]),
                 attempts=attempts,
-                first_attempt_at=sqlbulk.aware(row[8]) if row[8] is not None else now,
-                deadline_at=sqlbulk.aware(row[9]),
+                first_attempt_at=rawsql.aware(row[8]) if row[8] is not None else now,
+                deadline_at=rawsql.aware(row[9]),
                 next_attempt_at=next_attempt[attempts],
                 last_error_code=error.code,
                 last_error_message=error.message[:1000],
@@ -407,7 +407,7 @@ def _log_batch(audience, group, rows, outcome, started, error, request_id="") ->
         audience=audience,
         action=group.action,
         size=len(rows),
-        oldest_enqueued_at=sqlbulk.aware(min(row[7] for row in rows)),
+        oldest_enqueued_at=rawsql.aware(min(row[7] for row in rows)),
         outcome=outcome,
         code=error.code if error else 0,
         message=error.message[:1000] if error else "",

@@ -17,7 +17,7 @@ from datetime import timedelta
 from django.db import connection, connections
 from django.utils import timezone
 
-from journeys.sql import adapt, table
+from core.rawsql import adapt_all, table
 from monitoring.models import InFlightRequest
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def request_in_flight(*, audience_id: int, users: int) -> Iterator[None]:
             cursor.execute(
                 f"INSERT INTO {table(InFlightRequest)} "
                 "(audience_id, users, started_at, expires_at) VALUES (%s, %s, %s, %s) RETURNING id",
-                adapt([audience_id, users, now, now + timedelta(seconds=MARKER_SECONDS)]),
+                adapt_all([audience_id, users, now, now + timedelta(seconds=MARKER_SECONDS)]),
             )
             marker = cursor.fetchone()[0]
     except Exception:

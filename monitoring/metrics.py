@@ -24,7 +24,7 @@ from prometheus_client.core import (
     HistogramMetricFamily,
 )
 
-from appgroups import sqlbulk
+from core import rawsql
 from monitoring.models import MetricCounter
 
 logger = logging.getLogger(__name__)
@@ -76,13 +76,13 @@ def counters_add(increments: Iterable[tuple[str, str, float]]) -> None:
 def _upsert(rows: list[tuple[str, str, float]]) -> None:
     name = MetricCounter._meta.db_table
     try:
-        sqlbulk.insert(
+        rawsql.insert(
             name,
             ("name", "labels", "value"),
             rows,
             model=MetricCounter,
             conflict=("name", "labels"),
-            update={"value": f"{sqlbulk.quote(name)}.value + EXCLUDED.value"},
+            update={"value": f"{rawsql.quote(name)}.value + EXCLUDED.value"},
         )
     except Exception:
         logger.warning("metrics not recorded", exc_info=True)

@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from appgroups.models import AppGroup
 from canvas.models import StepType
+from core.rawsql import fetchall, table
 from journeys.models import (
     AudienceSyncBatch,
     AudienceSyncItem,
@@ -31,7 +32,6 @@ from journeys.models import (
     StepActivity,
     StepStats,
 )
-from journeys.sql import fetchall, table
 from monitoring.models import InFlightRequest, TaskRun, WorkerHeartbeat
 from partners.models import AdAccountStatus, ConnectionStatus, TikTokAdAccount, TikTokConnection
 from partners.selectors import tiktok_connection_get

@@ -20,7 +20,6 @@ import orjson
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from appgroups import sqlbulk
 from appgroups.models import AppGroup, Device, Profile, ProfileActivity
 from appgroups.profile_fields import (
     INT_MAX,
@@ -31,6 +30,7 @@ from appgroups.profile_fields import (
     phone_columns,
 )
 from appgroups.tracking import ActivityWrite, Ident, ProfileWrite, TrackBatch, object_error
+from core import rawsql
 
 logger = logging.getLogger(__name__)
 
@@ -290,7 +290,7 @@ class _Tracker:
     def _write(self) -> tuple[int, int]:
         device_rows, device_deletes = self._work_out_devices()
         if self.new_rows:
-            returned = sqlbulk.insert(
+            returned = rawsql.insert(
                 PROFILE_TABLE,
                 PROFILE_COLUMNS,
                 ([row[c] for c in PROFILE_COLUMNS] for row in self.new_rows),
@@ -305,7 +305,7 @@ class _Tracker:
         for key, row in self.dirty.items():
             groups.setdefault(tuple(sorted(self.changed[key])), []).append(row)
         for columns, rows in groups.items():
-            sqlbulk.update_by_id(
+            rawsql.update_by_id(
                 PROFILE_TABLE,
                 columns,
                 ([row["id"], *(row[c] for c in columns)] for row in rows),
@@ -320,17 +320,17 @@ class _Tracker:
             for row_key, device in device_rows:
                 device["profile_id"] = self.rows_by_key[row_key]["id"]
             update_columns = [c for c in DEVICE_COLUMNS if c not in ("profile_id", "created_at")]
-            sqlbulk.insert(
+            rawsql.insert(
                 DEVICE_TABLE,
                 DEVICE_COLUMNS,
                 ([device[c] for c in DEVICE_COLUMNS] for _, device in device_rows),
                 model=Device,
                 conflict=("profile_id", "device_id"),
-                update=sqlbulk.upsert_assignments(DEVICE_TABLE, update_columns),
+                update=rawsql.upsert_assignments(DEVICE_TABLE, update_columns),
             )
         if self.activity:
-            table = sqlbulk.quote(ACTIVITY_TABLE)
-            sqlbulk.insert(
+            table = rawsql.quote(ACTIVITY_TABLE)
+            rawsql.insert(
                 ACTIVITY_TABLE,
                 ("profile_id", "kind", "name", "first_at", "last_at", "count"),
                 (
@@ -340,9 +340,9 @@ class _Tracker:
                 model=ProfileActivity,
                 conflict=("profile_id", "kind", "name"),
                 update={
-                    "count": f"{table}.{sqlbulk.quote('count')} + EXCLUDED.{sqlbulk.quote('count')}",
-                    "first_at": sqlbulk.least(f"{table}.first_at", "EXCLUDED.first_at"),
-                    "last_at": sqlbulk.greatest(f"{table}.last_at", "EXCLUDED.last_at"),
+                    "count": f"{table}.{rawsql.quote('count')} + EXCLUDED.{rawsql.quote('count')}",
+                    "first_at": rawsql.least(f"{table}.first_at", "EXCLUDED.first_at"),
+                    "last_at": rawsql.greatest(f"{table}.last_at", "EXCLUDED.last_at"),
                 },
             )
         return len(self.new_rows), len(self.dirty)
@@ -407,7 +407,7 @@ def _select_for_update(app_group_id: int, groups: dict[str, set]) -> list[dict]:
     Raw SQL rather than the ORM: building the query and converting rows through the ORM cost
     more CPU than the rest of a /users/track request.
     """
-    postgres = sqlbulk.is_postgres()
+    postgres = rawsql.is_postgres()
     conditions: list[str] = []
     params: list = [app_group_id]
 
@@ -441,11 +441,11 @@ def _select_for_update(app_group_id: int, groups: dict[str, set]) -> list[dict]:
         for c in LOADED_COLUMNS
     )
     sql = (
-        f"SELECT {selected} FROM {sqlbulk.quote(PROFILE_TABLE)} "
+        f"SELECT {selected} FROM {rawsql.quote(PROFILE_TABLE)} "
         f"WHERE app_group_id = %s AND ({' OR '.join(conditions)}) ORDER BY id"
     )
     if postgres:
-        with sqlbulk.server_cursor() as cursor:
+        with rawsql.server_cursor() as cursor:
             cursor.execute(sql + " FOR UPDATE", params)
             fetched = cursor.fetchall()
     else:
@@ -458,7 +458,7 @@ def _select_for_update(app_group_id: int, groups: dict[str, set]) -> list[dict]:
         custom = row["custom_attributes"]
         if isinstance(custom, (str, bytes)):
             row["custom_attributes"] = orjson.loads(custom)
-        row["updated_at"] = sqlbulk.aware(row["updated_at"])
+        row["updated_at"] = rawsql.aware(row["updated_at"])
     return rows
 
 

@@ -58,7 +58,7 @@ from appgroups.profile_fields import (
 )
 from appgroups.services import membership_require
 from appgroups.services.profiles import new_braze_ids
-from appgroups.sqlbulk import adapt, is_postgres, quote
+from core.rawsql import adapt, is_postgres, quote
 
 logger = logging.getLogger(__name__)
 

@@ -12,11 +12,11 @@ from django.views.decorators.http import require_GET, require_POST
 from appgroups import health
 from appgroups.decorators import app_group_required
 from appgroups.forms import AppGroupSettingsForm
-from appgroups.ids import parse_id
 from appgroups.middleware import SESSION_KEY
 from appgroups.models import Permission
 from appgroups.selectors import membership_for_user
 from appgroups.services import app_group_settings_update
+from core.ids import parse_id
 
 
 @app_group_required()

@@ -12,7 +12,6 @@ from django.views.decorators.http import require_GET, require_http_methods
 from appgroups.decorators import app_group_required
 from appgroups.forms import UserImportForm
 from appgroups.hooks import canvas_history_for
-from appgroups.ids import parse_id
 from appgroups.models import Permission, Profile, UserImport
 from appgroups.selectors.profiles import (
     PAGE_SIZE,
@@ -28,6 +27,7 @@ from appgroups.selectors.user_imports import (
     user_import_list,
 )
 from appgroups.services.user_imports import report_rows, user_import_create
+from core.ids import parse_id
 
 
 @require_http_methods(["GET", "POST"])

@@ -145,7 +145,7 @@ def world(settings, tiktok_sandbox, app_group, admin, marketer, viewer, other_ap
 # Rows that change by merely being looked at or signed in, not by a write of product data.
 VOLATILE = {
     "sessions.session": None,
-    "appgroups.ratelimitwindow": None,
+    "core.ratelimitwindow": None,
     # The TikTok limiter's send times: a page that asks TikTok takes a slot (database mode).
     "journeys.ratelimiterstate": None,
     "appgroups.user": {"last_login"},

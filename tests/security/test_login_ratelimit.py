@@ -9,8 +9,8 @@ from django.test import Client
 from django.urls import resolve, reverse
 
 from appgroups.loginlimit import login_attempt_begin, login_attempt_succeeded
-from appgroups.models import RateLimitWindow
 from appgroups.views.auth import LoginView
+from core.models import RateLimitWindow
 from tests.factories import TEST_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +35,7 @@ def _forget_redis_counters():
     """Redis counters outlive the test database: start each test from none."""
     if not django_settings.REDIS_URL:
         return
-    from appgroups.ratelimit import REDIS_KEY_PREFIX, _redis_client
+    from core.ratelimit import REDIS_KEY_PREFIX, _redis_client
 
     client = _redis_client(django_settings.REDIS_URL)
     for key in client.scan_iter(f"{REDIS_KEY_PREFIX}login:*"):
@@ -178,7 +178,7 @@ def test_no_email_is_kept_in_the_counters(ana):
         assert keys
     assert not any("ana" in key or "acme" in key for key in keys)
     if django_settings.REDIS_URL:
-        from appgroups.ratelimit import _redis_client
+        from core.ratelimit import _redis_client
 
         names = [k.decode() for k in _redis_client(django_settings.REDIS_URL).scan_iter("*login*")]
         assert names and not any("ana" in name or "acme" in name for name in names)

@@ -16,7 +16,7 @@ from functools import lru_cache
 from django.conf import settings
 from django.db import connection, transaction
 
-from appgroups.models import RateLimitWindow
+from core.models import RateLimitWindow
 
 logger = logging.getLogger(__name__)
 

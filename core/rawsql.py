@@ -1,14 +1,16 @@
-"""Multi-row INSERT … ON CONFLICT statements for PostgreSQL and SQLite.
+"""The SQL that the ORM cannot say, for PostgreSQL and SQLite: INSERT … SELECT, SKIP LOCKED,
+and multi-row INSERT … ON CONFLICT.
 
 The ORM's bulk_create builds a model instance per row; the write paths that must sustain tens
-of thousands of rows per second (/users/track, CSV import) pass plain tuples here instead. Both
-databases accept the same upsert syntax; only value adaptation differs, and Django's backend
-operations do it.
+of thousands of rows per second (/users/track, CSV import, the journey engine, the Audience
+Sync queue) pass plain tuples and set-based statements here instead. Both databases accept the
+same upsert syntax; only value adaptation differs, and Django's backend operations do it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from functools import lru_cache
@@ -32,7 +34,10 @@ def is_postgres() -> bool:
 
 
 def adapt(value: Any) -> Any:
-    """A Python value as the database driver wants it for a raw statement."""
+    """A Python value as the database driver wants it for a raw statement.
+
+    Datetimes take the ORM's exact format: SQLite compares datetimes as text, so a raw
+    parameter without it (e.g. with "+00:00") would compare wrong."""
     if isinstance(value, dt.datetime):
         return connection.ops.adapt_datetimefield_value(value)
     if isinstance(value, dt.date):
@@ -40,6 +45,47 @@ def adapt(value: Any) -> Any:
     if isinstance(value, (dict, list)):
         return orjson.dumps(value).decode()
     return value
+
+
+def adapt_all(params: Sequence[Any]) -> list:
+    return [adapt(p) for p in params]
+
+
+def execute(sql: str, params: Sequence[Any]) -> int:
+    """Run one statement; returns the rows it changed."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, adapt_all(params))
+        return cursor.rowcount
+
+
+def fetchall(sql: str, params: Sequence[Any]) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, adapt_all(params))
+        return cursor.fetchall()
+
+
+def table(model: type[Model]) -> str:
+    """The quoted table name of `model`."""
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def column(model: type[Model], field_name: str) -> str:
+    return connection.ops.quote_name(model._meta.get_field(field_name).column)
+
+
+def skip_locked() -> str:
+    """PostgreSQL lets concurrent workers take different rows; SQLite has one writer at a
+    time (IMMEDIATE transactions), so it needs nothing."""
+    return " FOR UPDATE SKIP LOCKED" if is_postgres() else ""
+
+
+def json_param() -> str:
+    return "CAST(%s AS jsonb)" if is_postgres() else "%s"
+
+
+def new_claim_token() -> int:
+    """A random id that marks the rows one worker claimed, so its statements can name them."""
+    return random.randrange(1, 2**62)
 
 
 def server_cursor():
