@@ -30,14 +30,3 @@ class ApiKeyCreateForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="The endpoints this key may call. They cannot be changed later.",
     )
-
-
-class UserImportForm(forms.Form):
-    file = forms.FileField(
-        label="CSV file",
-        help_text=(
-            "UTF-8, a header row with external_id, at most 500 MB. Other columns: email, "
-            "phone, first_name, last_name, idfa, google_ad_id, ad_tracking_enabled, "
-            "standard fields and custom attributes."
-        ),
-    )

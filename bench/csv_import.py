@@ -144,7 +144,7 @@ class BackendMeter:
     def install(self):
         from django.db import connection
 
-        from appgroups.services import user_imports
+        from users.services import imports as user_imports
 
         original = user_imports._BatchWriter.write
         meter = self
@@ -206,7 +206,8 @@ def postgres_floor(source) -> None:
     devices. No import of new profiles can be faster than this on the same machine."""
     from django.db import connection, transaction
 
-    from appgroups.models import AppGroup, Profile
+    from appgroups.models import AppGroup
+    from users.models import Profile
 
     target = AppGroup.objects.create(name=f"Bench floor {time.time_ns()}")
     columns = [
@@ -248,8 +249,9 @@ def main() -> None:
     django_setup(name="csv_import", fresh=not args.keep_db)
     from django.db import connection
 
-    from appgroups.models import AppGroup, Profile
-    from appgroups.services.user_imports import import_csv
+    from appgroups.models import AppGroup
+    from users.models import Profile
+    from users.services.imports import import_csv
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "users.csv"

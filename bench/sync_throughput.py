@@ -146,10 +146,10 @@ def sandbox_size(base: str, audience_id: str) -> int:
 
 
 def run_backlog(args, canvas, step, audience_id, base) -> None:
-    from appgroups.models import Profile
     from journeys.entries import canvas_entries_create
     from journeys.models import AudienceSyncBatch, StepStats
     from journeys.tasks import journeys_advance
+    from users.models import Profile
 
     t0 = time.monotonic()
     entered = canvas_entries_create(
@@ -189,10 +189,10 @@ def run_backlog(args, canvas, step, audience_id, base) -> None:
 
 def run_in_process(canvas, step, audience_id, base) -> None:
     """--workers 0: the whole pipeline in this one process, phase by phase."""
-    from appgroups.models import Profile
     from journeys.engine import journeys_advance
     from journeys.entries import canvas_entries_create
     from journeys.sync import audience_sync_flush
+    from users.models import Profile
 
     t0 = time.monotonic()
     entered = canvas_entries_create(
@@ -235,10 +235,10 @@ def print_latency() -> None:
 
 
 def run_steady(args, canvas, step, audience_id, base) -> None:
-    from appgroups.models import Profile
     from journeys.entries import canvas_entries_create
     from journeys.models import StepStats
     from journeys.tasks import journeys_advance
+    from users.models import Profile
 
     ids = list(
         Profile.objects.filter(app_group_id=canvas.app_group_id)

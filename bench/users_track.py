@@ -176,7 +176,8 @@ def main() -> None:
     os.environ["REDIS_URL"] = args.redis_url
     from django.db import connection
 
-    from appgroups.models import AppGroup, Profile, RestApiKey
+    from appgroups.models import AppGroup, RestApiKey
+    from users.models import Profile
 
     app_group = AppGroup.objects.create(name="Bench")
     key = "bench-" + os.urandom(16).hex()

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "core",
     "appgroups",
+    "users",
     "partners",
     "canvas",
     "journeys",

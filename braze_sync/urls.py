@@ -16,6 +16,7 @@ urlpatterns = [
     # The Braze-compatible REST API: its base URL is http://host:8000/api.
     path("api/", include("appgroups.api.urls")),
     path("", include("appgroups.urls")),
+    path("", include("users.urls")),
     path("partners/", include("partners.urls")),
     path("canvas/", include("canvas.urls")),
     path("canvas/", include("journeys.urls")),

@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import Count, QuerySet
 from django.utils import timezone
 
-from appgroups.models import AppGroup, Profile
+from appgroups.models import AppGroup
 from canvas.audience import audience_filter_q
 from canvas.models import (
     AudienceSyncSettings,
@@ -38,6 +38,7 @@ from partners.tiktok.client import (
     TikTokAuthError,
     TikTokError,
 )
+from users.models import Profile
 
 # How many matches the type-ahead shows per kind; typing more narrows the list.
 MAX_AUDIENCE_OPTIONS = 25

@@ -173,7 +173,7 @@ def api_load(
         except TimedOut as exc:
             result.check("sync drained by itself after the load", False, exc)
         s = stats(step)
-        from appgroups.models import Profile
+        from users.models import Profile
 
         created = Profile.objects.filter(external_id__startswith="load-").count()
         for name, clients, per_request in (

@@ -78,7 +78,7 @@ def sandbox_members(d: Deployment, audience_id: str) -> set[str]:
 
 
 def expected_members(canvas) -> set[str]:
-    from appgroups.models import Profile
+    from users.models import Profile
 
     return set(
         Profile.objects.filter(app_group_id=canvas.app_group_id).values_list(
@@ -89,8 +89,8 @@ def expected_members(canvas) -> set[str]:
 
 def start_sync(d: Deployment, users: int, *, beats: int = 1):
     """Seed, start workers and beat(s), let every profile enter. Returns canvas, step, audience."""
-    from appgroups.models import Profile
     from journeys.entries import canvas_entries_create
+    from users.models import Profile
 
     canvas, step, audience_id = seed_audience_sync(users, d.sandbox_url, ["email"])
     d.sandbox_call("POST", "/stats/reset")
@@ -289,8 +289,8 @@ def audience_deleted(d: Deployment, users: int = 50_000, window_seconds: int = 4
 
         canvas, step, audience_id = seed_audience_sync(users, d.sandbox_url, ["email"])
         d.sandbox_call("POST", f"/audiences/{audience_id}/delete")
-        from appgroups.models import Profile
         from journeys.entries import canvas_entries_create
+        from users.models import Profile
 
         d.start_workers()
         d.start_beat()

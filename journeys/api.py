@@ -12,13 +12,14 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from appgroups.models import ApiPermission, AppGroup, Profile
+from appgroups.models import ApiPermission, AppGroup
 from appgroups.rest import RestError, read_json_body, require_object, rest_endpoint, rest_response
-from appgroups.services.profiles import profiles_track
-from appgroups.tracking import TrackFatal, parse_track_body
 from canvas.models import Canvas, CanvasState, EntryType
 from core.ids import parse_id
 from journeys.entries import canvas_audience, canvas_entries_create, canvas_entries_create_for
+from users.models import Profile
+from users.services.profiles import profiles_track
+from users.tracking import TrackFatal, parse_track_body
 
 logger = logging.getLogger(__name__)
 

@@ -6,8 +6,8 @@ class JourneysConfig(AppConfig):
     verbose_name = "Journeys and Audience Sync"
 
     def ready(self):
-        from appgroups.hooks import register_canvas_history
         from journeys.selectors import profile_canvas_history
+        from users.hooks import register_canvas_history
 
         # Audience > Users shows each profile's Canvas entries without appgroups importing us.
         register_canvas_history(profile_canvas_history)

@@ -19,13 +19,13 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
-from appgroups.models import Profile
 from canvas.models import Branch, CanvasState, MatchField, Step, StepType
 from canvas.models import SyncAction as StepAction
 from core.rawsql import column, execute, fetchall, new_claim_token, skip_locked, table
 from journeys.models import AudienceSyncItem, Entry, MessageSend, Phase, SyncAction
 from journeys.stats import not_synced_reasons_bump, step_error_record, step_stats_bump
 from monitoring.worker import shutdown_requested
+from users.models import Profile
 
 logger = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
-from appgroups.models import Profile
 from canvas.models import Canvas, CanvasState, EntryType, Step
 from core.rawsql import execute, json_param, table
 from journeys.models import Entry, Phase
+from users.models import Profile
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,9 @@ from __future__ import annotations
 from django.db import models
 from django.utils import timezone
 
-from appgroups.models import Profile
 from canvas.models import Canvas, Step
 from partners.models import TikTokAudience, TikTokConnection
+from users.models import Profile
 
 
 class Phase(models.IntegerChoices):

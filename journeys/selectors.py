@@ -9,7 +9,6 @@ from datetime import timedelta
 from django.db.models import QuerySet, Sum
 from django.urls import reverse
 
-from appgroups.hooks import CanvasHistoryRow
 from canvas.models import Canvas, Step, StepType
 from journeys.models import (
     AudienceSyncBatch,
@@ -20,6 +19,7 @@ from journeys.models import (
     StepActivity,
     StepStats,
 )
+from users.hooks import CanvasHistoryRow
 
 RECENT_BATCHES = 20
 
@@ -141,7 +141,7 @@ PROFILE_HISTORY_LIMIT = 50
 
 
 def profile_canvas_history(profile) -> list:
-    """The profile's latest Canvas entries, for Audience > Users (appgroups.hooks)."""
+    """The profile's latest Canvas entries, for Audience > Users (users.hooks)."""
     entries = (
         Entry.objects.filter(profile=profile)
         .select_related("canvas", "step")

@@ -5,7 +5,8 @@ import secrets
 import factory
 from factory.django import DjangoModelFactory
 
-from appgroups.models import AppGroup, Membership, Profile, RestApiKey, Role, User
+from appgroups.models import AppGroup, Membership, RestApiKey, Role, User
+from users.models import Profile
 
 TEST_PASSWORD = "correct-horse-battery-staple"
 
@@ -64,8 +65,8 @@ def profile_track(app_group, **attributes):
     """Write one Braze attributes object through the real parser and service; returns the profile."""
     from django.utils import timezone
 
-    from appgroups.services.profiles import profiles_track
-    from appgroups.tracking import parse_track_body
+    from users.services.profiles import profiles_track
+    from users.tracking import parse_track_body
 
     now = timezone.now()
     batch = parse_track_body(

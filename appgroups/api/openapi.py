@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 from importlib import import_module
 
-from appgroups.profile_fields import (
+from users.profile_fields import (
     ARRAY_MAX_ITEMS,
     COUNTRY_CODES,
     EXTERNAL_ID_MAX_LENGTH,
@@ -19,12 +19,8 @@ from appgroups.profile_fields import (
     TEXT_MAX_LENGTH,
     time_zones,
 )
-from appgroups.selectors.profiles import EXPORT_FIELDS
-from appgroups.tracking import (
-    MAX_DEVICES_PER_OBJECT,
-    MAX_OBJECTS_PER_ARRAY,
-    PURCHASE_MAX_QUANTITY,
-)
+from users.selectors.profiles import EXPORT_FIELDS
+from users.tracking import MAX_DEVICES_PER_OBJECT, MAX_OBJECTS_PER_ARRAY, PURCHASE_MAX_QUANTITY
 
 # Strings we store: no NUL character (databases refuse it).
 NO_NUL = "^[^\\u0000]*$"

@@ -10,14 +10,15 @@ from django.db.models import Q
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from appgroups import identifiers
 from appgroups.api.openapi import openapi_document
-from appgroups.models import ApiPermission, AppGroup, Profile
-from appgroups.profile_fields import EXTERNAL_ID_MAX_LENGTH, FieldError, clean_identifier
+from appgroups.models import ApiPermission, AppGroup
 from appgroups.rest import RestError, read_json_body, require_object, rest_endpoint, rest_response
-from appgroups.selectors.profiles import EXPORT_FIELDS, profiles_export
-from appgroups.services.profiles import profiles_delete, profiles_track
-from appgroups.tracking import TrackFatal, parse_track_body
+from users import identifiers
+from users.models import Profile
+from users.profile_fields import EXTERNAL_ID_MAX_LENGTH, FieldError, clean_identifier
+from users.selectors.profiles import EXPORT_FIELDS, profiles_export
+from users.services.profiles import profiles_delete, profiles_track
+from users.tracking import TrackFatal, parse_track_body
 
 logger = logging.getLogger(__name__)
 

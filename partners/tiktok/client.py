@@ -517,7 +517,7 @@ def encode_mapping_rows(hashes: list[tuple], *, positions: list[int], audience_i
 
     `hashes` holds each user's hashes in a fixed order, `positions` picks the id_schema's. The
     JSON is spliced by hand: 10,000 rows are encoded without a Python object per cell, and the
-    hashes are 64 lowercase hex characters (appgroups.identifiers), safe to splice.
+    hashes are 64 lowercase hex characters (users.identifiers), safe to splice.
     """
     after = f'","audience_ids":["{audience_id}"]}}'
     encoded = []

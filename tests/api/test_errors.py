@@ -7,9 +7,10 @@ import time
 
 import pytest
 
-from appgroups.models import ApiPermission, Profile, RestApiKey
+from appgroups.models import ApiPermission, RestApiKey
 from appgroups.rest import MAX_BODY_BYTES
 from tests.factories import rest_api_key
+from users.models import Profile
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

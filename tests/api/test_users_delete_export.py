@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from appgroups.models import Device, Profile
 from tests.factories import profile_track
+from users.models import Device, Profile
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

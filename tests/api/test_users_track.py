@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from appgroups.identifiers import sha256_hex
-from appgroups.models import Device, Profile, ProfileActivity
 from tests.factories import profile_track
+from users.identifiers import sha256_hex
+from users.models import Device, Profile, ProfileActivity
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

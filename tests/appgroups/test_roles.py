@@ -67,7 +67,7 @@ def test_navigation_pages_answer_for_every_role(viewer_client):
     for name in [
         "home",
         "canvas:list",
-        "appgroups:user-list",
+        "users:user-list",
         "partners:technology-partners",
         "appgroups:api-settings",
     ]:

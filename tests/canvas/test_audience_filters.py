@@ -4,7 +4,6 @@ written through /users/track's parser (so the hash columns are the normalizer's)
 import pytest
 from django.core.exceptions import ValidationError
 
-from appgroups.models import Profile
 from canvas.audience import (
     AudienceFilterError,
     audience_filter_label,
@@ -12,6 +11,7 @@ from canvas.audience import (
     audience_filters_clean,
 )
 from tests.factories import profile_track
+from users.models import Profile
 
 IDFA = "6D92078A-8246-4BA4-AE5B-76104861E7DC"
 GAID = "38400000-8cf0-11bd-b23e-10b96e40000d"

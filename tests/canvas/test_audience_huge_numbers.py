@@ -3,9 +3,9 @@ as text, on every database (it used to break the query and, with it, the engine)
 
 import pytest
 
-from appgroups.models import Profile
 from canvas.audience import audience_filter_q, audience_filters_clean
 from tests.factories import profile_track
+from users.models import Profile
 
 pytestmark = pytest.mark.django_db
 

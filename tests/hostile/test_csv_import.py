@@ -13,12 +13,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from appgroups.models import Device, Profile, UserImport
-from appgroups.services.user_imports import BATCH_ROWS, user_import_run
+from users.models import Device, Profile, UserImport
+from users.services.imports import BATCH_ROWS, user_import_run
 
 pytestmark = pytest.mark.django_db
 
-IMPORT_URL = reverse("appgroups:user-import")
+IMPORT_URL = reverse("users:user-import")
 
 
 def many_rows(count: int) -> bytes:
@@ -51,7 +51,7 @@ def upload(client, content: bytes, name="users.csv", monkeypatch=None):
 
 @pytest.fixture
 def queued(monkeypatch):
-    monkeypatch.setattr("appgroups.tasks.user_import_run.delay", lambda import_id: None)
+    monkeypatch.setattr("users.tasks.user_import_run.delay", lambda import_id: None)
 
 
 # Encodings
@@ -99,7 +99,7 @@ def test_a_bad_byte_deep_in_an_upload_imports_nothing(app_group, marketer_client
     assert user_import.status == UserImport.Status.FAILED
     assert "not UTF-8" in user_import.error
     assert Profile.objects.count() == 0
-    page = marketer_client.get(reverse("appgroups:user-import-detail", args=[user_import.pk]))
+    page = marketer_client.get(reverse("users:user-import-detail", args=[user_import.pk]))
     assert "not UTF-8" in page.content.decode()
 
 
@@ -225,7 +225,7 @@ def test_formula_cells_are_neutralized_in_the_rejected_rows_report(
 
     error, report = command(tmp_path, content)
     response, user_import = upload(marketer_client, content, name="formulas.csv")
-    download = marketer_client.get(reverse("appgroups:user-import-report", args=[user_import.pk]))
+    download = marketer_client.get(reverse("users:user-import-report", args=[user_import.pk]))
     downloaded = list(csv.reader(io.StringIO(b"".join(download.streaming_content).decode())))
 
     assert error is None

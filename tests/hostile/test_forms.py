@@ -9,12 +9,13 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from appgroups.models import AppGroup, Profile, RestApiKey, UserImport
+from appgroups.models import AppGroup, RestApiKey
 from canvas.models import Canvas, Step, StepType
 from partners.models import TikTokAudience
 from partners.tiktok.client import MAX_AUDIENCE_NAME_LENGTH
 from tests.factories import profile_track
 from tests.tiktok import connect_through_oauth, point_at_sandbox
+from users.models import Profile, UserImport
 
 pytestmark = pytest.mark.django_db
 
@@ -98,12 +99,12 @@ def test_script_in_canvas_and_step_fields_is_rendered_escaped(marketer_client, c
 def test_script_in_settings_keys_profiles_and_imports_is_rendered_escaped(
     admin_client, app_group, monkeypatch
 ):
-    monkeypatch.setattr("appgroups.tasks.user_import_run.delay", lambda import_id: None)
+    monkeypatch.setattr("users.tasks.user_import_run.delay", lambda import_id: None)
     admin_client.post(
         reverse("appgroups:api-settings"), {"name": XSS, "permissions": ["users.track"]}
     )
     admin_client.post(
-        reverse("appgroups:user-import"),
+        reverse("users:user-import"),
         {"file": SimpleUploadedFile(f"{XSS}.csv", b"external_id\nu1\n", "text/csv")},
     )
     profile = profile_track(
@@ -118,10 +119,10 @@ def test_script_in_settings_keys_profiles_and_imports_is_rendered_escaped(
         reverse("home"),
         reverse("appgroups:settings"),
         reverse("appgroups:api-settings"),
-        reverse("appgroups:user-list"),
-        reverse("appgroups:user-detail", args=[profile.pk]),
-        reverse("appgroups:user-import"),
-        reverse("appgroups:user-import-detail", args=[user_import.pk]),
+        reverse("users:user-list"),
+        reverse("users:user-detail", args=[profile.pk]),
+        reverse("users:user-import"),
+        reverse("users:user-import-detail", args=[user_import.pk]),
     ]:
         response = admin_client.get(url)
         assert response.status_code == 200, url
@@ -173,9 +174,9 @@ def test_nul_and_garbage_in_raw_post_fields_answer_cleanly(marketer_client, canv
     step = add_step(marketer_client, canvas, StepType.AUDIENCE_SYNC)
     before = Step.objects.count()
     attempts = [
-        ("post", reverse("appgroups:user-list"), {"q": "a\x00b"}),
-        ("post", reverse("appgroups:user-list"), {"q": "x" * 100_000}),
-        ("get", reverse("appgroups:user-list"), {"before": "\x00"}),
+        ("post", reverse("users:user-list"), {"q": "a\x00b"}),
+        ("post", reverse("users:user-list"), {"q": "x" * 100_000}),
+        ("get", reverse("users:user-list"), {"before": "\x00"}),
         ("post", reverse("canvas:step-add", args=[canvas.pk]), {"step_type": "delay\x00"}),
         ("post", reverse("canvas:step-add", args=[canvas.pk]),
          {"step_type": "delay", "parent": "\x00", "branch": "yes\x00"}),

@@ -5,9 +5,6 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from appgroups.models import Profile
-from appgroups.services.profiles import profiles_track
-from appgroups.tracking import parse_track_body
 from canvas.models import (
     AudienceSyncSettings,
     Branch,
@@ -27,6 +24,9 @@ from partners.models import (
     TikTokConnection,
 )
 from tests.tiktok import connect_through_oauth, point_at_sandbox
+from users.models import Profile
+from users.services.profiles import profiles_track
+from users.tracking import parse_track_body
 
 T0 = timezone.now().replace(microsecond=0)
 

@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 
-from appgroups.identifiers import sha256_hex
 from canvas.models import MatchField, SyncAction
 from journeys.models import AudienceSyncBatch, AudienceSyncItem, NotSyncedReason, StepStats
 from journeys.sync import audience_sync_flush
@@ -18,6 +17,7 @@ from partners.models import (
 from partners.tiktok.client import TikTokAdAccountAccessError, TikTokAuthError, TikTokRateLimitError
 from tests.fakes import FakeTikTokClient
 from tests.journeys.conftest import T0, enter
+from users.identifiers import sha256_hex
 
 pytestmark = pytest.mark.django_db
 

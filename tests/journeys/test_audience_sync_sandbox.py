@@ -8,12 +8,12 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from appgroups.identifiers import sha256_hex
 from canvas.models import MatchField, SyncAction
 from journeys.models import AudienceSyncItem, StepStats
 from journeys.sync import audience_sync_flush
 from partners.models import ConnectionStatus
 from tests.journeys.conftest import T0, enter, members
+from users.identifiers import sha256_hex
 
 pytestmark = pytest.mark.django_db
 

@@ -242,7 +242,7 @@ def test_the_profile_page_shows_canvas_history(admin_client, journey, make_profi
     canvas_entries_create_for(canvas=canvas, recipients=[(profile.pk, None)], now=T0)
     journeys_advance(now=T0)
 
-    content = admin_client.get(reverse("appgroups:user-detail", args=[profile.pk])).content.decode()
+    content = admin_client.get(reverse("users:user-detail", args=[profile.pk])).content.decode()
 
     assert canvas.name in content
     assert "Waiting in a Delay" in content

@@ -10,9 +10,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from appgroups import identifiers
-from appgroups.identifiers import sha256_hex as sha
-from appgroups.models import Profile
 from canvas.models import MatchField
 from journeys.entries import canvas_entries_create
 from journeys.models import AudienceSyncBatch, AudienceSyncItem, StepStats
@@ -20,6 +17,9 @@ from journeys.sync import audience_sync_flush
 from partners.models import ConnectionStatus
 from tests.journeys.conftest import T0, enter, members
 from tests.tiktok import connect_through_oauth
+from users import identifiers
+from users.identifiers import sha256_hex as sha
+from users.models import Profile
 
 pytestmark = pytest.mark.django_db
 

@@ -2,12 +2,13 @@
 
 import pytest
 
-from appgroups.models import ApiPermission, Profile
+from appgroups.models import ApiPermission
 from canvas.models import Canvas, CanvasState, EntryType, StepType
 from journeys.models import Entry
 from tests.api.conftest import Api
 from tests.factories import rest_api_key
 from tests.journeys.conftest import add_step
+from users.models import Profile
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

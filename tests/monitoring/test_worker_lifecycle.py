@@ -9,7 +9,6 @@ import time
 import pytest
 from django.utils import timezone
 
-from appgroups.models import Profile
 from canvas.models import MatchField
 from journeys.engine import journeys_advance
 from journeys.entries import canvas_entries_create
@@ -18,6 +17,7 @@ from journeys.sync import audience_sync_flush
 from monitoring import selectors
 from monitoring.models import TaskRun, WorkerHeartbeat
 from tests.journeys.test_sync_guarantees import bulk_profiles
+from users.models import Profile
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

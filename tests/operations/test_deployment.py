@@ -28,7 +28,6 @@ import requests
 from cryptography.fernet import Fernet
 from django.conf import settings as django_settings
 
-from appgroups.identifiers import sha256_hex
 from appgroups.models import ApiPermission
 from canvas.models import AudienceSyncSettings, Canvas, CanvasState, MatchField, StepType
 from journeys.models import AudienceSyncBatch, AudienceSyncItem, BatchOutcome, Entry, StepStats
@@ -39,6 +38,7 @@ from tests.journeys.conftest import add_step, members
 from tests.plugins.celery_worker import _purge, child_environment
 from tests.plugins.tiktok_sandbox import free_port
 from tests.tiktok import connect_through_oauth, point_at_sandbox
+from users.identifiers import sha256_hex
 
 DEPLOY = Path(django_settings.BASE_DIR) / "deploy"
 USERS = 400

@@ -15,7 +15,7 @@ import pytest
 from django.apps import apps
 from django.utils import timezone
 
-from appgroups.models import AppGroup, Membership, Profile, RestApiKey, Role, UserImport
+from appgroups.models import AppGroup, Membership, RestApiKey, Role
 from canvas.models import AudienceSyncSettings, Canvas, Step, StepType, SyncAction
 from notifications.models import Notification
 from partners.models import AudienceStatus, TikTokAdAccount, TikTokAudience
@@ -23,6 +23,7 @@ from partners.services import tiktok_connection_mark_invalid
 from partners.tiktok.client import TikTokAdAccountAccessError
 from tests.factories import MembershipFactory, profile_track, rest_api_key
 from tests.tiktok import connect_through_oauth, point_at_sandbox
+from users.models import Profile, UserImport
 
 # The redirect URI the sandbox allows for tests that drive the callback with Django's client.
 TESTSERVER_CALLBACK = "http://testserver/partners/tiktok/callback/"

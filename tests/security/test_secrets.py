@@ -25,7 +25,7 @@ from django.db import connection as db
 from django.test import Client
 from django.urls import reverse
 
-from appgroups.models import Device, Membership, Profile, Role
+from appgroups.models import Membership, Role
 from braze_sync.logs import JsonFormatter, NoQueryStrings, RedactIdentifiers, RequestContext
 from canvas import services as canvas_services
 from canvas.models import EntryType, StepType
@@ -37,6 +37,7 @@ from partners.tasks import tiktok_connections_check
 from tests.factories import UserFactory, rest_api_key
 from tests.security.conftest import TESTSERVER_CALLBACK
 from tests.security.test_tenancy import ROUTES
+from users.models import Device, Profile
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -325,9 +326,9 @@ def test_a_full_demo_run_logs_no_identifier_and_sends_only_hashes(
         content_type="application/json",
     )
     assert exported.status_code in (200, 201)
-    client.post(reverse("appgroups:user-list"), {"q": seeded[0][1]})
+    client.post(reverse("users:user-list"), {"q": seeded[0][1]})
     for profile in Profile.objects.filter(app_group=admin.app_group)[:10]:
-        client.get(reverse("appgroups:user-detail", args=[profile.pk]))
+        client.get(reverse("users:user-detail", args=[profile.pk]))
     client.get(reverse("journeys:canvas-analytics", args=[canvas.pk]))
 
     identifiers = _seeded_identifiers()

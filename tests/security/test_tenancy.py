@@ -85,13 +85,11 @@ ROUTES: dict[str, Route] = {
     ),
     "monitoring:sync-status": Route(),
     # Audience
-    "appgroups:user-list": Route(),
-    "appgroups:user-detail": Route(ids=lambda w: {"profile_id": w.profile.pk}),
-    "appgroups:user-import": Route(
-        post=lambda w: {"file": _csv_upload()}, write_role=Role.MARKETER
-    ),
-    "appgroups:user-import-detail": Route(ids=lambda w: {"user_import_id": w.user_import.pk}),
-    "appgroups:user-import-report": Route(ids=lambda w: {"user_import_id": w.user_import.pk}),
+    "users:user-list": Route(),
+    "users:user-detail": Route(ids=lambda w: {"profile_id": w.profile.pk}),
+    "users:user-import": Route(post=lambda w: {"file": _csv_upload()}, write_role=Role.MARKETER),
+    "users:user-import-detail": Route(ids=lambda w: {"user_import_id": w.user_import.pk}),
+    "users:user-import-report": Route(ids=lambda w: {"user_import_id": w.user_import.pk}),
     # Partners
     "partners:technology-partners": Route(),
     "partners:tiktok": Route(),
@@ -265,7 +263,7 @@ def test_pages_without_ids_show_nothing_of_another_app_group(world, name):
 
 def test_searching_users_finds_nothing_of_another_app_group(world):
     client = _client(world.globex_admin)
-    response = client.post(reverse("appgroups:user-list"), {"q": world.profile.email})
+    response = client.post(reverse("users:user-list"), {"q": world.profile.email})
     # (The query itself is echoed in the search box.)
     assert list(response.context["profiles"]) == []
     body = response.content.decode()

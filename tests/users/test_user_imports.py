@@ -1,0 +1,294 @@
+"""CSV imports: normalization, rejected rows, idempotence, bulk writes (service and command)."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from tests.factories import profile_track
+from users.identifiers import sha256_hex
+from users.models import Device, Profile, UserImport
+from users.services.imports import IMPORT_DEVICE_ID, CsvFileError, import_csv, user_import_run
+
+IDFA = "6D92078A-8246-4BA4-AE5B-76104861E7DC"
+GAID = "38400000-8cf0-11bd-b23e-10b96e40000d"
+
+
+def run(app_group, text: str | bytes, **kwargs):
+    data = text.encode() if isinstance(text, str) else text
+    return import_csv(app_group=app_group, stream=io.BytesIO(data), **kwargs)
+
+
+@pytest.mark.django_db
+def test_rows_become_profiles_with_hashes_devices_and_custom_attributes(app_group):
+    progress = run(
+        app_group,
+        "external_id,email,phone,first_name,last_name,idfa,google_ad_id,ad_tracking_enabled,"
+        "plan,visits,score,vip,zip\n"
+        f"u1, Ana@Example.com ,(650) 253-0000,Ana,Lopez,{IDFA},{GAID},true,gold,12,4.5,TRUE,01234\n",
+    )
+
+    assert (progress.rows_processed, progress.rows_imported, progress.rows_rejected) == (1, 1, 0)
+    profile = Profile.objects.get(app_group=app_group, external_id="u1")
+    assert profile.email_sha256 == sha256_hex("ana@example.com")
+    assert profile.phone_e164 == "+16502530000"
+    assert (profile.first_name, profile.last_name) == ("Ana", "Lopez")
+    assert profile.idfa_sha256 == sha256_hex(IDFA.lower())
+    assert profile.gaid_sha256 == sha256_hex(GAID)
+    assert profile.ad_tracking_enabled is True
+    # Booleans and plain numbers are typed; a zip code with a leading zero stays a string.
+    assert profile.custom_attributes == {
+        "plan": "gold",
+        "visits": 12,
+        "score": 4.5,
+        "vip": True,
+        "zip": "01234",
+    }
+    device = Device.objects.get(profile=profile)
+    assert device.device_id == IMPORT_DEVICE_ID
+    assert (device.idfa, device.google_ad_id) == (IDFA, GAID)
+    assert device.idfa_reported_at is not None
+    assert len(profile.braze_id) == 24
+
+
+@pytest.mark.django_db
+def test_rejected_rows_carry_their_line_and_reason_and_good_rows_go_in(app_group):
+    progress = run(
+        app_group,
+        "external_id,email,country,ad_tracking_enabled,note\n"  # line 1
+        "ok1,a@example.com,US,true,x\n"  # 2
+        ",b@example.com,US,,\n"  # 3: no external id
+        "bad-country,c@example.com,Atlantis,,\n"  # 4
+        'multi,"d@example.com",US,,"two\nlines"\n'  # 5-6
+        "short,row\n"  # 7
+        "bad-flag,e@example.com,US,maybe,\n"  # 8
+        "\n"  # 9: blank lines are skipped
+        "ok2,not-an-email,FR,,\n",  # 10: imported, email unusable
+    )
+
+    assert (progress.rows_processed, progress.rows_imported, progress.rows_rejected) == (7, 3, 4)
+    assert progress.values_unusable == 1
+    issues = [(i.line, i.rejected, i.column, i.reason) for i in progress.issues]
+    assert issues == [
+        (3, True, "external_id", "missing external_id"),
+        (4, True, "country", "'country' must be an ISO 3166-1 alpha-2 code"),
+        (7, True, "", "expected 5 fields, found 2"),
+        (8, True, "ad_tracking_enabled", "ad_tracking_enabled must be true or false"),
+        (10, False, "email", "not an email address"),
+    ]
+    assert set(Profile.objects.values_list("external_id", flat=True)) == {"ok1", "multi", "ok2"}
+    assert Profile.objects.get(external_id="multi").custom_attributes == {"note": "two\nlines"}
+    kept = Profile.objects.get(external_id="ok2")
+    assert (kept.email, kept.email_sha256, kept.email_invalid_reason) == (
+        "not-an-email",
+        None,
+        "not an email address",
+    )
+
+
+@pytest.mark.django_db
+def test_importing_again_is_idempotent_and_empty_cells_keep_values(app_group):
+    csv_text = (
+        "external_id,email,first_name,plan\nu1,a@example.com,Ana,gold\nu2,b@example.com,Bo,\n"
+    )
+    run(app_group, csv_text)
+    first = {p.external_id: p.braze_id for p in Profile.objects.all()}
+
+    run(app_group, csv_text)
+    run(app_group, "external_id,first_name,email,plan\nu1,,,silver\n")
+
+    assert Profile.objects.count() == 2
+    assert {p.external_id: p.braze_id for p in Profile.objects.all()} == first
+    u1 = Profile.objects.get(external_id="u1")
+    assert (u1.first_name, u1.email_sha256) == ("Ana", sha256_hex("a@example.com"))
+    assert u1.custom_attributes == {"plan": "silver"}
+
+
+@pytest.mark.django_db
+def test_an_import_updates_profiles_written_through_the_api(app_group):
+    profile = profile_track(
+        app_group,
+        external_id="u1",
+        email="old@example.com",
+        keep="me",
+        devices=[{"device_id": "phone", "idfa": IDFA}],
+    )
+
+    run(app_group, f"external_id,email,google_ad_id\nu1,new@example.com,{GAID}\n")
+
+    profile.refresh_from_db()
+    assert profile.email_sha256 == sha256_hex("new@example.com")
+    assert profile.custom_attributes == {"keep": "me"}
+    # The API device keeps its IDFA; the import adds a device with the GAID.
+    assert profile.idfa_sha256 == sha256_hex(IDFA.lower())
+    assert profile.gaid_sha256 == sha256_hex(GAID)
+    assert Device.objects.filter(profile=profile).count() == 2
+
+
+@pytest.mark.django_db
+def test_the_same_external_id_twice_merges_in_file_order_across_batches(app_group):
+    progress = run(
+        app_group,
+        "external_id,first_name,last_name,a,b\n"
+        "u1,Ana,,1,\n"
+        "u2,Bo,,,\n"
+        "u1,,Lopez,,2\n"
+        "u3,Cy,,,\n"
+        "u1,Anna,,,\n",
+        batch_rows=2,
+    )
+
+    assert progress.rows_imported == 5
+    u1 = Profile.objects.get(external_id="u1")
+    assert (u1.first_name, u1.last_name, u1.custom_attributes) == (
+        "Anna",
+        "Lopez",
+        {"a": 1, "b": 2},
+    )
+    assert Profile.objects.count() == 3
+
+
+@pytest.mark.django_db
+def test_phone_numbers_take_the_app_groups_default_country(app_group):
+    app_group.default_country = "GB"
+    app_group.save()
+
+    run(app_group, "external_id,phone\nu1,020 8366 1177\nu2,+1 650 253 0000\n")
+
+    assert Profile.objects.get(external_id="u1").phone_e164 == "+442083661177"
+    assert Profile.objects.get(external_id="u2").phone_e164 == "+16502530000"
+
+
+@pytest.mark.django_db
+def test_another_app_groups_profiles_are_untouched(app_group, other_app_group):
+    theirs = profile_track(other_app_group, external_id="u1", first_name="Theirs")
+
+    run(app_group, "external_id,first_name\nu1,Ours\n")
+
+    theirs.refresh_from_db()
+    assert theirs.first_name == "Theirs"
+    assert Profile.objects.get(app_group=app_group, external_id="u1").first_name == "Ours"
+
+
+@pytest.mark.django_db
+def test_a_byte_order_mark_and_header_case_are_accepted(app_group):
+    run(app_group, "\ufeffExternal_ID,EMAIL\r\nu1,a@example.com\r\n".encode())
+
+    assert Profile.objects.get(external_id="u1").email == "a@example.com"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "the file is empty"),
+        (b"email,first_name\na@example.com,Ana\n", "the header has no external_id column"),
+        (b"external_id,email,Email\nu1,a,b\n", "column 'email' appears twice in the header"),
+        (b"external_id,,email\nu1,,a\n", "column 2 of the header has no name"),
+        (b"external_id,braze_id\nu1,x\n", "column 'braze_id' cannot be imported"),
+        (b"external_id,name\nu1,\xff\xfe\n", "the file is not UTF-8 text"),
+    ],
+)
+def test_files_that_cannot_be_imported(app_group, content, message):
+    with pytest.raises(CsvFileError, match=message):
+        run(app_group, content)
+
+
+@pytest.mark.django_db
+def test_the_command_imports_reports_and_records_the_import(app_group, tmp_path, capsys):
+    path = tmp_path / "users.csv"
+    path.write_text("external_id,email\nu1,a@example.com\n,b@example.com\nu2,nope\n")
+    report = tmp_path / "report.csv"
+
+    call_command("import_users", str(path), "--app-group", "Acme", "--report", str(report))
+
+    out = capsys.readouterr()
+    assert "Imported 2 of 3 rows into 'Acme'" in out.out
+    assert "line 3: missing external_id" in out.err
+    assert report.read_text().splitlines() == [
+        "line,status,column,reason,external_id",
+        "3,rejected,external_id,missing external_id,",
+        '4,"imported, value unusable",email,not an email address,u2',
+    ]
+    user_import = UserImport.objects.get()
+    assert (user_import.status, user_import.rows_imported, user_import.rows_rejected) == (
+        "done",
+        2,
+        1,
+    )
+    assert user_import.issues.count() == 2
+
+
+@pytest.mark.django_db
+def test_the_command_fails_on_a_bad_file_or_unknown_group(app_group, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("email\na@example.com\n")
+
+    with pytest.raises(CommandError, match="no external_id column"):
+        call_command("import_users", str(bad), "--app-group", "Acme")
+    with pytest.raises(CommandError, match="No such file"):
+        call_command("import_users", str(tmp_path / "missing.csv"), "--app-group", "Acme")
+    with pytest.raises(CommandError, match="No app group named"):
+        call_command("import_users", str(bad), "--app-group", "Nope")
+    assert UserImport.objects.get().status == "failed"
+
+
+@pytest.mark.django_db
+def test_a_finished_import_is_not_run_twice(app_group, tmp_path):
+    user_import = UserImport.objects.create(app_group=app_group, file_name="x.csv")
+    user_import_run(user_import_id=user_import.pk, stream=io.BytesIO(b"external_id\nu1\n"))
+
+    again = user_import_run(user_import_id=user_import.pk, stream=io.BytesIO(b"external_id\nu2\n"))
+
+    assert again is None
+    assert list(Profile.objects.values_list("external_id", flat=True)) == ["u1"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batches_are_written_from_a_second_thread_when_not_in_a_transaction(app_group):
+    rows = "".join(f"u{i},user{i}@example.com,{i}\n" for i in range(1050))
+
+    progress = run(app_group, "external_id,email,n\n" + rows, batch_rows=100)
+
+    assert progress.rows_imported == 1050
+    assert Profile.objects.filter(app_group=app_group).count() == 1050
+    assert Profile.objects.get(external_id="u1049").custom_attributes == {"n": 1049}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failing_batch_write_stops_the_import_with_its_error(app_group, monkeypatch):
+    from users.services import imports as user_imports
+
+    calls = []
+    original = user_imports._BatchWriter.write
+
+    def write(self, payload):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("disk full")
+        original(self, payload)
+
+    monkeypatch.setattr(user_imports._BatchWriter, "write", write)
+    rows = "".join(f"u{i}\n" for i in range(500))
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        run(app_group, "external_id\n" + rows, batch_rows=100)
+    # The first batch went in; nothing after the failure did.
+    assert Profile.objects.count() == 100
+
+
+@pytest.mark.django_db
+def test_re_importing_an_unchanged_row_does_not_touch_it(app_group):
+    text = f"external_id,email,idfa,plan\nu1,a@example.com,{IDFA},gold\nu2,b@example.com,,free\n"
+    run(app_group, text)
+    before = {p.external_id: p.updated_at for p in Profile.objects.all()}
+
+    run(app_group, text.replace("b@example.com,,free", "b@example.com,,silver"))
+
+    after = {p.external_id: p.updated_at for p in Profile.objects.all()}
+    assert after["u1"] == before["u1"]
+    assert after["u2"] > before["u2"]
+    assert Profile.objects.get(external_id="u2").custom_attributes == {"plan": "silver"}
