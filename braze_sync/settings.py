@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "journeys",
     "notifications",
     "monitoring",
+    "api",
 ]
 
 MIDDLEWARE = [

@@ -14,7 +14,7 @@ urlpatterns = [
     path("healthz", appgroup_views.healthz, name="healthz"),
     path("metrics", monitoring_views.metrics, name="metrics"),
     # The Braze-compatible REST API: its base URL is http://host:8000/api.
-    path("api/", include("appgroups.api.urls")),
+    path("api/", include("api.urls")),
     path("", include("appgroups.urls")),
     path("", include("users.urls")),
     path("partners/", include("partners.urls")),

@@ -5,6 +5,7 @@ from tests.factories import AppGroupFactory, MembershipFactory
 
 pytest_plugins = [
     "tests.plugins.browser",
+    "tests.plugins.canvases",
     "tests.plugins.celery_worker",
     "tests.plugins.tiktok_sandbox",
 ]

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from api.rest import MAX_BODY_BYTES
 from appgroups.models import ApiPermission, RestApiKey
-from appgroups.rest import MAX_BODY_BYTES
 from tests.factories import rest_api_key
 from users.models import Profile
 
@@ -325,7 +325,7 @@ def test_an_unexpected_failure_is_a_json_500_without_the_body_in_the_log(api, mo
     def explode(**kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr("appgroups.api.views.profiles_track", explode)
+    monkeypatch.setattr("api.users.profiles_track", explode)
 
     response = api.post(
         "/users/track", json={"attributes": [{"external_id": "u1", "email": "secret@example.com"}]}

@@ -11,7 +11,7 @@ from canvas.models import Canvas, MatchField
 from journeys.sync import audience_sync_flush
 from partners.tiktok.client import TikTokRateLimitError
 from tests.fakes import FakeTikTokClient
-from tests.journeys.conftest import T0, enter
+from tests.plugins.canvases import T0, enter
 
 pytestmark = pytest.mark.django_db
 

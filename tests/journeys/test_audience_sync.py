@@ -16,7 +16,7 @@ from partners.models import (
 )
 from partners.tiktok.client import TikTokAdAccountAccessError, TikTokAuthError, TikTokRateLimitError
 from tests.fakes import FakeTikTokClient
-from tests.journeys.conftest import T0, enter
+from tests.plugins.canvases import T0, enter
 from users.identifiers import sha256_hex
 
 pytestmark = pytest.mark.django_db

@@ -12,7 +12,7 @@ from canvas.models import MatchField, SyncAction
 from journeys.models import AudienceSyncItem, StepStats
 from journeys.sync import audience_sync_flush
 from partners.models import ConnectionStatus
-from tests.journeys.conftest import T0, enter, members
+from tests.plugins.canvases import T0, enter, members
 from users.identifiers import sha256_hex
 
 pytestmark = pytest.mark.django_db

@@ -10,7 +10,7 @@ from canvas.models import Branch, Canvas, CanvasState, EntryType, StepType
 from journeys.engine import journeys_advance
 from journeys.entries import canvas_entries_create_for, scheduled_entries_run
 from journeys.models import Entry, MessageSend, StepStats
-from tests.journeys.conftest import add_step
+from tests.plugins.canvases import add_step
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from journeys.entries import canvas_entries_create
 from journeys.models import AudienceSyncBatch, AudienceSyncItem, StepStats
 from journeys.sync import audience_sync_flush
 from partners.models import ConnectionStatus
-from tests.journeys.conftest import T0, enter, members
+from tests.plugins.canvases import T0, enter, members
 from tests.tiktok import connect_through_oauth
 from users import identifiers
 from users.identifiers import sha256_hex as sha

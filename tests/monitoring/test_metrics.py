@@ -13,7 +13,7 @@ from journeys.ratelimit import RateLimiter
 from journeys.sync import audience_sync_flush
 from monitoring.metrics import label_string, limiter_wait_observed, parse_labels
 from monitoring.models import WorkerHeartbeat
-from tests.journeys.conftest import T0, enter
+from tests.plugins.canvases import T0, enter
 
 pytestmark = pytest.mark.django_db
 

@@ -11,16 +11,6 @@ from partners.services import tiktok_connection_mark_invalid
 from partners.tiktok.client import Advertiser, TikTokAdAccountAccessError, TikTokAuthError
 from tests.factories import MembershipFactory
 
-# The engine's fixtures (a Canvas, an Audience Sync step, a fake-TikTok connection, profiles).
-from tests.journeys.conftest import (  # noqa: F401
-    active_canvas,
-    make_profiles,
-    sandbox_tiktok,
-    sync_step,
-    sync_to_sandbox,
-    tiktok,
-)
-
 TOKEN = "unit-test-token"
 
 

@@ -16,8 +16,8 @@ from partners.models import AdAccountStatus, ConnectionStatus
 from partners.services import tiktok_ad_account_disconnect, tiktok_connection_check
 from partners.tiktok.client import TikTokNotFoundError
 from tests.fakes import FakeTikTokClient
-from tests.journeys.conftest import T0, enter
 from tests.notifications.conftest import connection_for, invalidate, lose_ad_account, told
+from tests.plugins.canvases import T0, enter
 
 pytestmark = pytest.mark.django_db
 

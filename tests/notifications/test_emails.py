@@ -12,8 +12,8 @@ from notifications import services
 from partners.tiktok.client import TikTokNotFoundError
 from tests.factories import MembershipFactory
 from tests.fakes import FakeTikTokClient
-from tests.journeys.conftest import T0, enter
 from tests.notifications.conftest import TOKEN, connection_for, invalidate
+from tests.plugins.canvases import T0, enter
 
 pytestmark = pytest.mark.django_db
 

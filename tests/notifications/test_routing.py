@@ -12,8 +12,8 @@ from notifications.services import step_problems_open
 from partners.tiktok.client import TikTokNotFoundError
 from tests.factories import MembershipFactory
 from tests.fakes import FakeTikTokClient
-from tests.journeys.conftest import T0, enter
 from tests.notifications.conftest import connection_for, invalidate, lose_ad_account, told
+from tests.plugins.canvases import T0, enter
 
 pytestmark = pytest.mark.django_db
 

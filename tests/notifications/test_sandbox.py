@@ -12,8 +12,8 @@ from notifications.models import Problem, ProblemStatus
 from partners.models import ConnectionStatus
 from partners.services import tiktok_disconnect
 from partners.tasks import tiktok_connections_check
-from tests.journeys.conftest import T0, enter
 from tests.notifications.conftest import told
+from tests.plugins.canvases import T0, enter
 from tests.tiktok import connect_through_oauth
 
 pytestmark = pytest.mark.django_db

@@ -34,7 +34,7 @@ from journeys.models import AudienceSyncBatch, AudienceSyncItem, BatchOutcome, E
 from partners import crypto
 from partners.models import AudienceStatus, TikTokAudience
 from tests.factories import rest_api_key
-from tests.journeys.conftest import add_step, members
+from tests.plugins.canvases import add_step, members
 from tests.plugins.celery_worker import _purge, child_environment
 from tests.plugins.tiktok_sandbox import free_port
 from tests.tiktok import connect_through_oauth, point_at_sandbox

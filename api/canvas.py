@@ -12,8 +12,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from api.rest import RestError, read_json_body, require_object, rest_endpoint, rest_response
 from appgroups.models import ApiPermission, AppGroup
-from appgroups.rest import RestError, read_json_body, require_object, rest_endpoint, rest_response
 from canvas.models import Canvas, CanvasState, EntryType
 from core.ids import parse_id
 from journeys.entries import canvas_audience, canvas_entries_create, canvas_entries_create_for

@@ -7,7 +7,7 @@ from canvas.models import Canvas, CanvasState, EntryType, StepType
 from journeys.models import Entry
 from tests.api.conftest import Api
 from tests.factories import rest_api_key
-from tests.journeys.conftest import add_step
+from tests.plugins.canvases import add_step
 from users.models import Profile
 
 pytestmark = pytest.mark.django_db(transaction=True)

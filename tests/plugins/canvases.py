@@ -1,4 +1,5 @@
-"""Canvases, steps and profiles for engine tests, written through the product's own paths."""
+"""Canvases, steps, profiles and TikTok connections for engine tests, written through the
+product's own paths. A pytest plugin (tests/conftest.py), so every test folder has them."""
 
 from __future__ import annotations
 

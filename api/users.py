@@ -5,14 +5,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.contrib.auth.decorators import login_not_required
 from django.db.models import Q
 from django.utils import timezone
-from django.views.decorators.csrf import csrf_exempt
 
-from appgroups.api.openapi import openapi_document
+from api.rest import RestError, read_json_body, require_object, rest_endpoint, rest_response
 from appgroups.models import ApiPermission, AppGroup
-from appgroups.rest import RestError, read_json_body, require_object, rest_endpoint, rest_response
 from users import identifiers
 from users.models import Profile
 from users.profile_fields import EXTERNAL_ID_MAX_LENGTH, FieldError, clean_identifier
@@ -218,21 +215,3 @@ def users_export_ids(request):
     if invalid:
         data["invalid_user_ids"] = invalid
     return rest_response(data, status=201)
-
-
-@csrf_exempt
-@login_not_required
-def openapi_json(request):
-    if request.method not in ("GET", "HEAD"):
-        response = rest_response(
-            {"message": "Method Not Allowed: use GET", "errors": []}, status=405
-        )
-        response["Allow"] = "GET, HEAD"
-        return response
-    return rest_response(openapi_document(base_url=request.build_absolute_uri("/api")))
-
-
-@csrf_exempt
-@login_not_required
-def not_found(request, path=""):
-    return rest_response({"message": "Not Found", "errors": []}, status=404)

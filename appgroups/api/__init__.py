@@ -1,1 +1,0 @@
-"""The Braze-compatible REST API mounted at /api/ (plumbing in appgroups.rest)."""
