@@ -13,6 +13,6 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 # Workers write a heartbeat for the status page and stop their loops promptly on SIGTERM.
-from monitoring.worker import WorkerHeartbeatStep  # noqa: E402
+from telemetry.worker import WorkerHeartbeatStep  # noqa: E402
 
 app.steps["worker"].add(WorkerHeartbeatStep)

@@ -11,7 +11,7 @@ urlpatterns = [
     # Django's sign-in, with failed attempts rate-limited (appgroups/loginlimit.py).
     path("login/", appgroup_auth.login, name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("healthz", appgroup_views.healthz, name="healthz"),
+    path("healthz", monitoring_views.healthz, name="healthz"),
     path("metrics", monitoring_views.metrics, name="metrics"),
     # The Braze-compatible REST API: its base URL is http://host:8000/api.
     path("api/", include("api.urls")),

@@ -169,7 +169,7 @@ def workers_killed(d: Deployment, users: int = 200_000, kills: int = 5) -> Resul
             target = (n + 1) / (kills + 2)
             wait_for(lambda t=target: synced_fraction(step, users) >= t, seconds=600, every=0.1)
             index = rng.choice(list(d.worker_processes))
-            from monitoring.models import InFlightRequest
+            from telemetry.models import InFlightRequest
 
             killed_in_flight += InFlightRequest.objects.count()
             d.kill_worker(index)

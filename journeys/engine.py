@@ -24,7 +24,7 @@ from canvas.models import SyncAction as StepAction
 from core.rawsql import column, execute, fetchall, new_claim_token, skip_locked, table
 from journeys.models import AudienceSyncItem, Entry, MessageSend, Phase, SyncAction
 from journeys.stats import not_synced_reasons_bump, step_error_record, step_stats_bump
-from monitoring.worker import shutdown_requested
+from telemetry.worker import shutdown_requested
 from users.models import Profile
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 
 from journeys.models import RateLimiterState
-from monitoring.metrics import limiter_wait_observed
+from telemetry.counters import limiter_wait_observed
 
 # The window is a little longer than TikTok's second: requests leave here a few milliseconds
 # before TikTok counts them, and must still fit in any one-second window over there.

@@ -39,8 +39,6 @@ from core.rawsql import fetchall, new_claim_token, skip_locked, table
 from journeys.models import AudienceSyncBatch, AudienceSyncItem, BatchOutcome, StepStats
 from journeys.ratelimit import tiktok_rate_limiter
 from journeys.stats import step_error_record, step_stats_bump
-from monitoring.inflight import request_in_flight
-from monitoring.worker import shutdown_requested
 from notifications.models import ProblemKind
 from notifications.services import step_problems_open, step_problems_resolve
 from partners.models import AdAccountStatus, ConnectionStatus, TikTokAudience
@@ -54,6 +52,8 @@ from partners.tiktok.client import (
     TikTokTransientError,
     encode_mapping_rows,
 )
+from telemetry.inflight import request_in_flight
+from telemetry.worker import shutdown_requested
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ def journeys_advance() -> int:
 @shared_task(bind=True)
 def audience_sync_flush(self) -> dict:
     from journeys.sync import audience_sync_flush as flush
-    from monitoring.services import task_run_finished, task_run_started
+    from telemetry.services import task_run_finished, task_run_started
 
     task_run_started("audience_sync_flush", hostname=self.request.hostname or "")
     report = flush(
@@ -41,7 +41,7 @@ def journeys_housekeeping() -> dict:
     from django.utils import timezone
 
     from journeys.stats import journeys_housekeeping as housekeeping
-    from monitoring.services import monitoring_housekeeping
+    from telemetry.services import monitoring_housekeeping
 
     now = timezone.now()
     return housekeeping(now=now) | monitoring_housekeeping(now=now)

@@ -16,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.db import connection as db
 from django.db.models import F, Q, Sum
@@ -32,9 +33,9 @@ from journeys.models import (
     StepActivity,
     StepStats,
 )
-from monitoring.models import InFlightRequest, TaskRun, WorkerHeartbeat
 from partners.models import AdAccountStatus, ConnectionStatus, TikTokAdAccount, TikTokConnection
 from partners.selectors import tiktok_connection_get
+from telemetry.models import InFlightRequest, TaskRun, WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
 
@@ -302,13 +303,11 @@ def flush_last_run() -> TaskRun | None:
 def broker_queue_length() -> int | None:
     """Messages waiting on the broker's default queue (wake-ups, not users), or None when the
     broker cannot be asked."""
-    from braze_sync.celery import app
-
     try:
-        with app.connection_for_read() as conn:
+        with current_app.connection_for_read() as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
             declared = conn.default_channel.queue_declare(
-                queue=app.conf.task_default_queue, passive=True
+                queue=current_app.conf.task_default_queue, passive=True
             )
             return int(declared.message_count)
     except Exception as exc:  # any transport error: the page says "unknown"

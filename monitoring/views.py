@@ -5,7 +5,7 @@ import ipaddress
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -14,7 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from appgroups.decorators import app_group_required
 from appgroups.models import Permission
-from monitoring import selectors
+from monitoring import health, selectors
 from monitoring.metrics import metrics_text
 
 
@@ -59,3 +59,15 @@ def metrics(request: HttpRequest) -> HttpResponse:
     if not _metrics_allowed(request):
         return HttpResponse("Forbidden\n", status=403, content_type="text/plain")
     return HttpResponse(metrics_text(), content_type=CONTENT_TYPE_LATEST)
+
+
+@login_not_required
+@never_cache
+@require_GET
+def healthz(request):
+    """Database and broker reachability for load balancers and `make run` users."""
+    checks = {"database": health.check_database(), "broker": health.check_broker()}
+    healthy = all(check["ok"] for check in checks.values())
+    return JsonResponse(
+        {"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503
+    )

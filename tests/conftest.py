@@ -16,7 +16,7 @@ def _close_in_flight_connection():
     """The flush marks requests in flight on a second PostgreSQL connection: close it after
     each test, or dropping the test database finds it still in use."""
     yield
-    from monitoring.inflight import side_connection_close
+    from telemetry.inflight import side_connection_close
 
     side_connection_close()
 

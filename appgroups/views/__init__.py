@@ -1,15 +1,12 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_POST
 
-from appgroups import health
 from appgroups.decorators import app_group_required
 from appgroups.forms import AppGroupSettingsForm
 from appgroups.middleware import SESSION_KEY
@@ -60,18 +57,6 @@ def app_group_settings(request):
             initial={"name": app_group.name, "default_country": app_group.default_country}
         )
     return render(request, "appgroups/settings.html", {"form": form})
-
-
-@login_not_required
-@never_cache
-@require_GET
-def healthz(request):
-    """Database and broker reachability for load balancers and `make run` users."""
-    checks = {"database": health.check_database(), "broker": health.check_broker()}
-    healthy = all(check["ok"] for check in checks.values())
-    return JsonResponse(
-        {"status": "ok" if healthy else "unavailable", **checks}, status=200 if healthy else 503
-    )
 
 
 def permission_denied(request, exception=None):

@@ -3,8 +3,8 @@
 import pytest
 from django.db.utils import OperationalError
 
-from appgroups import health
 from braze_sync.celery import app
+from monitoring import health
 
 
 @pytest.mark.django_db

@@ -11,8 +11,8 @@ from canvas.models import MatchField
 from journeys.models import AudienceSyncItem, StepStats
 from journeys.ratelimit import RateLimiter
 from journeys.sync import audience_sync_flush
-from monitoring.metrics import label_string, limiter_wait_observed, parse_labels
-from monitoring.models import WorkerHeartbeat
+from telemetry.counters import label_string, limiter_wait_observed, parse_labels
+from telemetry.models import WorkerHeartbeat
 from tests.plugins.canvases import T0, enter
 
 pytestmark = pytest.mark.django_db

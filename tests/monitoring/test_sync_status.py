@@ -17,8 +17,8 @@ from journeys.models import (
     StepStats,
 )
 from monitoring import selectors
-from monitoring.models import InFlightRequest, TaskRun, WorkerHeartbeat
 from partners.models import ConnectionStatus
+from telemetry.models import InFlightRequest, TaskRun, WorkerHeartbeat
 
 pytestmark = pytest.mark.django_db
 

@@ -2,7 +2,8 @@
 counters of TikTok requests and limiter waits, and the requests in flight.
 
 Every process (web, worker, beat) on every machine writes here, so that the status page and
-/metrics show the whole deployment whichever web process answers.
+/metrics show the whole deployment whichever web process answers. These models were first
+defined in the monitoring app: their tables keep its name.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class WorkerHeartbeat(models.Model):
     stopped_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
+        db_table = "monitoring_workerheartbeat"
         ordering = ["hostname"]
 
     def __str__(self) -> str:
@@ -37,6 +39,9 @@ class TaskRun(models.Model):
     last_finished_at = models.DateTimeField(null=True, blank=True)
     last_hostname = models.CharField(max_length=255, blank=True)
     last_result = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        db_table = "monitoring_taskrun"
 
     def __str__(self) -> str:
         return self.name
@@ -54,6 +59,7 @@ class MetricCounter(models.Model):
     value = models.FloatField(default=0)
 
     class Meta:
+        db_table = "monitoring_metriccounter"
         constraints = [
             models.UniqueConstraint(fields=["name", "labels"], name="metric_counter_unique")
         ]
@@ -72,6 +78,9 @@ class InFlightRequest(models.Model):
     users = models.IntegerField()
     started_at = models.DateTimeField()
     expires_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "monitoring_inflightrequest"
 
     def __str__(self) -> str:
         return f"{self.users} users to audience {self.audience_id}"

@@ -1,4 +1,4 @@
-"""Writes of the monitoring app (heartbeats are written by monitoring/worker.py)."""
+"""Writes of the telemetry app (heartbeats are written by telemetry/worker.py)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from monitoring.models import InFlightRequest, TaskRun, WorkerHeartbeat
+from telemetry.models import InFlightRequest, TaskRun, WorkerHeartbeat
 
 # Workers not heard from in this long leave the status page's list for good.
 HEARTBEATS_KEPT = timedelta(days=7)

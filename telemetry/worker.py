@@ -70,7 +70,7 @@ def _on_worker_shutting_down(sig=None, how=None, exitcode=None, **kwargs) -> Non
 def _heartbeat_write(
     hostname: str, *, started_at, concurrency: int, stopping_at=None, stopped_at=None
 ) -> None:
-    from monitoring.models import WorkerHeartbeat
+    from telemetry.models import WorkerHeartbeat
 
     with _database_lock:
         close_old_connections()

@@ -15,7 +15,7 @@ from journeys.entries import canvas_entries_create
 from journeys.models import AudienceSyncItem, StepStats
 from journeys.sync import audience_sync_flush
 from monitoring import selectors
-from monitoring.models import TaskRun, WorkerHeartbeat
+from telemetry.models import TaskRun, WorkerHeartbeat
 from tests.journeys.test_sync_guarantees import bulk_profiles
 from users.models import Profile
 

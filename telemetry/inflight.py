@@ -18,7 +18,7 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from core.rawsql import adapt_all, table
-from monitoring.models import InFlightRequest
+from telemetry.models import InFlightRequest
 
 logger = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
+from celery import current_app
 from django.db import connection
 
 logger = logging.getLogger(__name__)
@@ -24,13 +25,11 @@ def check_database() -> dict:
 
 
 def check_broker() -> dict:
-    from braze_sync.celery import app
-
-    transport = app.conf.broker_url.split("://", 1)[0]
+    transport = current_app.conf.broker_url.split("://", 1)[0]
     try:
         if transport == "filesystem":
-            _check_filesystem_broker(app.conf.broker_transport_options)
-        with app.connection_for_write() as conn:
+            _check_filesystem_broker(current_app.conf.broker_transport_options)
+        with current_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, timeout=BROKER_TIMEOUT_SECONDS)
             # Opening a channel makes the Redis transport PING its server.
             conn.default_channel  # noqa: B018
