@@ -45,12 +45,12 @@ def main() -> None:
     from django.test import Client
     from django.utils import timezone
 
+    from analytics.models import StepStats
+    from analytics.services import step_activity_bump
     from appgroups.models import Role
     from appgroups.selectors import membership_for_user
     from appgroups.services import app_group_create, dashboard_user_add
     from canvas.models import AudienceSyncSettings, Canvas, CanvasState, MatchField, Step
-    from journeys.models import StepStats
-    from journeys.stats import step_activity_bump
     from partners.models import (
         AudienceStatus,
         ConnectionStatus,

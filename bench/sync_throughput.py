@@ -146,8 +146,8 @@ def sandbox_size(base: str, audience_id: str) -> int:
 
 
 def run_backlog(args, canvas, step, audience_id, base) -> None:
+    from analytics.models import AudienceSyncBatch, StepStats
     from journeys.entries import canvas_entries_create
-    from journeys.models import AudienceSyncBatch, StepStats
     from journeys.tasks import journeys_advance
     from users.models import Profile
 
@@ -189,9 +189,9 @@ def run_backlog(args, canvas, step, audience_id, base) -> None:
 
 def run_in_process(canvas, step, audience_id, base) -> None:
     """--workers 0: the whole pipeline in this one process, phase by phase."""
+    from audience_sync.flush import audience_sync_flush
     from journeys.engine import journeys_advance
     from journeys.entries import canvas_entries_create
-    from journeys.sync import audience_sync_flush
     from users.models import Profile
 
     t0 = time.monotonic()
@@ -215,7 +215,7 @@ def print_latency() -> None:
     the time its longest-waiting user reached the step."""
     from datetime import timedelta
 
-    from journeys.models import AudienceSyncBatch
+    from analytics.models import AudienceSyncBatch
 
     latencies = []
     for batch in AudienceSyncBatch.objects.filter(outcome="synced"):
@@ -235,8 +235,8 @@ def print_latency() -> None:
 
 
 def run_steady(args, canvas, step, audience_id, base) -> None:
+    from analytics.models import StepStats
     from journeys.entries import canvas_entries_create
-    from journeys.models import StepStats
     from journeys.tasks import journeys_advance
     from users.models import Profile
 

@@ -49,8 +49,10 @@ INSTALLED_APPS = [
     "users",
     "partners",
     "canvas",
-    "journeys",
     "notifications",
+    "analytics",
+    "audience_sync",
+    "journeys",
     "monitoring",
     "api",
 ]
@@ -265,12 +267,17 @@ JOURNEYS_ADVANCE_SECONDS = 2
 # https://docs.celeryq.dev/en/stable/userguide/periodic-tasks.html
 CELERY_BEAT_SCHEDULE = {
     "audience-sync-flush": {
-        "task": "journeys.tasks.audience_sync_flush",
+        "task": "audience_sync.tasks.audience_sync_flush",
         "schedule": AUDIENCE_SYNC_FLUSH_SECONDS,
         "options": {"expires": AUDIENCE_SYNC_FLUSH_SECONDS},
     },
-    "journeys-housekeeping": {
-        "task": "journeys.tasks.journeys_housekeeping",
+    "analytics-housekeeping": {
+        "task": "analytics.tasks.analytics_housekeeping",
+        "schedule": 60 * 60,
+        "options": {"expires": 60 * 60},
+    },
+    "telemetry-housekeeping": {
+        "task": "telemetry.tasks.telemetry_housekeeping",
         "schedule": 60 * 60,
         "options": {"expires": 60 * 60},
     },

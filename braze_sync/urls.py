@@ -19,7 +19,7 @@ urlpatterns = [
     path("", include("users.urls")),
     path("partners/", include("partners.urls")),
     path("canvas/", include("canvas.urls")),
-    path("canvas/", include("journeys.urls")),
+    path("canvas/", include("analytics.urls")),
     path("notifications/", include("notifications.urls")),
     path("settings/", include("monitoring.urls")),
     path("admin/", admin.site.urls),

@@ -123,6 +123,10 @@ class Step(models.Model):
 
 
 class SyncAction(models.TextChoices):
+    """What an Audience Sync step does with its users; also the action of their queue rows
+    and sync-log rows. TikTok's wire words ("add", "delete") are the client's business
+    (partners.tiktok.client.mapping_action)."""
+
     ADD = "add", "Add Users to Audience"
     REMOVE = "remove", "Remove from the Audience"
 

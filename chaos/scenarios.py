@@ -53,14 +53,14 @@ def wait_for(condition: Callable[[], object], *, seconds: float, every: float = 
 
 
 def stats(step):
-    from journeys.models import StepStats
+    from analytics.models import StepStats
 
     return StepStats.objects.filter(step=step).first()
 
 
 def settled(step, users: int) -> bool:
     """Every user who entered has a final state and the queue is empty."""
-    from journeys.models import AudienceSyncItem
+    from audience_sync.models import AudienceSyncItem
 
     s = stats(step)
     done = s is not None and s.entered == users and s.synced + s.errored + s.not_synced == users
@@ -105,7 +105,7 @@ def start_sync(d: Deployment, users: int, *, beats: int = 1):
 
 def check_exactly_once(result: Result, d: Deployment, canvas, step, audience_id) -> None:
     """0 lost, each user counted once in Synced, the sandbox audience = the users entered."""
-    from journeys.models import AudienceSyncItem
+    from audience_sync.models import AudienceSyncItem
 
     s = stats(step)
     result.check("every user entered the step", s.entered == result.users, s.entered)
@@ -284,7 +284,7 @@ def audience_deleted(d: Deployment, users: int = 50_000, window_seconds: int = 4
     result = Result(f"5. audience deleted at TikTok (retry window {window_seconds} s)", users)
     settings = {"AUDIENCE_SYNC_RETRY_WINDOW_SECONDS": str(window_seconds)}
     with d.fresh(workers=2, settings=settings):
-        from journeys.models import AudienceSyncBatch
+        from analytics.models import AudienceSyncBatch
         from notifications.models import Problem, ProblemKind
 
         canvas, step, audience_id = seed_audience_sync(users, d.sandbox_url, ["email"])

@@ -3,11 +3,11 @@ from django.apps import AppConfig
 
 class JourneysConfig(AppConfig):
     name = "journeys"
-    verbose_name = "Journeys and Audience Sync"
+    verbose_name = "Journeys"
 
     def ready(self):
         from journeys.selectors import profile_canvas_history
         from users.hooks import register_canvas_history
 
-        # Audience > Users shows each profile's Canvas entries without appgroups importing us.
+        # Audience > Users shows each profile's Canvas entries without users importing us.
         register_canvas_history(profile_canvas_history)

@@ -14,16 +14,15 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
-from canvas.models import Branch, CanvasState, MatchField, Step, StepType
-from canvas.models import SyncAction as StepAction
-from core.rawsql import column, execute, fetchall, new_claim_token, skip_locked, table
-from journeys.models import AudienceSyncItem, Entry, MessageSend, Phase, SyncAction
-from journeys.stats import not_synced_reasons_bump, step_error_record, step_stats_bump
+from analytics.services import not_synced_reasons_bump, step_error_record, step_stats_bump
+from audience_sync.enqueue import SyncPlan
+from canvas.models import Branch, CanvasState, Step, StepType
+from core.rawsql import execute, fetchall, new_claim_token, skip_locked, table
+from journeys.models import Entry, MessageSend, Phase
 from telemetry.worker import shutdown_requested
 from users.models import Profile
 
@@ -32,15 +31,6 @@ logger = logging.getLogger(__name__)
 # Entries per transaction: large enough for set-based speed, small enough that a batch's
 # locks and its rollback stay cheap.
 CHUNK = 20_000
-
-# Profile columns per field to match, in TikTok id_schema order (DESIGN.md §4.5), and the bit
-# of each in AudienceSyncItem.schema.
-MATCH_COLUMNS = {
-    MatchField.EMAIL: ("email_sha256", "email_invalid_reason", 1),
-    MatchField.PHONE: ("phone_sha256", "phone_invalid_reason", 2),
-    MatchField.IDFA: ("idfa_sha256", "idfa_invalid_reason", 4),
-    MatchField.GAID: ("gaid_sha256", "gaid_invalid_reason", 8),
-}
 
 
 def journeys_advance(
@@ -127,7 +117,7 @@ HOLD_SECONDS = 60
 
 def _setup_problem(step: Step) -> str | None:
     """Why a live step cannot act on users yet ("Invalid Settings"), or None."""
-    if step.step_type == StepType.AUDIENCE_SYNC and not _SyncPlan.for_step(step).complete:
+    if step.step_type == StepType.AUDIENCE_SYNC and not SyncPlan.for_step(step).complete:
         return (
             "Invalid Settings: choose the ad account, the audience and the fields to match; "
             "users wait at this step until then."
@@ -253,7 +243,7 @@ def _audience_sync(step: Step, entries: QuerySet[Entry], *, token: int, now: dat
     as Not Synced with their reason. Everyone proceeds at once (Braze auto-advances). Only
     complete steps get here (_setup_problem holds users at the others)."""
     entered = entries.count()
-    plan = _SyncPlan.for_step(step)
+    plan = SyncPlan.for_step(step)
     source = (
         f"FROM {table(Entry)} e JOIN {table(Profile)} p ON p.id = e.profile_id WHERE e.claim = %s"
     )
@@ -264,68 +254,6 @@ def _audience_sync(step: Step, entries: QuerySet[Entry], *, token: int, now: dat
         not_synced_reasons_bump(step.pk, dict(fetchall(sql, params)))
     step_stats_bump(step.pk, entered=entered, not_synced=entered - queued, at=now)
     _move_on(step, Branch.NEXT, entries, now=now)
-
-
-class _SyncPlan:
-    """The SQL pieces of an Audience Sync step: which profile columns go into the queue row,
-    which users can be sent, and why the others cannot. `source` is a FROM clause naming the
-    arriving entries `e` (with profile_id and due_at) and their profiles `p`."""
-
-    def __init__(self, step: Step, settings_, fields: list[str]):
-        self.step = step
-        self.settings = settings_
-        self.fields = fields
-        # What a live step needs before it may act on users (else "Invalid Settings").
-        self.complete = bool(
-            settings_ and settings_.ad_account_id and settings_.audience_id and fields
-        )
-
-    @classmethod
-    def for_step(cls, step: Step) -> _SyncPlan:
-        settings_ = getattr(step, "audience_sync", None)
-        chosen = (settings_.match_fields or []) if settings_ else []
-        return cls(step, settings_, [f for f in MATCH_COLUMNS if f in chosen])
-
-    def _hash(self, field_: str) -> str:
-        return f"p.{column(Profile, MATCH_COLUMNS[field_][0])}"
-
-    def any_present(self) -> str:
-        return " OR ".join(f"{self._hash(f)} IS NOT NULL" for f in self.fields) or "1 = 0"
-
-    def insert_sql(self, source: str, source_params: list, *, now: datetime) -> tuple[str, list]:
-        audience = self.settings.audience
-        selected = [self._hash(f) if f in self.fields else "NULL" for f in MATCH_COLUMNS]
-        action = SyncAction.DELETE if self.settings.action == StepAction.REMOVE else SyncAction.ADD
-        # enqueued_at is when the user reached the step, so latency to TikTok counts from there.
-        sql = (
-            f"INSERT INTO {table(AudienceSyncItem)} (step_id, audience_id, connection_id, action, "
-            f"schema, {', '.join(MATCH_COLUMNS[f][0] for f in MATCH_COLUMNS)}, enqueued_at, "
-            "next_attempt_at, deadline_at, attempts, last_error_message) "
-            f"SELECT %s, %s, %s, %s, %s, {', '.join(selected)}, e.due_at, %s, %s, 0, '' "
-            f"{source} AND ({self.any_present()})"
-        )
-        params = [
-            self.step.pk, audience.pk, audience.ad_account.connection_id, action,
-            sum(MATCH_COLUMNS[f][2] for f in self.fields), now,
-            now + timedelta(seconds=settings.AUDIENCE_SYNC_RETRY_WINDOW_SECONDS),
-            *source_params,
-        ]  # fmt: skip
-        return sql, params
-
-    def reasons_sql(self, source: str, source_params: list) -> tuple[str, list]:
-        """Why each unsent user was not sent: the first selected field whose value could not
-        be normalized, else the fields that are missing."""
-        labels = {f: str(MatchField(f).label) for f in self.fields}
-        whens = " ".join(
-            f"WHEN p.{column(Profile, MATCH_COLUMNS[f][1])} <> '' "
-            f"THEN %s || p.{column(Profile, MATCH_COLUMNS[f][1])}"
-            for f in self.fields
-        )
-        reason = f"CASE {whens} ELSE %s END"
-        params = [f"{labels[f]}: " for f in self.fields]
-        params.append(f"No {' or '.join(labels.values())}")
-        sql = f"SELECT {reason}, COUNT(*) {source} AND NOT ({self.any_present()}) GROUP BY 1"
-        return sql, [*params, *source_params]
 
 
 # PostgreSQL: claim, move and act in one data-modifying statement per chunk. Each entry row
@@ -357,7 +285,7 @@ def _advance_in_one_statement(step: Step, *, now: datetime, chunk: int) -> int:
     source = f"FROM claimed e JOIN {table(Profile)} p ON p.id = e.profile_id WHERE TRUE"
     plan = None
     if step.step_type == StepType.AUDIENCE_SYNC:
-        plan = _SyncPlan.for_step(step)
+        plan = SyncPlan.for_step(step)
         sql, params = plan.insert_sql(source, [], now=now)
         ctes.append((f"queued AS ({sql} RETURNING 1)", params))
         results.append("SELECT 'queued', COUNT(*) FROM queued")

@@ -15,33 +15,3 @@ def journeys_advance() -> int:
 
     scheduled_entries_run()
     return advance(on_backlog=lambda: journeys_advance.apply_async(expires=WAKE_UP_EXPIRES_SECONDS))
-
-
-@shared_task(bind=True)
-def audience_sync_flush(self) -> dict:
-    from journeys.sync import audience_sync_flush as flush
-    from telemetry.services import task_run_finished, task_run_started
-
-    task_run_started("audience_sync_flush", hostname=self.request.hostname or "")
-    report = flush(
-        on_backlog=lambda: audience_sync_flush.apply_async(expires=WAKE_UP_EXPIRES_SECONDS)
-    )
-    result = {
-        "requests": report.requests,
-        "failed_requests": report.failed_requests,
-        "synced": report.synced,
-        "errored": report.errored,
-    }
-    task_run_finished("audience_sync_flush", result=result)
-    return result
-
-
-@shared_task
-def journeys_housekeeping() -> dict:
-    from django.utils import timezone
-
-    from journeys.stats import journeys_housekeeping as housekeeping
-    from telemetry.services import monitoring_housekeeping
-
-    now = timezone.now()
-    return housekeeping(now=now) | monitoring_housekeeping(now=now)

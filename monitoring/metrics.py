@@ -50,7 +50,7 @@ class DeploymentCollector:
 
 
 def _user_counters() -> Iterator:
-    from journeys.models import StepStats
+    from analytics.models import StepStats
 
     fields = {
         "entered": "Users who entered a step.",

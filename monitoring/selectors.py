@@ -22,17 +22,11 @@ from django.db import connection as db
 from django.db.models import F, Q, Sum
 from django.utils import timezone
 
+from analytics.models import AudienceSyncBatch, BatchOutcome, Period, StepActivity, StepStats
 from appgroups.models import AppGroup
+from audience_sync.models import AudienceSyncItem
 from canvas.models import StepType
 from core.rawsql import fetchall, table
-from journeys.models import (
-    AudienceSyncBatch,
-    AudienceSyncItem,
-    BatchOutcome,
-    Period,
-    StepActivity,
-    StepStats,
-)
 from partners.models import AdAccountStatus, ConnectionStatus, TikTokAdAccount, TikTokConnection
 from partners.selectors import tiktok_connection_get
 from telemetry.models import InFlightRequest, TaskRun, WorkerHeartbeat

@@ -98,7 +98,7 @@ def tiktok_problems_sync(*, connection: TikTokConnection) -> None:
             _problem_end(problem, status=ProblemStatus.CLOSED)
 
 
-# Step level (journeys/sync.py calls these)
+# Step level (audience_sync/flush.py calls these)
 
 
 def step_problems_open(
@@ -280,7 +280,7 @@ def _step_words(problem: Problem, *, resolved: bool) -> _Words:
     step = problem.step
     canvas = step.canvas
     where = f"the step {step} of the Canvas {canvas.name}"
-    analytics = reverse("journeys:canvas-analytics", args=[canvas.pk])
+    analytics = reverse("analytics:canvas-analytics", args=[canvas.pk])
     # Braze's name for the error, with the Canvas ("Audience Does Not Exist For Canvas …").
     title = f"{problem.get_kind_display()} For Canvas {canvas.name}"
     if resolved:

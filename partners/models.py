@@ -192,3 +192,18 @@ class TikTokAudience(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.tiktok_audience_id or self.get_status_display()})"
+
+
+class RateLimiterState(models.Model):
+    """The database fallback of the shared TikTok rate limiter (partners/tiktok/ratelimit.py;
+    Redis when configured): the send times of the last second, per limiter key. First defined
+    in the journeys app: the table keeps that name."""
+
+    key = models.CharField(max_length=100, primary_key=True)
+    recent = models.JSONField(default=list)
+
+    class Meta:
+        db_table = "journeys_ratelimiterstate"
+
+    def __str__(self) -> str:
+        return self.key

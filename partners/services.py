@@ -58,7 +58,7 @@ def _session() -> requests.Session:
 def tiktok_client() -> TikTokClient:
     """The TikTok client of this process: pooled connections, and every call counted by the
     shared limiter of the TikTok app (DESIGN.md §4.2), dashboard calls included."""
-    from journeys.ratelimit import tiktok_rate_limiter
+    from partners.tiktok.ratelimit import tiktok_rate_limiter
 
     return TikTokClient.from_settings(
         session=_session(), limiter=tiktok_rate_limiter(settings.TIKTOK_APP_ID)

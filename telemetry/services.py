@@ -26,7 +26,7 @@ def task_run_finished(name: str, *, result: dict) -> None:
     TaskRun.objects.filter(name=name).update(last_finished_at=timezone.now(), last_result=result)
 
 
-def monitoring_housekeeping(*, now: datetime) -> dict[str, int]:
+def telemetry_housekeeping(*, now: datetime) -> dict[str, int]:
     """Forget in-flight markers of processes that died mid-request, and long-gone workers."""
     markers, _ = InFlightRequest.objects.filter(expires_at__lt=now).delete()
     workers, _ = WorkerHeartbeat.objects.filter(last_seen_at__lt=now - HEARTBEATS_KEPT).delete()

@@ -3,8 +3,9 @@
 `parse_track_body` turns the JSON body into a TrackBatch: one ProfileWrite per valid attributes
 object, one ActivityWrite per valid event or purchase, and Braze-style errors
 (`{"type", "input_array", "index"}`) for the objects it skips. `services.profiles.profiles_track`
-then applies the batch in one transaction. `parse_attributes_object` is the piece
-`/canvas/trigger/send` reuses for a recipient's `attributes`.
+then applies the batch in one transaction. The REST API (api/track.py) checks a body's structure
+with its models first, then builds the writes object by object with `parse_attributes_object`
+and `parse_activity_object`.
 
 Rules (BRAZE_PRODUCT.md §6.2, user_attributes_object.md):
 - an object is identified by one of `external_id`, `user_alias`, `braze_id`; without them by
@@ -182,7 +183,7 @@ def parse_track_body(body: Any, *, default_country: str, now: dt.datetime) -> Tr
         for index, obj in enumerate(arrays.get(array, ())):
             try:
                 batch.activity_writes.append(
-                    _parse_activity(
+                    parse_activity_object(
                         obj,
                         array=array,
                         index=index,
@@ -395,7 +396,7 @@ def parse_time(value: Any, *, field: str, now: dt.datetime) -> dt.datetime:
     return min(moment, now)
 
 
-def _parse_activity(
+def parse_activity_object(
     obj: Any, *, array: str, index: int, kind: str, default_country: str, now: dt.datetime
 ) -> ActivityWrite:
     if not isinstance(obj, dict):

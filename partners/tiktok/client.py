@@ -36,7 +36,7 @@ SLOT_WAIT_SECONDS = 5.0
 
 
 class SlotLimiter(Protocol):
-    """The app-wide request limiter (journeys.ratelimit.RateLimiter): TikTok counts every API
+    """The app-wide request limiter (partners.tiktok.ratelimit.RateLimiter): TikTok counts every API
     call of a developer app against one QPS limit (TIKTOK_API.md §4)."""
 
     def acquire(self, *, timeout: float) -> bool: ...
@@ -71,6 +71,8 @@ TRANSIENT_CODE_RANGES = (range(51000, 51100),)
 # The token is expired, revoked or does not match: only a reconnect helps.
 AUTH_CODES = frozenset({40102, 40103, 40105, 40106, 40107})
 
+# The product's Audience Sync actions (canvas.models.SyncAction) in /segment/mapping/'s words.
+MAPPING_ACTIONS = {"add": "add", "remove": "delete"}
 ID_SCHEMAS = ("EMAIL_SHA256", "PHONE_SHA256", "IDFA_SHA256", "AAID_SHA256")
 # Reference: TikTok truncates longer names to 67 characters plus "...".
 MAX_AUDIENCE_NAME_LENGTH = 70
@@ -396,7 +398,7 @@ class TikTokClient:
         for this request (the flush takes one before it claims a batch).
         """
         # Reference: TIKTOK_API.md §5.2 (POST /segment/mapping/)
-        if action not in ("add", "delete"):
+        if action not in MAPPING_ACTIONS.values():
             raise ValueError(f"action must be add or delete, not {action!r}")
         head = json.dumps(
             {"advertiser_ids": advertiser_ids, "action": action, "id_schema": id_schema}
@@ -509,6 +511,11 @@ class TikTokClient:
         if code in (SUCCESS, PARTIAL_SUCCESS):
             return envelope.get("data") or {}
         raise error_for(code, message, request_id, status)
+
+
+def mapping_action(sync_action: str) -> str:
+    """/segment/mapping/'s `action` for an Audience Sync action ("remove" is TikTok's "delete")."""
+    return MAPPING_ACTIONS[sync_action]
 
 
 def encode_mapping_rows(hashes: list[tuple], *, positions: list[int], audience_id: str) -> bytes:

@@ -72,7 +72,7 @@ def test_hashes_tiktok_ids_and_celery_task_ids_are_kept():
     hashed = "a" * 64
     message = (
         f"sent {hashed} advertiser=7000000000000000001 "
-        "Task journeys.tasks.audience_sync_flush[3f2a1b4c-1d2e-4f50-8a9b-0c1d2e3f4a5b] ok"
+        "Task audience_sync.tasks.audience_sync_flush[3f2a1b4c-1d2e-4f50-8a9b-0c1d2e3f4a5b] ok"
     )
     record = _record(message)
 

@@ -8,9 +8,9 @@ import requests
 from playwright.sync_api import expect
 
 from appgroups.models import ApiPermission, Role
+from audience_sync.flush import audience_sync_flush
 from canvas.models import AudienceSyncSettings, Canvas, MatchField, Step, StepType
 from journeys.engine import journeys_advance
-from journeys.sync import audience_sync_flush
 from partners.models import AudienceStatus, TikTokAudience
 from tests.factories import AppGroupFactory, MembershipFactory, rest_api_key
 from tests.plugins.browser import sign_in

@@ -82,7 +82,7 @@ def test_script_in_canvas_and_step_fields_is_rendered_escaped(marketer_client, c
         reverse("canvas:audience", args=[canvas.pk]),
         reverse("canvas:build", args=[canvas.pk]),
         reverse("canvas:summary", args=[canvas.pk]),
-        reverse("journeys:canvas-analytics", args=[canvas.pk]),
+        reverse("analytics:canvas-analytics", args=[canvas.pk]),
     ] + [reverse("canvas:step-edit", args=[canvas.pk, s.pk]) for s, _ in edits]
     for url in pages:
         response = marketer_client.get(url)

@@ -6,10 +6,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from analytics.models import StepStats
 from canvas.models import Branch, Canvas, CanvasState, EntryType, StepType
 from journeys.engine import journeys_advance
 from journeys.entries import canvas_entries_create_for, scheduled_entries_run
-from journeys.models import Entry, MessageSend, StepStats
+from journeys.models import Entry, MessageSend
 from tests.plugins.canvases import add_step
 
 pytestmark = pytest.mark.django_db
@@ -246,7 +247,7 @@ def test_the_profile_page_shows_canvas_history(admin_client, journey, make_profi
 
     assert canvas.name in content
     assert "Waiting in a Delay" in content
-    assert reverse("journeys:canvas-analytics", args=[canvas.pk]) in content
+    assert reverse("analytics:canvas-analytics", args=[canvas.pk]) in content
 
 
 def test_an_incomplete_step_on_a_live_canvas_holds_its_users_until_it_is_set_up(

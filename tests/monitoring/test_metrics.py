@@ -7,10 +7,11 @@ from django.urls import reverse
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
+from analytics.models import StepStats
+from audience_sync.flush import audience_sync_flush
+from audience_sync.models import AudienceSyncItem
 from canvas.models import MatchField
-from journeys.models import AudienceSyncItem, StepStats
-from journeys.ratelimit import RateLimiter
-from journeys.sync import audience_sync_flush
+from partners.tiktok.ratelimit import RateLimiter
 from telemetry.counters import label_string, limiter_wait_observed, parse_labels
 from telemetry.models import WorkerHeartbeat
 from tests.plugins.canvases import T0, enter

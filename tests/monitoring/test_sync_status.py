@@ -7,15 +7,9 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from analytics.models import AudienceSyncBatch, BatchOutcome, Period, StepActivity, StepStats
+from audience_sync.models import AudienceSyncItem
 from canvas.models import MatchField
-from journeys.models import (
-    AudienceSyncBatch,
-    AudienceSyncItem,
-    BatchOutcome,
-    Period,
-    StepActivity,
-    StepStats,
-)
 from monitoring import selectors
 from partners.models import ConnectionStatus
 from telemetry.models import InFlightRequest, TaskRun, WorkerHeartbeat

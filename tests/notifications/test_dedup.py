@@ -7,8 +7,8 @@ import pytest
 from django.db import IntegrityError
 from django.db.models import QuerySet
 
+from audience_sync.flush import audience_sync_flush
 from canvas.models import MatchField
-from journeys.sync import audience_sync_flush
 from notifications import services
 from notifications.models import Problem, ProblemKind, ProblemStatus
 from notifications.services import step_problems_resolve

@@ -6,8 +6,8 @@ import hashlib
 import pytest
 
 from appgroups.models import Role
+from audience_sync.flush import audience_sync_flush
 from canvas.models import MatchField
-from journeys.sync import audience_sync_flush
 from notifications import services
 from partners.tiktok.client import TikTokNotFoundError
 from tests.factories import MembershipFactory

@@ -5,8 +5,8 @@ gone."""
 import pytest
 
 from appgroups.models import Membership, Role
+from audience_sync.flush import audience_sync_flush
 from canvas.models import MatchField
-from journeys.sync import audience_sync_flush
 from notifications.models import ProblemKind
 from notifications.services import step_problems_open
 from partners.tiktok.client import TikTokNotFoundError

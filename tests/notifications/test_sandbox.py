@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
+from audience_sync.flush import audience_sync_flush
 from canvas.models import MatchField
-from journeys.sync import audience_sync_flush
 from notifications.models import Problem, ProblemStatus
 from partners.models import ConnectionStatus
 from partners.services import tiktok_disconnect

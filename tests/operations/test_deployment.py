@@ -28,9 +28,11 @@ import requests
 from cryptography.fernet import Fernet
 from django.conf import settings as django_settings
 
+from analytics.models import AudienceSyncBatch, BatchOutcome, StepStats
 from appgroups.models import ApiPermission
+from audience_sync.models import AudienceSyncItem
 from canvas.models import AudienceSyncSettings, Canvas, CanvasState, MatchField, StepType
-from journeys.models import AudienceSyncBatch, AudienceSyncItem, BatchOutcome, Entry, StepStats
+from journeys.models import Entry
 from partners import crypto
 from partners.models import AudienceStatus, TikTokAudience
 from tests.factories import rest_api_key
@@ -180,7 +182,7 @@ def flush_lines(started: Started, pattern: str) -> int:
 
 
 SENT_FLUSH = r"Sending due task audience-sync-flush"
-FLUSH_DONE = r"Task journeys\.tasks\.audience_sync_flush\[[^\]]+\] succeeded"
+FLUSH_DONE = r"Task audience_sync\.tasks\.audience_sync_flush\[[^\]]+\] succeeded"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -25,6 +25,7 @@ from partners.models import (
     TikTokConnection,
 )
 from tests.tiktok import connect_through_oauth, point_at_sandbox
+from users import identifiers
 from users.models import Profile
 from users.services.profiles import profiles_track
 from users.tracking import parse_track_body
@@ -136,3 +137,20 @@ def sync_to_sandbox(active_canvas, sandbox_tiktok):
 
 def members(tiktok_sandbox, audience):
     return {k: set(v) for k, v in tiktok_sandbox.members(audience.tiktok_audience_id).items() if v}
+
+
+def bulk_profiles(app_group, count: int) -> None:
+    """Many profiles at once, hashed by the product's normalizer."""
+    Profile.objects.bulk_create(
+        [
+            Profile(
+                app_group=app_group,
+                braze_id=f"{i:024x}",
+                external_id=f"bulk{i}",
+                email=f"bulk{i}@example.com",
+                email_sha256=identifiers.normalize_email(f"bulk{i}@example.com").sha256,
+            )  # fmt: skip
+            for i in range(count)
+        ],
+        batch_size=5000,
+    )

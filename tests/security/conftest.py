@@ -148,7 +148,7 @@ VOLATILE = {
     "sessions.session": None,
     "core.ratelimitwindow": None,
     # The TikTok limiter's send times: a page that asks TikTok takes a slot (database mode).
-    "journeys.ratelimiterstate": None,
+    "partners.ratelimiterstate": None,
     "appgroups.user": {"last_login"},
     "appgroups.restapikey": {"last_used_at"},
 }

@@ -26,12 +26,12 @@ from django.test import Client
 from django.urls import reverse
 
 from appgroups.models import Membership, Role
+from audience_sync.flush import audience_sync_flush
 from braze_sync.logs import JsonFormatter, NoQueryStrings, RedactIdentifiers, RequestContext
 from canvas import services as canvas_services
 from canvas.models import EntryType, StepType
 from journeys.engine import journeys_advance
 from journeys.entries import scheduled_entries_run
-from journeys.sync import audience_sync_flush
 from partners.models import TikTokConnection
 from partners.tasks import tiktok_connections_check
 from tests.factories import UserFactory, rest_api_key
@@ -234,7 +234,7 @@ def _object_pages(app_group) -> list[str]:
     for canvas in Canvas.objects.filter(app_group=app_group):
         urls += [
             reverse(n, args=[canvas.pk])
-            for n in ("canvas:build", "canvas:summary", "journeys:canvas-analytics")
+            for n in ("canvas:build", "canvas:summary", "analytics:canvas-analytics")
         ]
         for step in canvas.steps.all():
             urls.append(reverse("canvas:step-edit", args=[canvas.pk, step.pk]))
@@ -329,7 +329,7 @@ def test_a_full_demo_run_logs_no_identifier_and_sends_only_hashes(
     client.post(reverse("users:user-list"), {"q": seeded[0][1]})
     for profile in Profile.objects.filter(app_group=admin.app_group)[:10]:
         client.get(reverse("users:user-detail", args=[profile.pk]))
-    client.get(reverse("journeys:canvas-analytics", args=[canvas.pk]))
+    client.get(reverse("analytics:canvas-analytics", args=[canvas.pk]))
 
     identifiers = _seeded_identifiers()
     assert len(identifiers) > 3000
@@ -371,7 +371,7 @@ def test_a_full_demo_run_logs_no_identifier_and_sends_only_hashes(
 
 
 def _synced(step) -> int:
-    from journeys.models import StepStats
+    from analytics.models import StepStats
 
     return sum(StepStats.objects.filter(step=step).values_list("synced", flat=True))
 

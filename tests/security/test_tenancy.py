@@ -143,7 +143,7 @@ ROUTES: dict[str, Route] = {
         mixed_ids=mixed_step_ids,
     ),
     "canvas:audience-options": Route(ids=step_ids, mixed_ids=mixed_step_ids),
-    "journeys:canvas-analytics": Route(ids=canvas_ids),
+    "analytics:canvas-analytics": Route(ids=canvas_ids),
     # Notifications (each user's own)
     "notifications:list": Route(),
     "notifications:read": Route(

@@ -9,14 +9,15 @@ import time
 import pytest
 from django.utils import timezone
 
+from analytics.models import StepStats
+from audience_sync.flush import audience_sync_flush
+from audience_sync.models import AudienceSyncItem
 from canvas.models import MatchField
 from journeys.engine import journeys_advance
 from journeys.entries import canvas_entries_create
-from journeys.models import AudienceSyncItem, StepStats
-from journeys.sync import audience_sync_flush
 from monitoring import selectors
 from telemetry.models import TaskRun, WorkerHeartbeat
-from tests.journeys.test_sync_guarantees import bulk_profiles
+from tests.plugins.canvases import bulk_profiles
 from users.models import Profile
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -37,7 +38,7 @@ def test_sigterm_during_a_flush_stops_after_the_batch_in_flight(
     settings, tiktok_sandbox, sandbox_tiktok, sync_to_sandbox, active_canvas, app_group,
     celery_worker_processes,
 ):  # fmt: skip
-    from journeys.tasks import audience_sync_flush as flush_task
+    from audience_sync.tasks import audience_sync_flush as flush_task
 
     settings.TIKTOK_MAX_USERS_PER_REQUEST = PER_REQUEST
     step = sync_to_sandbox([MatchField.EMAIL])

@@ -3,10 +3,10 @@ from __future__ import annotations
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 
+from analytics import selectors
+from analytics.models import Period
 from appgroups.decorators import app_group_required
 from canvas.models import Canvas, CanvasState, StepType
-from journeys import selectors
-from journeys.models import Period
 from partners.selectors import tiktok_problems
 
 # The chart: the last three hours minute by minute, the last month day by day.
@@ -43,5 +43,7 @@ def canvas_analytics(request, pk: int):
             else []
         ),
     }
-    template = "journeys/_analytics_body.html" if request.htmx else "journeys/canvas_analytics.html"
+    template = (
+        "analytics/_analytics_body.html" if request.htmx else "analytics/canvas_analytics.html"
+    )
     return render(request, template, context)

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from django.db.models import F
 from django.utils import timezone
 
+from analytics.models import AudienceSyncBatch, NotSyncedReason, Period, StepActivity, StepStats
 from core import rawsql
-from journeys.models import AudienceSyncBatch, NotSyncedReason, Period, StepActivity, StepStats
 
 # What the chart shows per minute; older minutes are pruned (days stay).
 MINUTES_KEPT = timedelta(days=2)
@@ -85,7 +85,7 @@ def not_synced_reasons_bump(step_id: int, counts: dict[str, int]) -> None:
 SYNC_LOG_KEPT = timedelta(days=7)
 
 
-def journeys_housekeeping(*, now: datetime) -> dict[str, int]:
+def analytics_housekeeping(*, now: datetime) -> dict[str, int]:
     """Prune what only recent history needs: minute buckets and old sync-log rows."""
     batches, _ = AudienceSyncBatch.objects.filter(sent_at__lt=now - SYNC_LOG_KEPT).delete()
     return {"minute_buckets": step_activity_prune(now=now), "sync_log": batches}

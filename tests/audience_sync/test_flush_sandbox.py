@@ -8,9 +8,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from analytics.models import StepStats
+from audience_sync.flush import audience_sync_flush
+from audience_sync.models import AudienceSyncItem
 from canvas.models import MatchField, SyncAction
-from journeys.models import AudienceSyncItem, StepStats
-from journeys.sync import audience_sync_flush
 from partners.models import ConnectionStatus
 from tests.plugins.canvases import T0, enter, members
 from users.identifiers import sha256_hex
@@ -148,7 +149,7 @@ def test_end_to_end_through_a_real_broker_and_worker(
     make_profiles,
     celery_worker_process,
 ):
-    from journeys.tasks import audience_sync_flush as flush_task
+    from audience_sync.tasks import audience_sync_flush as flush_task
     from journeys.tasks import journeys_advance
 
     step = sync_to_sandbox([MatchField.EMAIL])

@@ -7,7 +7,7 @@ import uuid
 import pytest
 from django.db import connection
 
-from journeys.ratelimit import RateLimiter
+from partners.tiktok.ratelimit import RateLimiter
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -1,8 +1,8 @@
 from django.urls import path
 
-from journeys import views
+from analytics import views
 
-app_name = "journeys"
+app_name = "analytics"
 
 urlpatterns = [
     path("<int:pk>/analytics/", views.canvas_analytics, name="canvas-analytics"),

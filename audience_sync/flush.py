@@ -34,11 +34,11 @@ from django.db import transaction
 from django.db.models import Min, Q
 from django.utils import timezone
 
+from analytics.models import AudienceSyncBatch, BatchOutcome, StepStats
+from analytics.services import step_error_record, step_stats_bump
+from audience_sync.models import AudienceSyncItem
 from core import rawsql
 from core.rawsql import fetchall, new_claim_token, skip_locked, table
-from journeys.models import AudienceSyncBatch, AudienceSyncItem, BatchOutcome, StepStats
-from journeys.ratelimit import tiktok_rate_limiter
-from journeys.stats import step_error_record, step_stats_bump
 from notifications.models import ProblemKind
 from notifications.services import step_problems_open, step_problems_resolve
 from partners.models import AdAccountStatus, ConnectionStatus, TikTokAudience
@@ -51,7 +51,9 @@ from partners.tiktok.client import (
     TikTokRateLimitError,
     TikTokTransientError,
     encode_mapping_rows,
+    mapping_action,
 )
+from partners.tiktok.ratelimit import tiktok_rate_limiter
 from telemetry.inflight import request_in_flight
 from telemetry.worker import shutdown_requested
 
@@ -366,7 +368,8 @@ def _send(rows, group, audience, client, report) -> TikTokError | None:
         ):
             result = client.map_users(
                 access_token=token, advertiser_ids=[ad_account.advertiser_id],
-                action=group.action, id_schema=id_schema(group.schema), batch_data=body,
+                action=mapping_action(group.action), id_schema=id_schema(group.schema),
+                batch_data=body,
                 slot_taken=True,
             )  # fmt: skip
     except TikTokError as exc:

@@ -1,22 +1,14 @@
+"""The analytics page's chart."""
+
 from django import template
 
 register = template.Library()
-
-
-@register.filter
-def intcomma_plain(value) -> str:
-    """12345 → "12,345" (without django.contrib.humanize's locale machinery)."""
-    try:
-        return f"{int(value):,}"
-    except (TypeError, ValueError):
-        return "0" if value in (None, "") else str(value)
-
 
 CHART_WIDTH, CHART_HEIGHT = 720, 150
 SERIES = (("entered", "Entered"), ("synced", "Users Synced"), ("errored", "Users Errored"))
 
 
-@register.inclusion_tag("journeys/_activity_chart.html")
+@register.inclusion_tag("analytics/_activity_chart.html")
 def activity_chart(series, title: str):
     """An SVG line chart of an ActivitySeries (our own: no chart library, nothing fetched)."""
     count = max(len(series.starts) - 1, 1)

@@ -10,14 +10,14 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from analytics.models import AudienceSyncBatch, StepStats
+from audience_sync.flush import audience_sync_flush
+from audience_sync.models import AudienceSyncItem
 from canvas.models import MatchField
 from journeys.entries import canvas_entries_create
-from journeys.models import AudienceSyncBatch, AudienceSyncItem, StepStats
-from journeys.sync import audience_sync_flush
 from partners.models import ConnectionStatus
-from tests.plugins.canvases import T0, enter, members
+from tests.plugins.canvases import T0, bulk_profiles, enter, members
 from tests.tiktok import connect_through_oauth
-from users import identifiers
 from users.identifiers import sha256_hex as sha
 from users.models import Profile
 
@@ -62,23 +62,6 @@ def test_tricky_identifiers_reach_tiktok_exactly_hashed(
     stats = StepStats.objects.get(step=step)
     unsent = sum(1 for _, wanted in TRICKY if wanted is None)
     assert (stats.synced, stats.not_synced) == (len(TRICKY) - unsent, unsent)
-
-
-def bulk_profiles(app_group, count: int) -> None:
-    """Many profiles at once, hashed by the product's normalizer."""
-    Profile.objects.bulk_create(
-        [
-            Profile(
-                app_group=app_group,
-                braze_id=f"{i:024x}",
-                external_id=f"bulk{i}",
-                email=f"bulk{i}@example.com",
-                email_sha256=identifiers.normalize_email(f"bulk{i}@example.com").sha256,
-            )  # fmt: skip
-            for i in range(count)
-        ],
-        batch_size=5000,
-    )
 
 
 def test_25001_users_go_out_in_3_requests(
@@ -146,8 +129,8 @@ def test_four_workers_never_exceed_the_limit_in_any_second(
     tiktok_sandbox, sandbox_tiktok, sync_to_sandbox, active_canvas, make_profiles, settings,
     celery_worker_processes, app_group,
 ):  # fmt: skip
+    from audience_sync.tasks import audience_sync_flush as flush_task
     from journeys.engine import journeys_advance
-    from journeys.tasks import audience_sync_flush as flush_task
 
     # Small batches make many requests: 1,000 users / 5 = 200 requests at ≤ 50 per second.
     settings.TIKTOK_MAX_USERS_PER_REQUEST = 5
@@ -169,7 +152,7 @@ def test_four_workers_never_exceed_the_limit_in_any_second(
     assert mapping["rate_limited"] == 0
     assert AudienceSyncBatch.objects.count() == 200
     # The workers did the sending (this process never flushes): they received flush tasks.
-    assert any("journeys.tasks.audience_sync_flush" in w.log() for w in workers)
+    assert any("audience_sync.tasks.audience_sync_flush" in w.log() for w in workers)
 
 
 @pytest.mark.django_db(transaction=True)
@@ -177,8 +160,8 @@ def test_a_worker_killed_mid_request_loses_nothing_and_counts_nothing_twice(
     tiktok_sandbox, sandbox_tiktok, sync_to_sandbox, active_canvas, make_profiles,
     celery_worker_process, app_group,
 ):  # fmt: skip
+    from audience_sync.tasks import audience_sync_flush as flush_task
     from journeys.engine import journeys_advance
-    from journeys.tasks import audience_sync_flush as flush_task
 
     step = sync_to_sandbox([MatchField.EMAIL])
     bulk_profiles(app_group, 300)

@@ -7,8 +7,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from audience_sync.flush import audience_sync_flush
 from canvas.models import Canvas, MatchField
-from journeys.sync import audience_sync_flush
 from partners.tiktok.client import TikTokRateLimitError
 from tests.fakes import FakeTikTokClient
 from tests.plugins.canvases import T0, enter
@@ -34,7 +34,7 @@ def test_the_seven_metrics_match_what_happened(
     audience_sync_flush(now=T0, client=FakeTikTokClient())
 
     content = viewer_client.get(
-        reverse("journeys:canvas-analytics", args=[active_canvas.pk])
+        reverse("analytics:canvas-analytics", args=[active_canvas.pk])
     ).content.decode()
 
     expected = {"entered": 3, "proceeded": 0, "synced": 2, "not_synced": 1, "pending": 0,
@@ -55,7 +55,7 @@ def test_the_last_tiktok_error_shows_on_the_step_at_once(
     audience_sync_flush(now=T0, client=failing)
 
     content = viewer_client.get(
-        reverse("journeys:canvas-analytics", args=[active_canvas.pk])
+        reverse("analytics:canvas-analytics", args=[active_canvas.pk])
     ).content.decode()
 
     assert metric(content, step, "pending") == 1
@@ -65,14 +65,14 @@ def test_the_last_tiktok_error_shows_on_the_step_at_once(
 def test_another_app_groups_canvas_answers_404(viewer_client, other_app_group):
     theirs = Canvas.objects.create(app_group=other_app_group, name="Theirs")
 
-    response = viewer_client.get(reverse("journeys:canvas-analytics", args=[theirs.pk]))
+    response = viewer_client.get(reverse("analytics:canvas-analytics", args=[theirs.pk]))
 
     assert response.status_code == 404
 
 
 def test_the_page_reads_counters_not_users(viewer_client, active_canvas, sync_step, make_profiles):
     sync_step([MatchField.EMAIL])
-    url = reverse("journeys:canvas-analytics", args=[active_canvas.pk])
+    url = reverse("analytics:canvas-analytics", args=[active_canvas.pk])
 
     def queries_for(users: int) -> int:
         profiles = make_profiles(
@@ -93,8 +93,8 @@ def test_the_page_reads_counters_not_users(viewer_client, active_canvas, sync_st
 def test_time_buckets_count_per_minute_and_per_day(active_canvas, sync_step, make_profiles):
     from datetime import timedelta
 
-    from journeys.models import Period, StepActivity
-    from journeys.stats import journeys_housekeeping
+    from analytics.models import Period, StepActivity
+    from analytics.services import analytics_housekeeping
 
     step = sync_step([MatchField.EMAIL])
     # Noon of the test day: both minutes fall in one day, whenever the suite runs (a run at
@@ -118,7 +118,7 @@ def test_time_buckets_count_per_minute_and_per_day(active_canvas, sync_step, mak
     day = StepActivity.objects.get(step=step, period=Period.DAY)
     assert (day.entered, day.synced) == (2, 2)
 
-    journeys_housekeeping(now=T0 + timedelta(days=3))
+    analytics_housekeeping(now=T0 + timedelta(days=3))
     assert not StepActivity.objects.filter(period=Period.MINUTE).exists()
     assert StepActivity.objects.filter(period=Period.DAY).count() == 1
 
@@ -133,7 +133,7 @@ def test_the_chart_is_drawn_from_the_buckets(
     audience_sync_flush(now=T0, client=FakeTikTokClient())
 
     content = viewer_client.get(
-        reverse("journeys:canvas-analytics", args=[active_canvas.pk])
+        reverse("analytics:canvas-analytics", args=[active_canvas.pk])
     ).content.decode()
 
     minute_chart = re.search(r'<figure class="activity-chart" data-period="minute"[^>]*>', content)

@@ -16,7 +16,7 @@ from functools import cache
 from django.conf import settings
 from django.db import transaction
 
-from journeys.models import RateLimiterState
+from partners.models import RateLimiterState
 from telemetry.counters import limiter_wait_observed
 
 # The window is a little longer than TikTok's second: requests leave here a few milliseconds

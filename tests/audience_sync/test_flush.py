@@ -5,9 +5,10 @@ from datetime import timedelta
 
 import pytest
 
+from analytics.models import AudienceSyncBatch, NotSyncedReason, StepStats
+from audience_sync.flush import audience_sync_flush
+from audience_sync.models import AudienceSyncItem
 from canvas.models import MatchField, SyncAction
-from journeys.models import AudienceSyncBatch, AudienceSyncItem, NotSyncedReason, StepStats
-from journeys.sync import audience_sync_flush
 from partners.models import (
     AdAccountStatus,
     ConnectionStatus,

@@ -1,0 +1,88 @@
+"""Queueing users for TikTok: the SQL that copies the hashes of the users who reach an Audience
+Sync step into the queue (AudienceSyncItem), and counts the ones that cannot be sent.
+
+Hashes were computed when each profile was written (users/identifiers.py), so entering a step
+is one set-based INSERT … SELECT, not a Python call per user. The journey engine runs these
+statements inside its own batch transaction (journeys/engine.py).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.conf import settings
+
+from audience_sync.models import AudienceSyncItem
+from canvas.models import MatchField, Step
+from core.rawsql import column, table
+from users.models import Profile
+
+# Profile columns per field to match, in TikTok id_schema order (DESIGN.md §4.5), and the bit
+# of each in AudienceSyncItem.schema.
+MATCH_COLUMNS = {
+    MatchField.EMAIL: ("email_sha256", "email_invalid_reason", 1),
+    MatchField.PHONE: ("phone_sha256", "phone_invalid_reason", 2),
+    MatchField.IDFA: ("idfa_sha256", "idfa_invalid_reason", 4),
+    MatchField.GAID: ("gaid_sha256", "gaid_invalid_reason", 8),
+}
+
+
+class SyncPlan:
+    """The SQL pieces of an Audience Sync step: which profile columns go into the queue row,
+    which users can be sent, and why the others cannot. `source` is a FROM clause naming the
+    arriving entries `e` (with profile_id and due_at) and their profiles `p`."""
+
+    def __init__(self, step: Step, settings_, fields: list[str]):
+        self.step = step
+        self.settings = settings_
+        self.fields = fields
+        # What a live step needs before it may act on users (else "Invalid Settings").
+        self.complete = bool(
+            settings_ and settings_.ad_account_id and settings_.audience_id and fields
+        )
+
+    @classmethod
+    def for_step(cls, step: Step) -> SyncPlan:
+        settings_ = getattr(step, "audience_sync", None)
+        chosen = (settings_.match_fields or []) if settings_ else []
+        return cls(step, settings_, [f for f in MATCH_COLUMNS if f in chosen])
+
+    def _hash(self, field_: str) -> str:
+        return f"p.{column(Profile, MATCH_COLUMNS[field_][0])}"
+
+    def any_present(self) -> str:
+        return " OR ".join(f"{self._hash(f)} IS NOT NULL" for f in self.fields) or "1 = 0"
+
+    def insert_sql(self, source: str, source_params: list, *, now: datetime) -> tuple[str, list]:
+        audience = self.settings.audience
+        selected = [self._hash(f) if f in self.fields else "NULL" for f in MATCH_COLUMNS]
+        # enqueued_at is when the user reached the step, so latency to TikTok counts from there.
+        sql = (
+            f"INSERT INTO {table(AudienceSyncItem)} (step_id, audience_id, connection_id, action, "
+            f"schema, {', '.join(MATCH_COLUMNS[f][0] for f in MATCH_COLUMNS)}, enqueued_at, "
+            "next_attempt_at, deadline_at, attempts, last_error_message) "
+            f"SELECT %s, %s, %s, %s, %s, {', '.join(selected)}, e.due_at, %s, %s, 0, '' "
+            f"{source} AND ({self.any_present()})"
+        )
+        params = [
+            self.step.pk, audience.pk, audience.ad_account.connection_id, self.settings.action,
+            sum(MATCH_COLUMNS[f][2] for f in self.fields), now,
+            now + timedelta(seconds=settings.AUDIENCE_SYNC_RETRY_WINDOW_SECONDS),
+            *source_params,
+        ]  # fmt: skip
+        return sql, params
+
+    def reasons_sql(self, source: str, source_params: list) -> tuple[str, list]:
+        """Why each unsent user was not sent: the first selected field whose value could not
+        be normalized, else the fields that are missing."""
+        labels = {f: str(MatchField(f).label) for f in self.fields}
+        whens = " ".join(
+            f"WHEN p.{column(Profile, MATCH_COLUMNS[f][1])} <> '' "
+            f"THEN %s || p.{column(Profile, MATCH_COLUMNS[f][1])}"
+            for f in self.fields
+        )
+        reason = f"CASE {whens} ELSE %s END"
+        params = [f"{labels[f]}: " for f in self.fields]
+        params.append(f"No {' or '.join(labels.values())}")
+        sql = f"SELECT {reason}, COUNT(*) {source} AND NOT ({self.any_present()}) GROUP BY 1"
+        return sql, [*params, *source_params]

@@ -1,0 +1,27 @@
+"""Celery entry point of the flush: a thin wake-up, safe to drop or run twice (the queue and
+the claims are in the database). A flush that finds a backlog wakes one more, so every free
+worker joins in."""
+
+from celery import shared_task
+
+# A wake-up not picked up within this many seconds is dropped: beat sends fresh ones.
+WAKE_UP_EXPIRES_SECONDS = 30
+
+
+@shared_task(bind=True)
+def audience_sync_flush(self) -> dict:
+    from audience_sync.flush import audience_sync_flush as flush
+    from telemetry.services import task_run_finished, task_run_started
+
+    task_run_started("audience_sync_flush", hostname=self.request.hostname or "")
+    report = flush(
+        on_backlog=lambda: audience_sync_flush.apply_async(expires=WAKE_UP_EXPIRES_SECONDS)
+    )
+    result = {
+        "requests": report.requests,
+        "failed_requests": report.failed_requests,
+        "synced": report.synced,
+        "errored": report.errored,
+    }
+    task_run_finished("audience_sync_flush", result=result)
+    return result
