@@ -144,9 +144,9 @@ class BackendMeter:
     def install(self):
         from django.db import connection
 
-        from users.services import imports as user_imports
+        from users.csv_import.writer import BatchWriter
 
-        original = user_imports._BatchWriter.write
+        original = BatchWriter.write
         meter = self
 
         def write(writer, payload):
@@ -157,7 +157,7 @@ class BackendMeter:
                     pid = cursor.fetchone()[0]
                 meter.seen[pid] = process_cpu(pid)
 
-        user_imports._BatchWriter.write = write
+        BatchWriter.write = write
 
     def total(self) -> float:
         return sum(self.seen.values())
@@ -250,8 +250,8 @@ def main() -> None:
     from django.db import connection
 
     from appgroups.models import AppGroup
+    from users.csv_import.lifecycle import import_csv
     from users.models import Profile
-    from users.services.imports import import_csv
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "users.csv"

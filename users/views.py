@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
@@ -12,6 +13,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 from appgroups.decorators import app_group_required
 from appgroups.models import Permission
 from core.ids import parse_id
+from users import tasks
+from users.csv_import.lifecycle import report_rows, user_import_create
 from users.forms import UserImportForm
 from users.hooks import canvas_history_for
 from users.models import Profile, UserImport
@@ -24,7 +27,6 @@ from users.selectors.profiles import (
     profile_page,
     profile_search,
 )
-from users.services.imports import report_rows, user_import_create
 
 
 @require_http_methods(["GET", "POST"])
@@ -86,6 +88,8 @@ def user_import(request):
                 for field, errors in exc.message_dict.items():
                     form.add_error(field if field in form.fields else None, errors)
             else:
+                # Queued once the stored file is committed, so the worker finds it.
+                transaction.on_commit(lambda: tasks.user_import_run.delay(created.pk))
                 return redirect("users:user-import-detail", user_import_id=created.id)
     else:
         form = UserImportForm()

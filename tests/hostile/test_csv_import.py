@@ -13,8 +13,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
+from users.csv_import.lifecycle import BATCH_ROWS, user_import_run
 from users.models import Device, Profile, UserImport
-from users.services.imports import BATCH_ROWS, user_import_run
 
 pytestmark = pytest.mark.django_db
 

@@ -10,9 +10,9 @@ from django.db import connection
 from django.urls import reverse
 
 from tests.factories import ProfileFactory, profile_track
+from users.csv_import.lifecycle import user_import_run
 from users.models import Profile, UserImport, UserImportChunk, UserImportIssue
 from users.selectors.profiles import PAGE_SIZE
-from users.services.imports import user_import_run
 
 USERS_URL = reverse("users:user-list")
 IMPORT_URL = reverse("users:user-import")

@@ -9,9 +9,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from tests.factories import profile_track
+from users.csv_import.lifecycle import import_csv, user_import_run
+from users.csv_import.reader import CsvFileError
+from users.csv_import.writer import IMPORT_DEVICE_ID
 from users.identifiers import sha256_hex
 from users.models import Device, Profile, UserImport
-from users.services.imports import IMPORT_DEVICE_ID, CsvFileError, import_csv, user_import_run
 
 IDFA = "6D92078A-8246-4BA4-AE5B-76104861E7DC"
 GAID = "38400000-8cf0-11bd-b23e-10b96e40000d"
@@ -260,10 +262,10 @@ def test_batches_are_written_from_a_second_thread_when_not_in_a_transaction(app_
 
 @pytest.mark.django_db(transaction=True)
 def test_a_failing_batch_write_stops_the_import_with_its_error(app_group, monkeypatch):
-    from users.services import imports as user_imports
+    from users.csv_import.writer import BatchWriter
 
     calls = []
-    original = user_imports._BatchWriter.write
+    original = BatchWriter.write
 
     def write(self, payload):
         calls.append(1)
@@ -271,7 +273,7 @@ def test_a_failing_batch_write_stops_the_import_with_its_error(app_group, monkey
             raise RuntimeError("disk full")
         original(self, payload)
 
-    monkeypatch.setattr(user_imports._BatchWriter, "write", write)
+    monkeypatch.setattr(BatchWriter, "write", write)
     rows = "".join(f"u{i}\n" for i in range(500))
 
     with pytest.raises(RuntimeError, match="disk full"):

@@ -10,8 +10,8 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from appgroups.models import AppGroup
+from users.csv_import.lifecycle import ImportProgress, report_rows, user_import_run
 from users.models import UserImport
-from users.services.imports import ImportProgress, report_rows, user_import_run
 
 # Seconds between progress lines when stderr is not a terminal.
 LOG_INTERVAL_SECONDS = 5

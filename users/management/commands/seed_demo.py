@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from appgroups.models import AppGroup, Role, User
 from appgroups.services import app_group_create, dashboard_user_add
+from users.csv_import.lifecycle import import_csv
 from users.models import Profile
-from users.services.imports import import_csv
 from users.services.profiles import profiles_track
 from users.tracking import parse_track_body
 

@@ -1,0 +1,296 @@
+"""Writing a CSV import's rows in batches.
+
+PostgreSQL COPYs a batch into a temporary table, SQLite inserts it with executemany, then one
+INSERT … SELECT … ON CONFLICT (app_group, external_id) upserts profiles and one more the imported
+ad ids (on the one device "csv-import"). `WriterPipeline` runs the writes in a thread of its own,
+one batch behind the reader.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import queue
+import threading
+
+import orjson
+from django.db import connection, transaction
+from django.utils import timezone
+
+from appgroups.models import AppGroup
+from core.rawsql import adapt, is_postgres, quote
+from users.csv_import.reader import POS, STAGE_COLUMNS
+from users.models import Device, Profile
+from users.services.profiles import new_braze_ids
+
+# The one device that holds the ad ids and ad tracking a CSV brings.
+IMPORT_DEVICE_ID = "csv-import"
+
+# Staging table, one row per CSV row (its columns: reader.STAGE_COLUMNS).
+STAGE_TABLE = "braze_sync_import_rows"
+_TEXT_STAGE_COLUMNS = (
+    "first_name",
+    "last_name",
+    "country",
+    "language",
+    "gender",
+    "home_city",
+    "time_zone",
+    "email_subscribe",
+    "push_subscribe",
+)
+
+
+# --- writing batches ------------------------------------------------------------------------------
+
+
+def _stage_table_sql() -> str:
+    columns = ", ".join(
+        f"{quote(name)} {'text' if (kind == 'jsonb' and not is_postgres()) else kind}"
+        for name, kind in STAGE_COLUMNS
+    )
+    suffix = " ON COMMIT DELETE ROWS" if is_postgres() else ""
+    return f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE_TABLE} ({columns}){suffix}"
+
+
+def _profile_upsert_sql() -> str:
+    profile = quote(Profile._meta.db_table)
+    given_text = "CASE WHEN EXCLUDED.{c} <> '' THEN EXCLUDED.{c} ELSE {p}.{c} END"
+
+    def follow(column: str, lead: str, lead_test: str) -> str:
+        return f"CASE WHEN {lead_test} THEN EXCLUDED.{column} ELSE {profile}.{column} END"
+
+    email_given = "EXCLUDED.email <> ''"
+    phone_given = "EXCLUDED.phone <> ''"
+    idfa_given = "(EXCLUDED.idfa_sha256 IS NOT NULL OR EXCLUDED.idfa_invalid_reason <> '')"
+    gaid_given = "(EXCLUDED.gaid_sha256 IS NOT NULL OR EXCLUDED.gaid_invalid_reason <> '')"
+    updates = {
+        "email": follow("email", "email", email_given),
+        "email_sha256": follow("email_sha256", "email", email_given),
+        "email_invalid_reason": follow("email_invalid_reason", "email", email_given),
+        "phone": follow("phone", "phone", phone_given),
+        "phone_e164": follow("phone_e164", "phone", phone_given),
+        "phone_sha256": follow("phone_sha256", "phone", phone_given),
+        "phone_invalid_reason": follow("phone_invalid_reason", "phone", phone_given),
+        **{c: given_text.format(c=c, p=profile) for c in _TEXT_STAGE_COLUMNS},
+        "dob": f"COALESCE(EXCLUDED.dob, {profile}.dob)",
+        "custom_attributes": (
+            f"{profile}.custom_attributes || EXCLUDED.custom_attributes"
+            if is_postgres()
+            else f"json_patch({profile}.custom_attributes, EXCLUDED.custom_attributes)"
+        ),
+        "idfa_sha256": follow("idfa_sha256", "idfa", idfa_given),
+        "idfa_invalid_reason": follow("idfa_invalid_reason", "idfa", idfa_given),
+        "gaid_sha256": follow("gaid_sha256", "gaid", gaid_given),
+        "gaid_invalid_reason": follow("gaid_invalid_reason", "gaid", gaid_given),
+        "ad_tracking_enabled": (
+            f"COALESCE(EXCLUDED.ad_tracking_enabled, {profile}.ad_tracking_enabled)"
+        ),
+        "updated_at": "EXCLUDED.updated_at",
+    }
+    empty_json = "'{}'::jsonb" if is_postgres() else "'{}'"
+    selected = {
+        "app_group_id": "%s",
+        "braze_id": "t.braze_id",
+        "external_id": "t.external_id",
+        "email": "COALESCE(t.email, '')",
+        "email_sha256": "t.email_sha256",
+        "email_invalid_reason": "COALESCE(t.email_invalid_reason, '')",
+        "phone": "COALESCE(t.phone, '')",
+        "phone_e164": "t.phone_e164",
+        "phone_sha256": "t.phone_sha256",
+        "phone_invalid_reason": "COALESCE(t.phone_invalid_reason, '')",
+        **{c: f"COALESCE(t.{c}, '')" for c in _TEXT_STAGE_COLUMNS},
+        "dob": "t.dob",
+        "custom_attributes": f"COALESCE(t.custom_attributes, {empty_json})",
+        "idfa_sha256": "t.idfa_sha256",
+        "idfa_invalid_reason": "COALESCE(t.idfa_invalid_reason, '')",
+        "gaid_sha256": "t.gaid_sha256",
+        "gaid_invalid_reason": "COALESCE(t.gaid_invalid_reason, '')",
+        "ad_tracking_enabled": "t.ad_tracking_enabled",
+        "created_at": "%s",
+        "updated_at": "%s",
+    }
+    # A row that would not change is left alone (no new row version, no index entries, and on
+    # PostgreSQL no device write either): re-importing a file costs a lookup per unchanged row.
+    compared = [c for c in updates if c != "updated_at"]
+    new_values = ", ".join(updates[c] for c in compared)
+    old_values = ", ".join(f"{profile}.{quote(c)}" for c in compared)
+    distinct = "IS DISTINCT FROM" if is_postgres() else "IS NOT"
+    # SQLite needs the WHERE to tell ON CONFLICT from a join's ON.
+    return (
+        f"INSERT INTO {profile} ({', '.join(quote(c) for c in selected)}) "
+        f"SELECT {', '.join(selected.values())} FROM {STAGE_TABLE} t WHERE true "
+        f"ON CONFLICT (app_group_id, external_id) DO UPDATE SET "
+        + ", ".join(f"{quote(c)} = {expr}" for c, expr in updates.items())
+        + f" WHERE ({new_values}) {distinct} ({old_values})"
+    )
+
+
+def _device_upsert_sql() -> str:
+    device = quote(Device._meta.db_table)
+    profile = quote(Profile._meta.db_table)
+
+    def follow(column: str, stamp: str) -> str:
+        return (
+            f"CASE WHEN EXCLUDED.{stamp} IS NOT NULL THEN EXCLUDED.{column} "
+            f"ELSE {device}.{column} END"
+        )
+
+    updates = {
+        "idfa": follow("idfa", "idfa_reported_at"),
+        "idfa_sha256": follow("idfa_sha256", "idfa_reported_at"),
+        "idfa_invalid_reason": follow("idfa_invalid_reason", "idfa_reported_at"),
+        "google_ad_id": follow("google_ad_id", "gaid_reported_at"),
+        "gaid_sha256": follow("gaid_sha256", "gaid_reported_at"),
+        "gaid_invalid_reason": follow("gaid_invalid_reason", "gaid_reported_at"),
+        "ad_tracking_enabled": follow("ad_tracking_enabled", "ad_tracking_reported_at"),
+        **{
+            stamp: f"COALESCE(EXCLUDED.{stamp}, {device}.{stamp})"
+            for stamp in ("idfa_reported_at", "gaid_reported_at", "ad_tracking_reported_at")
+        },
+        "updated_at": "EXCLUDED.updated_at",
+    }
+    selected = {
+        "profile_id": "p.id",
+        "device_id": "%s",
+        "os": "''",
+        "model": "''",
+        "idfa": "COALESCE(t.idfa, '')",
+        "idfa_sha256": "t.idfa_sha256",
+        "idfa_invalid_reason": "COALESCE(t.idfa_invalid_reason, '')",
+        "google_ad_id": "COALESCE(t.google_ad_id, '')",
+        "gaid_sha256": "t.gaid_sha256",
+        "gaid_invalid_reason": "COALESCE(t.gaid_invalid_reason, '')",
+        "ad_tracking_enabled": "t.ad_tracking_enabled",
+        "idfa_reported_at": "CASE WHEN t.idfa IS NOT NULL THEN %s END",
+        "gaid_reported_at": "CASE WHEN t.google_ad_id IS NOT NULL THEN %s END",
+        "ad_tracking_reported_at": "CASE WHEN t.ad_tracking_enabled IS NOT NULL THEN %s END",
+        "created_at": "%s",
+        "updated_at": "%s",
+    }
+    if is_postgres():
+        # Ids straight from the profile upsert (see BatchWriter): no lookup of the group's
+        # profiles, whose hash join would read every profile of the app group for each batch.
+        source = f"upserted p JOIN {STAGE_TABLE} t ON t.external_id = p.external_id"
+    else:
+        # SQLite probes the (app_group, external_id) index for each staged row.
+        source = (
+            f"{STAGE_TABLE} t JOIN {profile} p "
+            "ON p.app_group_id = %s AND p.external_id = t.external_id"
+        )
+    return (
+        f"INSERT INTO {device} ({', '.join(quote(c) for c in selected)}) "
+        f"SELECT {', '.join(selected.values())} FROM {source} "
+        "WHERE t.idfa IS NOT NULL OR t.google_ad_id IS NOT NULL "
+        "OR t.ad_tracking_enabled IS NOT NULL "
+        "ON CONFLICT (profile_id, device_id) DO UPDATE SET "
+        + ", ".join(f"{quote(c)} = {expr}" for c, expr in updates.items())
+    )
+
+
+class BatchWriter:
+    """Writes batches of staging rows for one app group.
+
+    `prepare` (pure Python) and `write` (the database) are separate so that `WriterPipeline` can
+    run them in two threads: the database works on one batch while Python reads the next.
+    """
+
+    def __init__(self, app_group: AppGroup):
+        self.app_group_id = app_group.id
+        self.postgres = is_postgres()
+        profile_sql = _profile_upsert_sql()
+        if self.postgres:
+            self.upsert_sql = (
+                f"WITH upserted AS ({profile_sql} RETURNING id, external_id) "
+                + _device_upsert_sql()
+            )
+        else:
+            self.upsert_sql = profile_sql
+            self.device_sql = _device_upsert_sql()
+        self.insert_stage_sql = (
+            f"INSERT INTO {STAGE_TABLE} VALUES ({', '.join(['%s'] * len(STAGE_COLUMNS))})"
+        )
+
+    def prepare(self, rows: list[list]):
+        custom = POS["custom_attributes"]
+        for row, braze_id in zip(rows, new_braze_ids(len(rows)), strict=True):
+            row[1] = braze_id
+            if row[custom] is not None:
+                row[custom] = orjson.dumps(row[custom]).decode()
+        if self.postgres:
+            # COPY's CSV format, written by the csv module in C. None becomes an unquoted empty
+            # field, which COPY reads as NULL; the staging rows hold no empty strings.
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="\n").writerows(rows)
+            return buffer.getvalue().encode()
+        return [[adapt(v) for v in row] for row in rows]
+
+    def write(self, payload) -> None:
+        now = adapt(timezone.now())
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(_stage_table_sql())
+            # Emptied here too: inside an outer transaction nothing commits between batches.
+            cursor.execute(
+                f"TRUNCATE {STAGE_TABLE}" if self.postgres else f"DELETE FROM {STAGE_TABLE}"
+            )
+            if self.postgres:
+                with cursor.cursor.copy(f"COPY {STAGE_TABLE} FROM STDIN (FORMAT csv)") as copy:
+                    copy.write(payload)
+                cursor.execute(
+                    self.upsert_sql,
+                    [self.app_group_id, now, now, IMPORT_DEVICE_ID, now, now, now, now, now],
+                )
+            else:
+                cursor.executemany(self.insert_stage_sql, payload)
+                cursor.execute(self.upsert_sql, [self.app_group_id, now, now])
+                cursor.execute(
+                    self.device_sql,
+                    [IMPORT_DEVICE_ID, now, now, now, now, now, self.app_group_id],
+                )
+                cursor.execute(f"DELETE FROM {STAGE_TABLE}")
+
+
+class WriterPipeline:
+    """Runs `writer.write` in a thread of its own when it can, one batch behind the reader.
+
+    Inside an outer transaction (tests using the `db` fixture, callers holding a transaction)
+    a second connection could not see or commit the same work, so batches are written inline.
+    """
+
+    _DONE = object()
+
+    def __init__(self, writer: BatchWriter):
+        self.writer = writer
+        self.error: BaseException | None = None
+        self.threaded = not connection.in_atomic_block
+        if self.threaded:
+            self.queue: queue.Queue = queue.Queue(maxsize=1)
+            self.thread = threading.Thread(target=self._run, name="csv-import-writer", daemon=True)
+            self.thread.start()
+
+    def _run(self) -> None:
+        try:
+            while (payload := self.queue.get()) is not self._DONE:
+                if self.error is None:
+                    try:
+                        self.writer.write(payload)
+                    except BaseException as exc:  # handed to the reading thread
+                        self.error = exc
+        finally:
+            connection.close()
+
+    def submit(self, payload) -> None:
+        if self.error is not None:
+            raise self.error
+        if self.threaded:
+            self.queue.put(payload)
+        else:
+            self.writer.write(payload)
+
+    def close(self) -> None:
+        if self.threaded:
+            self.queue.put(self._DONE)
+            self.thread.join()
+        if self.error is not None:
+            raise self.error
