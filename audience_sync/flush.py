@@ -41,8 +41,8 @@ from core import rawsql
 from core.rawsql import fetchall, new_claim_token, skip_locked, table
 from notifications.models import ProblemKind
 from notifications.services import step_problems_open, step_problems_resolve
-from partners.models import AdAccountStatus, ConnectionStatus, TikTokAudience
-from partners.services import tiktok_auth_errors_recorded, tiktok_client
+from partners.models import ConnectionStatus, TikTokAudience
+from partners.tiktok.access import tiktok_auth_errors_recorded, tiktok_client
 from partners.tiktok.client import (
     ID_SCHEMAS,
     TikTokClient,
@@ -53,6 +53,7 @@ from partners.tiktok.client import (
     encode_mapping_rows,
     mapping_action,
 )
+from partners.tiktok.health import ad_account_health
 from partners.tiktok.ratelimit import tiktok_rate_limiter
 from telemetry.inflight import request_in_flight
 from telemetry.worker import shutdown_requested
@@ -351,8 +352,9 @@ def _send(rows, group, audience, client, report) -> TikTokError | None:
     ad_account = audience.ad_account
     if not audience.tiktok_audience_id:
         return TikTokError("Audience Does Not Exist: it was never created on TikTok")
-    if ad_account.status != AdAccountStatus.CONNECTED:
-        return TikTokError(f"The ad account {ad_account.name} is not connected")
+    health = ad_account_health(ad_account)
+    if not health.ok:
+        return TikTokError(health.sentence())
     token = ad_account.connection.access_token
     body = encode_mapping_rows(
         [row[2:6] for row in rows],

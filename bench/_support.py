@@ -141,7 +141,7 @@ def seed_audience_sync(users: int, tiktok_base: str, match_fields: list[str] | N
     from appgroups.services import app_group_create, dashboard_user_add
     from canvas.models import AudienceSyncSettings, Canvas, CanvasState, MatchField, Step
     from partners.models import AudienceStatus, TikTokAudience
-    from partners.services import tiktok_client
+    from partners.tiktok.access import tiktok_client
 
     app_group, _ = app_group_create(name="Bench")
     user, _ = dashboard_user_add(

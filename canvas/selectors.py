@@ -4,7 +4,6 @@ Audience Sync editor offers. Every read is scoped to an app group by its caller'
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from django.db.models import Count, QuerySet
@@ -25,23 +24,12 @@ from canvas.models import (
 from partners.models import (
     AdAccountStatus,
     AudienceStatus,
-    ConnectionStatus,
     TikTokAdAccount,
     TikTokAudience,
-    TikTokConnection,
 )
-from partners.selectors import INVALID_TOKEN_ADVICE, tiktok_connection_get
-from partners.services import tiktok_auth_errors_recorded, tiktok_client
-from partners.tiktok.client import (
-    MAX_AUDIENCES_PER_ADVERTISER,
-    Audience,
-    TikTokAuthError,
-    TikTokError,
-)
+from partners.selectors import tiktok_connection_get
+from partners.tiktok.health import ad_account_health, connection_health
 from users.models import Profile
-
-# How many matches the type-ahead shows per kind; typing more narrows the list.
-MAX_AUDIENCE_OPTIONS = 25
 
 # Canvas list filters, in the order the tabs show them. "" is every Canvas but archived ones,
 # as Braze hides archived Canvases unless asked.
@@ -201,41 +189,6 @@ def _problem(message: str, step: Step | None = None) -> LaunchProblem:
     return LaunchProblem(message=message, step_id=step.pk, step_label=_step_label(step))
 
 
-def tiktok_connection_problem(connection: TikTokConnection | None) -> str | None:
-    """Why the app group's TikTok connection cannot be used, in Braze's words; None if it can."""
-    if (
-        connection is None
-        or connection.status == ConnectionStatus.DISCONNECTED
-        or not connection.access_token_ciphertext
-    ):
-        return (
-            "TikTok is not connected. An Admin must connect TikTok on the Technology Partners "
-            "page (Partner Integrations > Technology Partners > TikTok)."
-        )
-    if connection.status == ConnectionStatus.INVALID:
-        return (
-            f"Invalid Token: TikTok rejected the connection's access token "
-            f"(code {connection.invalid_code}: {connection.invalid_message}). "
-            f"{INVALID_TOKEN_ADVICE}"
-        )
-    return None
-
-
-def ad_account_problem(ad_account: TikTokAdAccount) -> str | None:
-    if ad_account.status == AdAccountStatus.DISCONNECTED:
-        return (
-            f"The ad account {ad_account.name or ad_account.advertiser_id} is no longer "
-            "connected: choose another, or reconnect it on the TikTok page."
-        )
-    if ad_account.status == AdAccountStatus.NO_ACCESS:
-        return (
-            f"Ad Account Access: TikTok no longer grants access to "
-            f"{ad_account.name or ad_account.advertiser_id}. Ask its admins for access, "
-            "then reconnect TikTok."
-        )
-    return None
-
-
 def canvas_draft_audience_ids(*, canvas: Canvas) -> set[int]:
     """Audiences that a live step of this Canvas creates (its drafts, created on TikTok or not)."""
     return set(
@@ -270,9 +223,9 @@ def audience_sync_settings_problems(
     if sync is None or sync.ad_account_id is None:
         problems.append("No ad account: choose the TikTok ad account to sync to.")
     else:
-        account_problem = ad_account_problem(sync.ad_account)
-        if account_problem:
-            problems.append(account_problem)
+        account_health = ad_account_health(sync.ad_account)
+        if not account_health.ok:
+            problems.append(account_health.sentence())
     audience = sync.audience if sync else None
     if audience is None:
         problems.append(
@@ -296,27 +249,9 @@ def audience_sync_settings_problems(
     return problems
 
 
-def _tiktok_audiences_by_account(
-    *, connection: TikTokConnection, ad_accounts: list[TikTokAdAccount]
-) -> dict[int, list[Audience]]:
-    client = tiktok_client()
-    token = connection.access_token
-    result = {}
-    for account in ad_accounts:
-        with tiktok_auth_errors_recorded(connection, account.advertiser_id):
-            result[account.pk] = client.list_audiences(
-                access_token=token, advertiser_id=account.advertiser_id
-            )
-    return result
-
-
-def canvas_launch_problems(*, canvas: Canvas, check_tiktok: bool = True) -> list[LaunchProblem]:
-    """Every reason the Canvas cannot launch (or resume) now; empty when it can.
-
-    Without `check_tiktok` only what this database knows is checked (cheap, for the builder).
-    With it, TikTok is asked, per ad account used, for its audiences: the 400-audience cap
-    and whether the existing audiences chosen still exist.
-    """
+def canvas_setup_problems(*, canvas: Canvas) -> list[LaunchProblem]:
+    """Every reason the Canvas cannot launch (or resume) that this database knows; TikTok is
+    not asked (canvas.launch adds what only TikTok can tell)."""
     problems: list[LaunchProblem] = []
     steps = step_list(canvas=canvas)
     if not steps:
@@ -342,125 +277,18 @@ def canvas_launch_problems(*, canvas: Canvas, check_tiktok: bool = True) -> list
     sync_steps = [s for s in steps if s.step_type == StepType.AUDIENCE_SYNC]
     if not sync_steps:
         return problems
-    connection = tiktok_connection_get(app_group=canvas.app_group)
-    connection_problem = tiktok_connection_problem(connection)
-    if connection_problem:
-        problems.append(_problem(connection_problem))
+    health = connection_health(tiktok_connection_get(app_group=canvas.app_group))
+    if not health.ok:
+        problems.append(_problem(health.sentence()))
     drafts = canvas_draft_audience_ids(canvas=canvas)
     for step in sync_steps:
         sync = audience_sync_settings_of(step)
         for message in audience_sync_settings_problems(step=step, sync=sync, canvas_drafts=drafts):
             problems.append(_problem(message, step))
-    if check_tiktok and connection_problem is None:
-        problems.extend(_tiktok_problems(canvas=canvas, connection=connection, steps=sync_steps))
-    return problems
-
-
-def _tiktok_problems(
-    *, canvas: Canvas, connection: TikTokConnection, steps: list[Step]
-) -> list[LaunchProblem]:
-    settings_by_step = {s.pk: audience_sync_settings_of(s) for s in steps}
-    accounts = {
-        sync.ad_account_id: sync.ad_account
-        for sync in settings_by_step.values()
-        if sync is not None
-        and sync.ad_account_id is not None
-        and sync.ad_account.status == AdAccountStatus.CONNECTED
-    }
-    if not accounts:
-        return []
-    try:
-        on_tiktok = _tiktok_audiences_by_account(
-            connection=connection, ad_accounts=list(accounts.values())
-        )
-    except TikTokAuthError:
-        connection.refresh_from_db()
-        message = tiktok_connection_problem(connection) or (
-            f"Invalid Token: TikTok refused the connection's access token. {INVALID_TOKEN_ADVICE}"
-        )
-        for account in accounts.values():
-            account.refresh_from_db()
-            message = ad_account_problem(account) or message
-        return [_problem(message)]
-    except TikTokError as exc:
-        return [
-            _problem(
-                f"TikTok could not be reached to check the audiences ({exc}). "
-                "Try again in a moment."
-            )
-        ]
-
-    problems = []
-    pending = list(canvas_pending_drafts(canvas=canvas))
-    for account_id, audiences in on_tiktok.items():
-        account = accounts[account_id]
-        creating = [a for a in pending if a.ad_account_id == account_id]
-        if creating and len(audiences) + len(creating) > MAX_AUDIENCES_PER_ADVERTISER:
-            message = (
-                f"Audience limit: the ad account {account.name or account.advertiser_id} has "
-                f"{len(audiences)} audiences on TikTok and launching would create "
-                f"{len(creating)} more, past TikTok's limit of {MAX_AUDIENCES_PER_ADVERTISER} "
-                "per ad account. Delete audiences on TikTok or use an existing audience."
-            )
-            creating_ids = {a.pk for a in creating}
-            for step in steps:
-                sync = settings_by_step[step.pk]
-                if sync and sync.creates_audience and sync.audience_id in creating_ids:
-                    problems.append(_problem(message, step))
-    existing_ids = {
-        account_id: {a.audience_id for a in audiences}
-        for account_id, audiences in on_tiktok.items()
-    }
-    for step in steps:
-        sync = settings_by_step[step.pk]
-        audience = sync.audience if sync else None
-        if (
-            audience is None
-            or audience.status != AudienceStatus.CREATED
-            or audience.ad_account_id not in existing_ids
-        ):
-            continue
-        if audience.tiktok_audience_id not in existing_ids[audience.ad_account_id]:
-            problems.append(
-                _problem(
-                    f"Audience Does Not Exist: “{audience.name}” is no longer on TikTok "
-                    "(deleted there, or access to it was removed). Choose or create another "
-                    "audience.",
-                    step,
-                )
-            )
     return problems
 
 
 # The Audience Sync editor's type-ahead
-
-
-@dataclass(frozen=True)
-class AudienceOption:
-    value: str  # "tiktok:<TikTok audience id>", "local:<TikTokAudience pk>" or "new"
-    name: str
-    detail: str
-
-
-@dataclass
-class AudienceOptions:
-    query: str
-    existing: list[AudienceOption] = field(default_factory=list)
-    drafts: list[AudienceOption] = field(default_factory=list)
-    # The typed name, offered as a new audience when it matches no audience exactly.
-    new_name: str = ""
-    error: str = ""
-    searched: bool = False
-    # The new name is the saved draft of the step being edited.
-    is_own_draft: bool = False
-
-    @property
-    def is_empty(self) -> bool:
-        return not (self.existing or self.drafts or self.new_name)
-
-
-def _matches(name: str, query: str) -> bool:
-    return not query or query.casefold() in name.casefold()
 
 
 def canvas_audience_choices(*, canvas: Canvas, ad_account: TikTokAdAccount) -> QuerySet:
@@ -469,82 +297,6 @@ def canvas_audience_choices(*, canvas: Canvas, ad_account: TikTokAdAccount) -> Q
     return TikTokAudience.objects.filter(
         pk__in=canvas_draft_audience_ids(canvas=canvas), ad_account=ad_account
     ).order_by("name", "pk")
-
-
-def audience_options(
-    *,
-    canvas: Canvas,
-    ad_account: TikTokAdAccount | None,
-    query: str,
-    own_draft: TikTokAudience | None = None,
-) -> AudienceOptions:
-    """What "Choose a New or Existing Audience" offers for the typed text: the ad account's
-    audiences on TikTok (every page), this Canvas's drafts, and the text as a new audience
-    when no audience has exactly that name.
-
-    `own_draft` is the not-yet-created draft of the step being edited: it is that step's new
-    audience, so its name is offered as "new" (to change its fields) rather than as a draft.
-    """
-    query = " ".join((query or "").split())
-    options = AudienceOptions(query=query)
-    if ad_account is None:
-        return options
-    options.searched = True
-    ours = [
-        a
-        for a in canvas_audience_choices(canvas=canvas, ad_account=ad_account)
-        if own_draft is None or a.pk != own_draft.pk
-    ]
-    our_tiktok_ids = {a.tiktok_audience_id for a in ours if a.tiktok_audience_id}
-    names = {a.name.casefold() for a in ours}
-    for audience in ours:
-        if _matches(audience.name, query):
-            status = (
-                "Draft in this Canvas"
-                if audience.status != AudienceStatus.CREATED
-                else ("Created by this Canvas")
-            )
-            options.drafts.append(AudienceOption(f"local:{audience.pk}", audience.name, status))
-    connection = ad_account.connection
-    try:
-        with tiktok_auth_errors_recorded(connection, ad_account.advertiser_id):
-            on_tiktok = tiktok_client().list_audiences(
-                access_token=connection.access_token, advertiser_id=ad_account.advertiser_id
-            )
-    except TikTokAuthError as exc:
-        options.error = f"TikTok refused the connection's token ({exc.message}). " + (
-            INVALID_TOKEN_ADVICE
-        )
-        on_tiktok = []
-    except TikTokError as exc:
-        options.error = f"TikTok could not be reached to list the audiences ({exc})."
-        on_tiktok = []
-    for audience in on_tiktok:
-        names.add(audience.name.casefold())
-        if audience.audience_id in our_tiktok_ids or not _matches(audience.name, query):
-            continue
-        detail = audience.audience_type or "TikTok audience"
-        if audience.cover_num:
-            detail += f" · about {audience.cover_num:,} users"
-        options.existing.append(
-            AudienceOption(f"tiktok:{audience.audience_id}", audience.name, detail)
-        )
-    options.existing.sort(key=lambda o: o.name.casefold())
-    options.existing = options.existing[:MAX_AUDIENCE_OPTIONS]
-    options.drafts = options.drafts[:MAX_AUDIENCE_OPTIONS]
-    if query and query.casefold() not in names:
-        options.new_name = query
-        options.is_own_draft = own_draft is not None and own_draft.name == query
-    return options
-
-
-def tiktok_audiences_of(*, ad_account: TikTokAdAccount) -> list[Audience]:
-    """The ad account's audiences on TikTok (raises TikTokError; auth errors are recorded)."""
-    connection = ad_account.connection
-    with tiktok_auth_errors_recorded(connection, ad_account.advertiser_id):
-        return tiktok_client().list_audiences(
-            access_token=connection.access_token, advertiser_id=ad_account.advertiser_id
-        )
 
 
 def usable_ad_accounts(*, app_group: AppGroup) -> QuerySet[TikTokAdAccount]:
@@ -568,11 +320,3 @@ def canvas_state_counts(*, app_group: AppGroup) -> dict[str, int]:
     counts = {row["state"]: row["n"] for row in rows}
     counts[""] = sum(n for state, n in counts.items() if state != CanvasState.ARCHIVED)
     return counts
-
-
-def parse_tiktok_time(value: str) -> datetime | None:
-    """TikTok's "YYYY-MM-DD HH:MM:SS" (UTC), or None when it is not in that shape."""
-    try:
-        return datetime.strptime(value, "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
-    except (TypeError, ValueError):
-        return None

@@ -1,9 +1,8 @@
 """Writes for Canvases: basics, entry, target audience, the step tree, Audience Sync settings
-and draft audiences, and the state changes (launch, stop, resume, archive).
+and draft audiences. Launching and the other state changes are in canvas/launch.py.
 
 Every service takes the acting membership and checks MANAGE_CANVASES itself, and refuses
-objects of another app group. TikTok is reached only through partners' client, wrapped in
-`tiktok_auth_errors_recorded` so an auth failure marks the connection invalid at once.
+objects of another app group. TikTok is reached only through partners.tiktok.audiences.
 
 Editing after launch (BRAZE_PRODUCT.md §5.4): an Active or Stopped Canvas keeps every edit
 this builder offers (basics, entry schedule, target audience, adding, inserting, editing and
@@ -17,13 +16,12 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 import unicodedata
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from appgroups.models import Membership, Permission
@@ -41,28 +39,25 @@ from canvas.models import (
     SyncAction,
 )
 from canvas.selectors import (
-    LaunchProblem,
-    ad_account_problem,
     audience_sync_settings_of,
     canvas_audience_choices,
-    canvas_launch_problems,
     canvas_pending_drafts,
-    parse_tiktok_time,
-    tiktok_audiences_of,
-    tiktok_connection_problem,
 )
 from core.ids import parse_id
 from partners.models import AudienceStatus, TikTokAdAccount, TikTokAudience
-from partners.selectors import INVALID_TOKEN_ADVICE, tiktok_connection_get
-from partners.services import tiktok_auth_errors_recorded, tiktok_client
+from partners.selectors import tiktok_connection_get
+from partners.tiktok.audiences import (
+    AudienceCreateError,
+    audience_create_on_tiktok,
+    existing_audience_register,
+    tiktok_audiences_of,
+)
 from partners.tiktok.client import (
     MAX_AUDIENCE_NAME_LENGTH,
     MAX_AUDIENCES_PER_ADVERTISER,
-    TikTokAuthError,
     TikTokError,
-    TikTokNotFoundError,
-    TikTokTransientError,
 )
+from partners.tiktok.health import ad_account_health, connection_health, tiktok_error_sentence
 
 logger = logging.getLogger(__name__)
 
@@ -84,33 +79,6 @@ MESSAGE_CHANNELS = [
     ("in_app", "In-App Message"),
 ]
 MAX_MESSAGE_LENGTH = 5000
-
-# A "creating" claim on a draft audience older than this is presumed dead (its process died
-# between the claim and recording TikTok's answer). Well above one TikTok request
-# (TIKTOK_CONNECT_TIMEOUT + TIKTOK_READ_TIMEOUT = 35 s by default), so a live claim is never
-# taken over while its request may still land.
-AUDIENCE_CLAIM_TTL = timedelta(minutes=2)
-# How long a launch waits for another process that holds a fresh claim on the same draft.
-AUDIENCE_CLAIM_WAIT_SECONDS = 10.0
-AUDIENCE_CLAIM_POLL_SECONDS = 0.2
-# TikTok's create_time is matched against the draft's creation with this much slack, as its
-# clock and time zone are TikTok's.
-TIKTOK_CLOCK_SLACK = timedelta(days=1)
-
-
-class LaunchRefused(ValidationError):
-    """The Canvas cannot launch (or resume); `problems` lists every reason."""
-
-    def __init__(self, problems: list[LaunchProblem]):
-        self.problems = problems
-        count = len(problems)
-        super().__init__(
-            f"The Canvas was not launched: {count} problem{'s' if count != 1 else ''} to fix."
-        )
-
-
-class AudienceCreateError(ValidationError):
-    """TikTok did not create a draft audience; the message says why, in plain words."""
 
 
 def _require(actor: Membership, canvas: Canvas) -> None:
@@ -429,20 +397,6 @@ def step_split_update(*, actor: Membership, step: Step, name: str, filters: list
 # Audience Sync settings and draft audiences
 
 
-def _plain_tiktok_error(exc: TikTokError, doing: str) -> str:
-    if isinstance(exc, TikTokAuthError):
-        return (
-            f"TikTok refused to {doing}: the connection's access token no longer works "
-            f"({exc.message}). {INVALID_TOKEN_ADVICE}"
-        )
-    if isinstance(exc, TikTokTransientError):
-        return (
-            f"TikTok could not be reached to {doing} ({exc.message}). "
-            "Nothing was lost: try again in a moment."
-        )
-    return f"TikTok refused to {doing}: {exc.message}"
-
-
 def _clean_match_fields(match_fields: list[str]) -> list[str]:
     chosen = set(match_fields or [])
     unknown = chosen - set(MatchField.values)
@@ -464,16 +418,16 @@ def _usable_ad_account(actor: Membership, ad_account_id: int | None) -> TikTokAd
     )
     if account is None:
         raise ValidationError({"ad_account": "Choose one of the ad accounts listed."})
-    problem = ad_account_problem(account)
-    if problem:
-        raise ValidationError({"ad_account": problem})
+    health = ad_account_health(account)
+    if not health.ok:
+        raise ValidationError({"ad_account": health.sentence()})
     return account
 
 
 def _require_tiktok(actor: Membership) -> None:
-    problem = tiktok_connection_problem(tiktok_connection_get(app_group=actor.app_group))
-    if problem:
-        raise ValidationError({"partner": problem})
+    health = connection_health(tiktok_connection_get(app_group=actor.app_group))
+    if not health.ok:
+        raise ValidationError({"partner": health.sentence()})
 
 
 def _sync_settings(step: Step) -> AudienceSyncSettings:
@@ -549,7 +503,9 @@ def audience_draft_create(
     try:
         on_tiktok = tiktok_audiences_of(ad_account=account)
     except TikTokError as exc:
-        raise ValidationError(_plain_tiktok_error(exc, "list the ad account's audiences")) from exc
+        raise ValidationError(
+            tiktok_error_sentence(exc, "list the ad account's audiences")
+        ) from exc
     # A retry after an uncertain failure may find its own audience there: creation looks it
     # up by name instead of making a second one.
     retrying = (
@@ -637,40 +593,14 @@ def _audience_for_choice(
         return found
     # TikTok ids are strings of digits, longer than a database id (never parsed as one).
     if kind == "tiktok" and _TIKTOK_ID.fullmatch(value):
-        known = TikTokAudience.objects.filter(ad_account=account, tiktok_audience_id=value).first()
-        if known is not None:
-            return known
-        connection = account.connection
         try:
-            with tiktok_auth_errors_recorded(connection, account.advertiser_id):
-                found = tiktok_client().get_audiences(
-                    access_token=connection.access_token,
-                    advertiser_id=account.advertiser_id,
-                    audience_ids=[value],
-                )
-        except TikTokNotFoundError as exc:
-            raise ValidationError(
-                {"audience": "That audience no longer exists on TikTok."}
-            ) from exc
-        except TikTokError as exc:
-            raise ValidationError(_plain_tiktok_error(exc, "look the audience up")) from exc
-        match = next((a for a in found if a.audience_id == value), None)
-        if match is None:
-            raise ValidationError({"audience": "That audience no longer exists on TikTok."})
-        try:
-            audience, _ = TikTokAudience.objects.get_or_create(
-                ad_account=account,
-                tiktok_audience_id=value,
-                defaults={
-                    "app_group": actor.app_group,
-                    "name": match.name[:128],
-                    "status": AudienceStatus.CREATED,
-                    "created_by": actor.user,
-                },
+            audience = existing_audience_register(
+                ad_account=account, tiktok_audience_id=value, by=actor.user
             )
-        except IntegrityError:
-            # Another request registered the same TikTok audience a moment ago.
-            audience = TikTokAudience.objects.get(ad_account=account, tiktok_audience_id=value)
+        except TikTokError as exc:
+            raise ValidationError(tiktok_error_sentence(exc, "look the audience up")) from exc
+        if audience is None:
+            raise ValidationError({"audience": "That audience no longer exists on TikTok."})
         return audience
     if choice in ("", None):
         return None
@@ -740,189 +670,7 @@ def audience_sync_step_save(
 # Creating draft audiences on TikTok, exactly once
 
 
-def _find_on_tiktok(client, token: str, audience: TikTokAudience) -> str | None:
-    """The id of the TikTok audience an earlier, unrecorded attempt created for this draft.
-
-    Matched by exact name, created after the draft was saved (with slack for TikTok's clock),
-    and not already known here under another row; the oldest wins.
-    """
-    known = set(
-        TikTokAudience.objects.filter(ad_account=audience.ad_account)
-        .exclude(tiktok_audience_id="")
-        .exclude(pk=audience.pk)
-        .values_list("tiktok_audience_id", flat=True)
-    )
-    since = audience.created_at - TIKTOK_CLOCK_SLACK
-    candidates = []
-    for found in client.list_audiences(
-        access_token=token, advertiser_id=audience.ad_account.advertiser_id
-    ):
-        if found.name != audience.name or found.audience_id in known:
-            continue
-        created = parse_tiktok_time(found.create_time)
-        if created is not None and created < since:
-            continue
-        candidates.append((created or since, found.audience_id))
-    return min(candidates)[1] if candidates else None
-
-
-def audience_create_on_tiktok(*, audience_id: int) -> TikTokAudience:
-    """Create a draft audience on TikTok (`/segment/audience/`), exactly once.
-
-    The claim is a conditional UPDATE draft/failed → creating, committed before TikTok is
-    called, so of any number of racing launches (threads, processes, machines) one calls
-    TikTok and the others wait for its answer. A claim whose process died is stale after
-    AUDIENCE_CLAIM_TTL; whoever takes it over, and whoever retries after a failure (a timeout
-    may still have created the audience), first looks for the audience by name on TikTok.
-    Raises AudienceCreateError with words for the person launching.
-    """
-    deadline = time.monotonic() + AUDIENCE_CLAIM_WAIT_SECONDS
-    while True:
-        audience = TikTokAudience.objects.select_related("ad_account__connection").get(
-            pk=audience_id
-        )
-        if audience.status == AudienceStatus.CREATED:
-            return audience
-        now = timezone.now()
-        current = TikTokAudience.objects.filter(
-            pk=audience.pk, status=audience.status, creating_since=audience.creating_since
-        )
-        if audience.status in (AudienceStatus.DRAFT, AudienceStatus.FAILED):
-            look_first = audience.status == AudienceStatus.FAILED
-            claimed = current.update(
-                status=AudienceStatus.CREATING, creating_since=now, error_message=""
-            )
-        elif audience.creating_since is None or audience.creating_since < now - AUDIENCE_CLAIM_TTL:
-            look_first = True
-            claimed = current.update(creating_since=now)
-        else:
-            # Another launch is creating it right now: wait for its answer.
-            if time.monotonic() > deadline:
-                raise AudienceCreateError(
-                    f"The audience “{audience.name}” is being created by another launch of this "
-                    "Canvas. Try again in a moment."
-                )
-            time.sleep(AUDIENCE_CLAIM_POLL_SECONDS)
-            continue
-        if claimed:
-            return _create_claimed(audience, claim=now, look_first=look_first)
-        # Lost the race for the claim: look again.
-
-
-def _create_claimed(audience: TikTokAudience, *, claim: datetime, look_first: bool):
-    mine = TikTokAudience.objects.filter(
-        pk=audience.pk, status=AudienceStatus.CREATING, creating_since=claim
-    )
-    account = audience.ad_account
-    connection = account.connection
-    problem = tiktok_connection_problem(connection) or ad_account_problem(account)
-    if problem:
-        mine.update(status=AudienceStatus.FAILED, error_message=problem)
-        raise AudienceCreateError(f"The audience “{audience.name}” was not created: {problem}")
-    client = tiktok_client()
-    token = connection.access_token
-    try:
-        with tiktok_auth_errors_recorded(connection, account.advertiser_id):
-            tiktok_id = _find_on_tiktok(client, token, audience) if look_first else None
-            if tiktok_id is None:
-                # Reference: TIKTOK_API.md §5.1 (POST /segment/audience/, action create)
-                tiktok_id = client.create_audience(
-                    access_token=token, advertiser_id=account.advertiser_id, name=audience.name
-                )
-    except TikTokError as exc:
-        message = _plain_tiktok_error(exc, f"create the audience “{audience.name}”")
-        mine.update(status=AudienceStatus.FAILED, error_message=message)
-        logger.warning("tiktok audience create failed audience=%s code=%s", audience.pk, exc.code)
-        raise AudienceCreateError(message) from exc
-    recorded = mine.update(
-        status=AudienceStatus.CREATED,
-        tiktok_audience_id=tiktok_id,
-        created_on_tiktok_at=timezone.now(),
-        error_message="",
-    )
-    if not recorded:
-        # Our claim was taken over as stale while TikTok answered; the taker looks the name
-        # up first, so it records this same audience rather than a second one.
-        logger.warning("tiktok audience claim lost audience=%s", audience.pk)
-    audience.refresh_from_db()
-    logger.info("tiktok audience created audience=%s", audience.pk)
-    return audience
-
-
-def canvas_audiences_create(*, canvas: Canvas) -> list[TikTokAudience]:
-    """Create every draft of the Canvas that is not on TikTok yet; stops at the first error."""
-    return [
-        audience_create_on_tiktok(audience_id=a.pk) for a in canvas_pending_drafts(canvas=canvas)
-    ]
+# Lost the race for the claim: look again.
 
 
 # State changes (gear actions)
-
-
-def _state_change(canvas: Canvas, *, frm: tuple[str, ...], to: str, **fields) -> bool:
-    changed = Canvas.objects.filter(pk=canvas.pk, state__in=frm).update(
-        state=to, updated_at=timezone.now(), **fields
-    )
-    canvas.refresh_from_db()
-    return bool(changed)
-
-
-def _go_live(actor: Membership, canvas: Canvas, *, frm: str, verb: str) -> Canvas:
-    canvas.refresh_from_db()
-    if canvas.state == CanvasState.ACTIVE:
-        # A double click or a retried request: the first one did it.
-        return canvas
-    if canvas.state != frm:
-        raise ValidationError(
-            f"Only a {CanvasState(frm).label} Canvas can be {verb}; this one is "
-            f"{canvas.get_state_display()}."
-        )
-    problems = canvas_launch_problems(canvas=canvas, check_tiktok=True)
-    if problems:
-        raise LaunchRefused(problems)
-    # The Canvas stays as it is until every audience exists on TikTok.
-    canvas_audiences_create(canvas=canvas)
-    now = timezone.now()
-    extra = {"launched_at": now} if frm == CanvasState.DRAFT else {}
-    _state_change(canvas, frm=(frm,), to=CanvasState.ACTIVE, stopped_at=None, **extra)
-    logger.info("canvas %s canvas=%s by=%s", verb, canvas.pk, actor.user_id)
-    return canvas
-
-
-def canvas_launch(*, actor: Membership, canvas: Canvas) -> Canvas:
-    """Launch Canvas: refuse with every problem, create the draft audiences, go Active."""
-    _require(actor, canvas)
-    return _go_live(actor, canvas, frm=CanvasState.DRAFT, verb="launched")
-
-
-def canvas_resume(*, actor: Membership, canvas: Canvas) -> Canvas:
-    """Resume a Stopped Canvas, with the launch checks (the flow may have changed)."""
-    _require(actor, canvas)
-    return _go_live(actor, canvas, frm=CanvasState.STOPPED, verb="resumed")
-
-
-def canvas_stop(*, actor: Membership, canvas: Canvas) -> Canvas:
-    """Stop: no new entries, no further sends; users in Delays stay until their delay ends."""
-    _require(actor, canvas)
-    canvas.refresh_from_db()
-    if canvas.state == CanvasState.STOPPED:
-        return canvas
-    if not _state_change(
-        canvas, frm=(CanvasState.ACTIVE,), to=CanvasState.STOPPED, stopped_at=timezone.now()
-    ):
-        raise ValidationError(
-            f"Only an Active Canvas can be stopped; this one is {canvas.get_state_display()}."
-        )
-    return canvas
-
-
-def canvas_archive(*, actor: Membership, canvas: Canvas) -> Canvas:
-    """Archive (from any state): the Canvas leaves the default list and stops for good."""
-    _require(actor, canvas)
-    now = timezone.now()
-    live = (CanvasState.DRAFT, CanvasState.ACTIVE, CanvasState.STOPPED)
-    if _state_change(canvas, frm=live, to=CanvasState.ARCHIVED, archived_at=now):
-        Canvas.objects.filter(
-            pk=canvas.pk, stopped_at__isnull=True, launched_at__isnull=False
-        ).update(stopped_at=now)
-    return canvas

@@ -17,7 +17,7 @@ from django_htmx.http import push_url
 
 from appgroups.decorators import app_group_required
 from appgroups.models import Permission
-from canvas import selectors, services
+from canvas import audience_picker, launch, selectors, services
 from canvas.audience import audience_filter_labels
 from canvas.forms import (
     SCHEDULE_AT_LAUNCH,
@@ -44,6 +44,7 @@ from canvas.models import (
 from partners.catalog import AUDIENCE_SYNC_PARTNERS
 from partners.models import AudienceStatus
 from partners.selectors import tiktok_connection_get, tiktok_problems
+from partners.tiktok.health import connection_health
 
 NOTICE_SESSION_KEY = "canvas_editor_notice"
 TABS = [
@@ -292,7 +293,7 @@ def canvas_audience(request, pk: int):
 
 
 def _workspace_context(request, canvas: Canvas, *, step: Step | None = None, **editor) -> dict:
-    problems = selectors.canvas_launch_problems(canvas=canvas, check_tiktok=False)
+    problems = launch.canvas_launch_problems(canvas=canvas, check_tiktok=False)
     context = _builder_context(request, canvas, "build") | {
         "flow": selectors.canvas_flow(canvas=canvas, problems=problems),
         "selected_step": step,
@@ -494,19 +495,18 @@ def _own_draft(step: Step):
 def _audience_choice_context(request, canvas: Canvas, step: Step, values: dict, ad_accounts):
     """What the audience part of the editor shows for the current values: the type-ahead's
     options, the chosen one, and which section follows (new audience / existing / none)."""
-    connection_problem = selectors.tiktok_connection_problem(
-        tiktok_connection_get(app_group=request.app_group)
-    )
+    health = connection_health(tiktok_connection_get(app_group=request.app_group))
+    connection_problem = None if health.ok else health.sentence()
     account = next((a for a in ad_accounts if str(a.pk) == values["ad_account"]), None)
     if account is not None and connection_problem is None:
-        options = selectors.audience_options(
+        options = audience_picker.audience_options(
             canvas=canvas,
             ad_account=account,
             query=values["audience_query"],
             own_draft=_own_draft(step),
         )
     else:
-        options = selectors.AudienceOptions(query=values["audience_query"])
+        options = audience_picker.AudienceOptions(query=values["audience_query"])
     offered = {o.value for o in options.drafts + options.existing}
     if options.new_name:
         offered.add("new")
@@ -669,7 +669,7 @@ def audience_sync_options(request, pk: int, step_id: int):
 def canvas_summary(request, pk: int):
     canvas = _canvas(request, pk)
     problems = (
-        selectors.canvas_launch_problems(canvas=canvas, check_tiktok=True)
+        launch.canvas_launch_problems(canvas=canvas, check_tiktok=True)
         if canvas.state != CanvasState.ARCHIVED
         else []
     )
@@ -697,22 +697,22 @@ def _gear_action(request, pk: int, action, done: str):
 @require_POST
 @app_group_required(Permission.MANAGE_CANVASES)
 def canvas_launch(request, pk: int):
-    return _gear_action(request, pk, services.canvas_launch, "Canvas “{name}” is Active.")
+    return _gear_action(request, pk, launch.canvas_launch, "Canvas “{name}” is Active.")
 
 
 @require_POST
 @app_group_required(Permission.MANAGE_CANVASES)
 def canvas_stop(request, pk: int):
-    return _gear_action(request, pk, services.canvas_stop, "Canvas “{name}” is Stopped.")
+    return _gear_action(request, pk, launch.canvas_stop, "Canvas “{name}” is Stopped.")
 
 
 @require_POST
 @app_group_required(Permission.MANAGE_CANVASES)
 def canvas_resume(request, pk: int):
-    return _gear_action(request, pk, services.canvas_resume, "Canvas “{name}” is Active again.")
+    return _gear_action(request, pk, launch.canvas_resume, "Canvas “{name}” is Active again.")
 
 
 @require_POST
 @app_group_required(Permission.MANAGE_CANVASES)
 def canvas_archive(request, pk: int):
-    return _gear_action(request, pk, services.canvas_archive, "Canvas “{name}” is Archived.")
+    return _gear_action(request, pk, launch.canvas_archive, "Canvas “{name}” is Archived.")

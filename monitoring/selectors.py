@@ -29,6 +29,7 @@ from canvas.models import StepType
 from core.rawsql import fetchall, table
 from partners.models import AdAccountStatus, ConnectionStatus, TikTokAdAccount, TikTokConnection
 from partners.selectors import tiktok_connection_get
+from partners.tiktok.health import ad_account_health, connection_health
 from telemetry.models import InFlightRequest, TaskRun, WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
@@ -175,18 +176,6 @@ def _figures(audience_ids: list[int] | None, pending: int, now: datetime) -> Syn
     return figures
 
 
-def _paused_reason(connection: TikTokConnection, ad_account: TikTokAdAccount | None) -> str:
-    if connection.status == ConnectionStatus.INVALID:
-        return "Paused: Invalid Token. Disconnect and reconnect TikTok on the partner page."
-    if connection.status == ConnectionStatus.DISCONNECTED:
-        return "Paused: TikTok is disconnected."
-    if ad_account is not None and ad_account.status == AdAccountStatus.NO_ACCESS:
-        return "Paused: Ad Account Access Attempt. Get access from the ad account's admins."
-    if ad_account is not None and ad_account.status == AdAccountStatus.DISCONNECTED:
-        return "Not connected: the ad account was disconnected."
-    return ""
-
-
 def sync_status(*, app_group: AppGroup, now: datetime | None = None) -> list[ConnectionStatusRow]:
     """The status page's figures for the app group's TikTok connection and ad accounts."""
     now = now or timezone.now()
@@ -197,6 +186,7 @@ def sync_status(*, app_group: AppGroup, now: datetime | None = None) -> list[Con
         TikTokAdAccount.objects.filter(connection=connection).prefetch_related("audiences")
     )
     pending = _pending(Q(step__canvas__app_group=app_group))
+    health = connection_health(connection)
     rows = []
     all_audiences: list[int] = []
     for account in accounts:
@@ -208,7 +198,9 @@ def sync_status(*, app_group: AppGroup, now: datetime | None = None) -> list[Con
             AdAccountStatusRow(
                 ad_account=account,
                 figures=_figures(audience_ids, pending.get(account.pk, 0), now),
-                paused_reason=_paused_reason(connection, account),
+                paused_reason=(
+                    health if not health.ok else ad_account_health(account)
+                ).paused_reason(),
             )
         )
     if len(accounts) == 1 and rows:
@@ -226,7 +218,7 @@ def sync_status(*, app_group: AppGroup, now: datetime | None = None) -> list[Con
             connection=connection,
             figures=figures,
             ad_accounts=rows,
-            paused_reason=_paused_reason(connection, None),
+            paused_reason=health.paused_reason(),
         )
     ]
 

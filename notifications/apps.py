@@ -4,3 +4,15 @@ from django.apps import AppConfig
 class NotificationsConfig(AppConfig):
     name = "notifications"
     verbose_name = "Notifications"
+
+    def ready(self):
+        from notifications.services import tiktok_problems_sync
+        from partners.signals import tiktok_connection_changed
+
+        def on_tiktok_connection_changed(sender, connection, **kwargs):
+            tiktok_problems_sync(connection=connection)
+
+        # Partners tells us of every change of a connection's state; the problems follow it.
+        tiktok_connection_changed.connect(
+            on_tiktok_connection_changed, weak=False, dispatch_uid="notifications.tiktok_problems"
+        )

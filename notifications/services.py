@@ -29,6 +29,8 @@ from appgroups.models import AppGroup, Membership, Role, User
 from canvas.models import Step
 from notifications.models import Notification, Problem, ProblemKind, ProblemStatus
 from partners.models import AdAccountStatus, ConnectionStatus, TikTokAdAccount, TikTokConnection
+from partners.tiktok.health import Problem as HealthProblem
+from partners.tiktok.health import TikTokHealth
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +50,7 @@ class _Words:
     link_label: str
 
 
-# Integration level (partners/services.py calls this after every change of state)
+# Integration level (partners/services.py signals every change of state: notifications/apps.py)
 
 
 def tiktok_problems_sync(*, connection: TikTokConnection) -> None:
@@ -237,9 +239,10 @@ def _words(problem: Problem, *, resolved: bool) -> _Words:
         label = (
             f"{account.name} ({account.advertiser_id})" if account.name else account.advertiser_id
         )
+        health = TikTokHealth(HealthProblem.AD_ACCOUNT_ACCESS, accounts=(label,))
         if resolved:
             return _Words(
-                title=f"Resolved: Ad Account Access Attempt on {label}",
+                title=f"Resolved: {health.title} on {label}",
                 body=f"TikTok grants access to the ad account {label} again: its Audience Sync "
                 "steps sync users again.",
                 advice="",
@@ -247,17 +250,17 @@ def _words(problem: Problem, *, resolved: bool) -> _Words:
                 link_label=TIKTOK_PAGE,
             )
         return _Words(
-            title=f"Ad Account Access Attempt on {label}",
+            title=f"{health.title} on {label}",
             body=f"TikTok no longer gives the connection access to the ad account {label}"
             f"{code}. Audience Sync steps that use it cannot sync users.",
-            advice="Get access from the ad account's admins in TikTok Business Center, then "
-            "reconnect TikTok (Change Account) on the partner page.",
+            advice=health.advice,
             link=partner_page,
             link_label=TIKTOK_PAGE,
         )
+    health = TikTokHealth(HealthProblem.INVALID_TOKEN, code=problem.code)
     if resolved:
         return _Words(
-            title="Resolved: Invalid Token for TikTok",
+            title=f"Resolved: {health.title} for TikTok",
             body=f"The TikTok connection of {problem.app_group.name} works again: users are "
             "synced to TikTok again.",
             advice="",
@@ -265,12 +268,12 @@ def _words(problem: Problem, *, resolved: bool) -> _Words:
             link_label=TIKTOK_PAGE,
         )
     return _Words(
-        title="Invalid Token for TikTok",
+        title=f"{health.title} for TikTok",
         body=f"TikTok refused the access token of {problem.app_group.name}'s TikTok "
         f"connection{code}: the password changed, the credentials expired, or access was "
         "removed on TikTok. Active Canvases that use TikTok show errors, and users cannot be "
         "synced until it is fixed.",
-        advice="Disconnect and reconnect on the partner page.",
+        advice=health.advice,
         link=partner_page,
         link_label=TIKTOK_PAGE,
     )

@@ -16,11 +16,7 @@ from partners.models import (
     TikTokOAuthAttempt,
 )
 from partners.services import PICKER_TTL
-
-INVALID_TOKEN_ADVICE = (
-    "Disconnect and reconnect TikTok on the Technology Partners page, and check that your "
-    "TikTok Business Center still grants you admin access to the ad accounts."
-)
+from partners.tiktok.health import Problem, connection_health, lost_access_health
 
 
 @dataclass(frozen=True)
@@ -50,35 +46,15 @@ def tiktok_problems(*, app_group: AppGroup) -> list[PartnerProblem]:
     connection = tiktok_connection_get(app_group=app_group)
     if connection is None or connection.status == ConnectionStatus.DISCONNECTED:
         return []
-    if connection.status == ConnectionStatus.INVALID:
-        return [
-            PartnerProblem(
-                title="Invalid Token",
-                detail=(
-                    f"TikTok rejected the connection's access token "
-                    f"(code {connection.invalid_code}: {connection.invalid_message}). "
-                    "Users cannot be synced to TikTok until it is fixed."
-                ),
-                advice=INVALID_TOKEN_ADVICE,
-            )
-        ]
-    lost = list(
-        connection.ad_accounts.filter(status=AdAccountStatus.NO_ACCESS).values_list(
-            "name", flat=True
-        )
-    )
-    if lost:
-        return [
-            PartnerProblem(
-                title="Ad Account Access",
-                detail=f"TikTok no longer grants access to: {', '.join(lost)}.",
-                advice=(
-                    "Ask the ad account's admins in TikTok Business Center for access, then "
-                    "reconnect TikTok (Change Account)."
-                ),
-            )
-        ]
-    return []
+    health = connection_health(connection)
+    if health.ok:
+        health = lost_access_health(connection)
+    if health.ok:
+        return []
+    detail = health.detail
+    if health.problem is Problem.INVALID_TOKEN:
+        detail += " Users cannot be synced to TikTok until it is fixed."
+    return [PartnerProblem(title=health.title, detail=detail, advice=health.advice)]
 
 
 def tiktok_attempt_for_picker(

@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
-from functools import cache
 
-import requests
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
@@ -22,7 +18,6 @@ from django.utils import timezone
 from appgroups.models import Membership, Permission, User
 from appgroups.selectors import membership_for_user
 from appgroups.services import membership_require
-from notifications.services import tiktok_problems_sync
 from partners.models import (
     AdAccountStatus,
     ConnectionStatus,
@@ -30,9 +25,10 @@ from partners.models import (
     TikTokConnection,
     TikTokOAuthAttempt,
 )
+from partners.signals import tiktok_connection_changed
+from partners.tiktok.access import tiktok_auth_errors_recorded, tiktok_client
 from partners.tiktok.client import (
     Advertiser,
-    TikTokAdAccountAccessError,
     TikTokAuthError,
     TikTokClient,
     TikTokError,
@@ -47,22 +43,6 @@ PICKER_TTL = timedelta(minutes=30)
 
 class OAuthStateError(PermissionDenied):
     """The `state` is unknown, already used, expired, or belongs to someone else."""
-
-
-@cache
-def _session() -> requests.Session:
-    # One pooled HTTP session per process: TikTok calls reuse connections.
-    return requests.Session()
-
-
-def tiktok_client() -> TikTokClient:
-    """The TikTok client of this process: pooled connections, and every call counted by the
-    shared limiter of the TikTok app (DESIGN.md §4.2), dashboard calls included."""
-    from partners.tiktok.ratelimit import tiktok_rate_limiter
-
-    return TikTokClient.from_settings(
-        session=_session(), limiter=tiktok_rate_limiter(settings.TIKTOK_APP_ID)
-    )
 
 
 # OAuth
@@ -219,7 +199,7 @@ def tiktok_connection_save(
         ).update(status=AdAccountStatus.DISCONNECTED, disconnected_at=now)
         # The token now lives only on the connection.
         attempt.delete()
-        tiktok_problems_sync(connection=connection)
+        tiktok_connection_changed.send(sender=TikTokConnection, connection=connection)
     logger.info("tiktok connected app_group=%s ad_accounts=%d", actor.app_group_id, len(chosen))
     return connection
 
@@ -240,7 +220,7 @@ def tiktok_ad_account_disconnect(*, actor: Membership, ad_account_id: int) -> Ti
     ad_account.status = AdAccountStatus.DISCONNECTED
     ad_account.disconnected_at = timezone.now()
     ad_account.save(update_fields=["status", "disconnected_at"])
-    tiktok_problems_sync(connection=ad_account.connection)
+    tiktok_connection_changed.send(sender=TikTokConnection, connection=ad_account.connection)
     return ad_account
 
 
@@ -269,61 +249,11 @@ def tiktok_disconnect(*, actor: Membership) -> TikTokConnection:
         connection.ad_accounts.exclude(status=AdAccountStatus.DISCONNECTED).update(
             status=AdAccountStatus.DISCONNECTED, disconnected_at=now
         )
-        tiktok_problems_sync(connection=connection)
+        tiktok_connection_changed.send(sender=TikTokConnection, connection=connection)
     return connection
 
 
 # Token health
-
-
-def tiktok_connection_mark_invalid(
-    *, connection: TikTokConnection, error: TikTokError, advertiser_id: str | None = None
-) -> None:
-    """Record an auth failure at once: the token (or one ad account's access) is gone.
-
-    40001 on a known advertiser marks that ad account; anything else marks the connection.
-    Queues pause while the connection is invalid; reconnecting clears it.
-    """
-    now = timezone.now()
-    if isinstance(error, TikTokAdAccountAccessError) and advertiser_id:
-        changed = TikTokAdAccount.objects.filter(
-            connection=connection, advertiser_id=advertiser_id, status=AdAccountStatus.CONNECTED
-        ).update(
-            status=AdAccountStatus.NO_ACCESS,
-            invalid_code=error.code,
-            invalid_message=error.message,
-        )
-    else:
-        changed = TikTokConnection.objects.filter(
-            pk=connection.pk, status=ConnectionStatus.CONNECTED
-        ).update(
-            status=ConnectionStatus.INVALID,
-            invalid_code=error.code,
-            invalid_message=error.message,
-            invalid_at=now,
-        )
-    logger.warning(
-        "tiktok access lost app_group=%s advertiser=%s code=%s",
-        connection.app_group_id, advertiser_id or "-", error.code,
-    )  # fmt: skip
-    if changed:
-        # Only the request that changed the status tells anyone: one notification per problem.
-        tiktok_problems_sync(connection=connection)
-
-
-@contextmanager
-def tiktok_auth_errors_recorded(
-    connection: TikTokConnection, advertiser_id: str | None = None
-) -> Iterator[None]:
-    """Wrap any TikTok call made with the connection's token: an auth failure marks the
-    connection (or ad account) invalid immediately, then propagates."""
-    try:
-        yield
-    except TikTokAuthError as exc:
-        tiktok_connection_mark_invalid(
-            connection=connection, error=exc, advertiser_id=advertiser_id
-        )
-        raise
 
 
 def tiktok_connection_check(*, connection: TikTokConnection) -> TikTokConnection:
@@ -367,7 +297,7 @@ def tiktok_connection_check(*, connection: TikTokConnection) -> TikTokConnection
             accounts.filter(status=AdAccountStatus.NO_ACCESS, advertiser_id__in=reachable).update(
                 status=AdAccountStatus.CONNECTED, invalid_code=None, invalid_message=""
             )
-            tiktok_problems_sync(connection=connection)
+            tiktok_connection_changed.send(sender=TikTokConnection, connection=connection)
     TikTokConnection.objects.filter(pk=connection.pk).update(last_checked_at=timezone.now())
     connection.refresh_from_db()
     return connection

@@ -62,8 +62,7 @@ class FakeAudienceTikTok:
 @pytest.fixture
 def fake_tiktok(monkeypatch):
     fake = FakeAudienceTikTok()
-    monkeypatch.setattr("canvas.selectors.tiktok_client", lambda: fake)
-    monkeypatch.setattr("canvas.services.tiktok_client", lambda: fake)
+    monkeypatch.setattr("partners.tiktok.audiences.tiktok_client", lambda: fake)
     return fake
 
 

@@ -8,10 +8,11 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from canvas import services
+from canvas import launch, services
+from canvas.launch import canvas_launch_problems
 from canvas.models import Branch, CanvasState, EntryType, StepType
-from canvas.selectors import canvas_launch_problems
 from partners.models import AdAccountStatus, AudienceStatus, ConnectionStatus, TikTokAudience
+from partners.tiktok import audiences
 from partners.tiktok.client import (
     TikTokAuthError,
     TikTokPermanentError,
@@ -57,7 +58,7 @@ def test_a_complete_canvas_has_no_launch_problem(ready_canvas):
 
 
 def test_launch_creates_each_draft_once_and_goes_active(marketer, ready_canvas, fake_tiktok):
-    canvas = services.canvas_launch(actor=marketer, canvas=ready_canvas)
+    canvas = launch.canvas_launch(actor=marketer, canvas=ready_canvas)
 
     assert canvas.state == CanvasState.ACTIVE
     assert canvas.launched_at is not None
@@ -67,7 +68,7 @@ def test_launch_creates_each_draft_once_and_goes_active(marketer, ready_canvas, 
     assert audience.tiktok_audience_id == fake_tiktok.audiences[ADVERTISER_ID][0].audience_id
 
     # A double click, or a retried request: nothing more happens.
-    services.canvas_launch(actor=marketer, canvas=ready_canvas)
+    launch.canvas_launch(actor=marketer, canvas=ready_canvas)
     assert fake_tiktok.created == [(ADVERTISER_ID, "Cart abandoners")]
 
 
@@ -77,8 +78,8 @@ def test_launch_is_refused_when_tiktok_is_not_connected(marketer, canvas):
     problems = messages_of(canvas)
 
     assert any(m.startswith("TikTok is not connected.") for m in problems)
-    with pytest.raises(services.LaunchRefused) as refused:
-        services.canvas_launch(actor=marketer, canvas=canvas)
+    with pytest.raises(launch.LaunchRefused) as refused:
+        launch.canvas_launch(actor=marketer, canvas=canvas)
     assert refused.value.problems
     canvas.refresh_from_db()
     assert canvas.state == CanvasState.DRAFT
@@ -142,8 +143,8 @@ def test_launch_is_refused_when_the_ad_account_would_pass_400_audiences(
     problems = canvas_launch_problems(canvas=ready_canvas)
     assert [p.step_label for p in problems] == ["Add buyers"]
     assert "400" in problems[0].message and "Northwind US has 400 audiences" in problems[0].message
-    with pytest.raises(services.LaunchRefused):
-        services.canvas_launch(actor=marketer, canvas=ready_canvas)
+    with pytest.raises(launch.LaunchRefused):
+        launch.canvas_launch(actor=marketer, canvas=ready_canvas)
     assert fake_tiktok.created == []
 
 
@@ -217,7 +218,7 @@ def test_a_tiktok_error_stops_the_launch_half_way_and_a_retry_creates_only_the_r
     fake_tiktok.create_audience = fail_on_second
 
     with pytest.raises(ValidationError) as caught:
-        services.canvas_launch(actor=marketer, canvas=canvas)
+        launch.canvas_launch(actor=marketer, canvas=canvas)
 
     assert "TikTok refused to create the audience “Audience two”: Invalid parameters" in (
         " ".join(caught.value.messages)
@@ -229,7 +230,7 @@ def test_a_tiktok_error_stops_the_launch_half_way_and_a_retry_creates_only_the_r
     assert failed.status == AudienceStatus.FAILED
     assert "Invalid parameters" in failed.error_message
 
-    services.canvas_launch(actor=marketer, canvas=canvas)
+    launch.canvas_launch(actor=marketer, canvas=canvas)
 
     canvas.refresh_from_db()
     assert canvas.state == CanvasState.ACTIVE
@@ -248,10 +249,10 @@ def test_a_timeout_that_created_the_audience_anyway_is_found_on_retry_not_duplic
 
     fake_tiktok.create_audience = created_but_timed_out
     with pytest.raises(ValidationError, match="could not be reached"):
-        services.canvas_launch(actor=marketer, canvas=ready_canvas)
+        launch.canvas_launch(actor=marketer, canvas=ready_canvas)
     fake_tiktok.create_audience = original
 
-    services.canvas_launch(actor=marketer, canvas=ready_canvas)
+    launch.canvas_launch(actor=marketer, canvas=ready_canvas)
 
     assert fake_tiktok.names(ADVERTISER_ID) == ["Cart abandoners"]
     audience = TikTokAudience.objects.get(name="Cart abandoners")
@@ -271,7 +272,7 @@ def test_a_stale_claim_of_a_dead_process_is_resolved_by_looking_the_name_up(
         status=AudienceStatus.CREATING, creating_since=timezone.now() - timedelta(minutes=5)
     )
 
-    services.canvas_launch(actor=marketer, canvas=ready_canvas)
+    launch.canvas_launch(actor=marketer, canvas=ready_canvas)
 
     draft.refresh_from_db()
     assert draft.status == AudienceStatus.CREATED
@@ -286,7 +287,7 @@ def test_an_old_audience_with_the_same_name_is_not_mistaken_for_the_draft(
     fake_tiktok.add(ADVERTISER_ID, "Cart abandoners", create_time="2019-05-01 10:00:00")
     TikTokAudience.objects.filter(pk=draft.pk).update(status=AudienceStatus.FAILED)
 
-    services.canvas_launch(actor=marketer, canvas=ready_canvas)
+    launch.canvas_launch(actor=marketer, canvas=ready_canvas)
 
     assert fake_tiktok.created == [(ADVERTISER_ID, "Cart abandoners")]
     draft.refresh_from_db()
@@ -296,13 +297,13 @@ def test_an_old_audience_with_the_same_name_is_not_mistaken_for_the_draft(
 def test_a_fresh_claim_held_elsewhere_makes_the_launch_wait_then_say_so(
     marketer, ready_canvas, fake_tiktok, monkeypatch
 ):
-    monkeypatch.setattr(services, "AUDIENCE_CLAIM_WAIT_SECONDS", 0.3)
+    monkeypatch.setattr(audiences, "AUDIENCE_CLAIM_WAIT_SECONDS", 0.3)
     TikTokAudience.objects.filter(name="Cart abandoners").update(
         status=AudienceStatus.CREATING, creating_since=timezone.now()
     )
 
     with pytest.raises(ValidationError, match="being created by another launch"):
-        services.canvas_launch(actor=marketer, canvas=ready_canvas)
+        launch.canvas_launch(actor=marketer, canvas=ready_canvas)
 
     assert fake_tiktok.created == []
     ready_canvas.refresh_from_db()
@@ -311,43 +312,43 @@ def test_a_fresh_claim_held_elsewhere_makes_the_launch_wait_then_say_so(
 
 def test_stop_resume_and_archive_follow_the_state_rules(marketer, ready_canvas, fake_tiktok):
     with pytest.raises(ValidationError, match="Only an Active Canvas can be stopped"):
-        services.canvas_stop(actor=marketer, canvas=ready_canvas)
+        launch.canvas_stop(actor=marketer, canvas=ready_canvas)
     with pytest.raises(ValidationError, match="Only a Stopped Canvas can be resumed"):
-        services.canvas_resume(actor=marketer, canvas=ready_canvas)
+        launch.canvas_resume(actor=marketer, canvas=ready_canvas)
 
-    services.canvas_launch(actor=marketer, canvas=ready_canvas)
-    services.canvas_stop(actor=marketer, canvas=ready_canvas)
+    launch.canvas_launch(actor=marketer, canvas=ready_canvas)
+    launch.canvas_stop(actor=marketer, canvas=ready_canvas)
     assert ready_canvas.state == CanvasState.STOPPED and ready_canvas.stopped_at
     with pytest.raises(ValidationError, match="Only a Draft Canvas can be launched"):
-        services.canvas_launch(actor=marketer, canvas=ready_canvas)
+        launch.canvas_launch(actor=marketer, canvas=ready_canvas)
 
-    services.canvas_resume(actor=marketer, canvas=ready_canvas)
+    launch.canvas_resume(actor=marketer, canvas=ready_canvas)
     assert ready_canvas.state == CanvasState.ACTIVE and ready_canvas.stopped_at is None
 
-    services.canvas_archive(actor=marketer, canvas=ready_canvas)
+    launch.canvas_archive(actor=marketer, canvas=ready_canvas)
     assert ready_canvas.state == CanvasState.ARCHIVED
     with pytest.raises(ValidationError, match="Archived Canvases cannot be changed"):
         add(marketer, ready_canvas, StepType.DELAY)
     with pytest.raises(ValidationError, match="Only a Stopped Canvas"):
-        services.canvas_resume(actor=marketer, canvas=ready_canvas)
+        launch.canvas_resume(actor=marketer, canvas=ready_canvas)
     assert fake_tiktok.created == [(ADVERTISER_ID, "Cart abandoners")]
 
 
 def test_resume_runs_the_launch_checks_again(marketer, ready_canvas, ad_account):
-    services.canvas_launch(actor=marketer, canvas=ready_canvas)
-    services.canvas_stop(actor=marketer, canvas=ready_canvas)
+    launch.canvas_launch(actor=marketer, canvas=ready_canvas)
+    launch.canvas_stop(actor=marketer, canvas=ready_canvas)
     ad_account.status = AdAccountStatus.DISCONNECTED
     ad_account.save()
 
-    with pytest.raises(services.LaunchRefused):
-        services.canvas_resume(actor=marketer, canvas=ready_canvas)
+    with pytest.raises(launch.LaunchRefused):
+        launch.canvas_resume(actor=marketer, canvas=ready_canvas)
     assert ready_canvas.state == CanvasState.STOPPED
 
 
 def test_a_new_audience_in_a_launched_canvas_is_created_on_tiktok_at_once(
     marketer, ready_canvas, ad_account, fake_tiktok
 ):
-    services.canvas_launch(actor=marketer, canvas=ready_canvas)
+    launch.canvas_launch(actor=marketer, canvas=ready_canvas)
     last = ready_canvas.steps.get(name="Remove buyers")
     step = add(marketer, ready_canvas, StepType.AUDIENCE_SYNC, last, name="Late")
 
@@ -364,7 +365,7 @@ def test_a_new_audience_in_a_launched_canvas_is_created_on_tiktok_at_once(
 def test_a_launched_canvas_keeps_its_audience_sync_steps_complete(
     marketer, ready_canvas, ad_account
 ):
-    services.canvas_launch(actor=marketer, canvas=ready_canvas)
+    launch.canvas_launch(actor=marketer, canvas=ready_canvas)
     step = ready_canvas.steps.get(name="Remove buyers")
 
     with pytest.raises(ValidationError) as caught:
@@ -381,10 +382,10 @@ def test_viewers_and_other_app_groups_cannot_launch(viewer, ready_canvas, other_
     from tests.factories import MembershipFactory
 
     with pytest.raises(PermissionDenied):
-        services.canvas_launch(actor=viewer, canvas=ready_canvas)
+        launch.canvas_launch(actor=viewer, canvas=ready_canvas)
     outsider = MembershipFactory(app_group=other_app_group, role=Role.ADMIN)
     with pytest.raises(PermissionDenied):
-        services.canvas_launch(actor=outsider, canvas=ready_canvas)
+        launch.canvas_launch(actor=outsider, canvas=ready_canvas)
     with pytest.raises(PermissionDenied):
         services.step_add(actor=outsider, canvas=ready_canvas, step_type=StepType.DELAY)
     ready_canvas.refresh_from_db()

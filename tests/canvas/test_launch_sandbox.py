@@ -8,10 +8,12 @@ import time
 import pytest
 from django.db import connection as db_connection
 
-from canvas import services
+from canvas import launch, services
+from canvas.audience_picker import audience_options
+from canvas.launch import canvas_launch_problems
 from canvas.models import Branch, CanvasState, StepType
-from canvas.selectors import audience_options, canvas_launch_problems
 from partners.models import AudienceStatus, ConnectionStatus, TikTokAudience
+from partners.tiktok import audiences
 from partners.tiktok.client import TikTokClient
 
 from .conftest import sandbox_audiences
@@ -49,7 +51,7 @@ def names_on_tiktok(tiktok_sandbox, ad_account) -> list[str]:
 
 
 def test_launch_creates_the_drafts_on_tiktok(marketer, two_drafts, ad_account, tiktok_sandbox):
-    services.canvas_launch(actor=marketer, canvas=two_drafts)
+    launch.canvas_launch(actor=marketer, canvas=two_drafts)
 
     on_tiktok = {a["name"]: a for a in sandbox_audiences(tiktok_sandbox, ad_account.advertiser_id)}
     assert sorted(on_tiktok) == ["Big spenders", "Cart abandoners"]
@@ -78,10 +80,10 @@ def test_two_launches_racing_create_one_tiktok_audience_per_draft(
     start = threading.Barrier(2)
     outcomes = []
 
-    def launch():
+    def launch_once():
         try:
             start.wait()
-            services.canvas_launch(
+            launch.canvas_launch(
                 actor=marketer, canvas=type(two_drafts).objects.get(pk=two_drafts.pk)
             )
             outcomes.append("launched")
@@ -90,7 +92,7 @@ def test_two_launches_racing_create_one_tiktok_audience_per_draft(
         finally:
             db_connection.close()
 
-    threads = [threading.Thread(target=launch) for _ in range(2)]
+    threads = [threading.Thread(target=launch_once) for _ in range(2)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -111,8 +113,8 @@ def test_a_launch_broken_off_half_way_and_retried_creates_each_audience_once(
 ):
     tiktok_sandbox.set_faults(endpoints=["/segment/audience/"], script=["none", "50000"])
 
-    with pytest.raises(services.AudienceCreateError) as caught:
-        services.canvas_launch(actor=marketer, canvas=two_drafts)
+    with pytest.raises(audiences.AudienceCreateError) as caught:
+        launch.canvas_launch(actor=marketer, canvas=two_drafts)
 
     message = " ".join(caught.value.messages)
     assert "TikTok could not be reached to create the audience “Big spenders”" in message
@@ -120,7 +122,7 @@ def test_a_launch_broken_off_half_way_and_retried_creates_each_audience_once(
     assert two_drafts.state == CanvasState.DRAFT
     assert names_on_tiktok(tiktok_sandbox, ad_account) == ["Cart abandoners"]
 
-    services.canvas_launch(actor=marketer, canvas=two_drafts)
+    launch.canvas_launch(actor=marketer, canvas=two_drafts)
 
     assert names_on_tiktok(tiktok_sandbox, ad_account) == ["Big spenders", "Cart abandoners"]
     two_drafts.refresh_from_db()
@@ -135,12 +137,12 @@ def test_a_create_that_landed_but_timed_out_is_found_on_retry_not_made_twice(
         endpoints=["/segment/audience/"], script=["timeout"], timeout_seconds=0.2
     )
 
-    with pytest.raises(services.AudienceCreateError, match="could not be reached"):
-        services.canvas_launch(actor=marketer, canvas=two_drafts)
+    with pytest.raises(audiences.AudienceCreateError, match="could not be reached"):
+        launch.canvas_launch(actor=marketer, canvas=two_drafts)
     assert names_on_tiktok(tiktok_sandbox, ad_account) == ["Cart abandoners"]
     assert TikTokAudience.objects.get(name="Cart abandoners").status == AudienceStatus.FAILED
 
-    services.canvas_launch(actor=marketer, canvas=two_drafts)
+    launch.canvas_launch(actor=marketer, canvas=two_drafts)
 
     assert names_on_tiktok(tiktok_sandbox, ad_account) == ["Big spenders", "Cart abandoners"]
     found = {
@@ -163,8 +165,8 @@ def test_a_revoked_token_refuses_the_launch_and_marks_the_connection_invalid(
     assert len(problems) == 1 and problems[0].startswith("Invalid Token:")
     sandbox_connection.refresh_from_db()
     assert sandbox_connection.status == ConnectionStatus.INVALID
-    with pytest.raises(services.LaunchRefused):
-        services.canvas_launch(actor=marketer, canvas=two_drafts)
+    with pytest.raises(launch.LaunchRefused):
+        launch.canvas_launch(actor=marketer, canvas=two_drafts)
     assert tiktok_sandbox.requests("/segment/audience/") == []
 
 

@@ -249,7 +249,7 @@ def test_a_70_character_unicode_and_html_audience_name_reaches_tiktok_whole(
     page = marketer_client.get(reverse("canvas:audience-sync", args=[canvas.pk, step.pk]))
     assert "<b>Ü" not in page.content.decode() and "&lt;b&gt;Ü" in page.content.decode()
 
-    from canvas.services import audience_create_on_tiktok
+    from partners.tiktok.audiences import audience_create_on_tiktok
 
     created = audience_create_on_tiktok(audience_id=draft.pk)
     on_tiktok = tiktok_sandbox.audience(created.tiktok_audience_id)

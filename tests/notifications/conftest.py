@@ -7,7 +7,7 @@ import pytest
 from appgroups.models import Role
 from notifications.models import Notification
 from partners.models import ConnectionStatus, TikTokAdAccount, TikTokConnection
-from partners.services import tiktok_connection_mark_invalid
+from partners.tiktok.access import tiktok_connection_mark_invalid
 from partners.tiktok.client import Advertiser, TikTokAdAccountAccessError, TikTokAuthError
 from tests.factories import MembershipFactory
 

@@ -10,6 +10,7 @@ from audience_sync.flush import audience_sync_flush
 from canvas.models import MatchField
 from notifications import services
 from partners.tiktok.client import TikTokNotFoundError
+from partners.tiktok.health import INVALID_TOKEN_ADVICE
 from tests.factories import MembershipFactory
 from tests.fakes import FakeTikTokClient
 from tests.notifications.conftest import TOKEN, connection_for, invalidate
@@ -32,7 +33,7 @@ def test_an_invalid_token_is_emailed_to_the_connector_after_the_commit(
     assert email.to == ["ana@acme.test"]
     assert email.subject == "[Acme] Invalid Token for TikTok"
     assert "TikTok code 40105" in email.body
-    assert "What to do: Disconnect and reconnect on the partner page." in email.body
+    assert f"What to do: {INVALID_TOKEN_ADVICE}" in email.body
     assert "https://dash.example.test/partners/tiktok/" in email.body
     assert TOKEN not in email.body and TOKEN not in email.subject
 

@@ -273,7 +273,7 @@ def test_the_flush_mapping_call_uses_the_slot_it_already_took():
 
 
 def test_the_products_client_counts_its_calls_in_the_tiktok_apps_limiter(settings):
-    from partners.services import tiktok_client
+    from partners.tiktok.access import tiktok_client
 
     settings.TIKTOK_APP_ID = "7000000000000000042"
 

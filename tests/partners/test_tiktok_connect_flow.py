@@ -184,7 +184,7 @@ def test_an_ad_account_removed_at_tiktok_loses_access(admin_client, sandbox, adm
     account = TikTokAdAccount.objects.get(advertiser_id=lost)
     assert account.status == AdAccountStatus.NO_ACCESS
     assert (
-        "TikTok: Ad Account Access."
+        "TikTok: Ad Account Access Attempt."
         in admin_client.get(reverse("partners:tiktok")).content.decode()
     )
 

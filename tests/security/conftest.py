@@ -19,7 +19,7 @@ from appgroups.models import AppGroup, Membership, RestApiKey, Role
 from canvas.models import AudienceSyncSettings, Canvas, Step, StepType, SyncAction
 from notifications.models import Notification
 from partners.models import AudienceStatus, TikTokAdAccount, TikTokAudience
-from partners.services import tiktok_connection_mark_invalid
+from partners.tiktok.access import tiktok_connection_mark_invalid
 from partners.tiktok.client import TikTokAdAccountAccessError
 from tests.factories import MembershipFactory, profile_track, rest_api_key
 from tests.tiktok import connect_through_oauth, point_at_sandbox

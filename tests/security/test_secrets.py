@@ -29,6 +29,7 @@ from appgroups.models import Membership, Role
 from audience_sync.flush import audience_sync_flush
 from braze_sync.logs import JsonFormatter, NoQueryStrings, RedactIdentifiers, RequestContext
 from canvas import services as canvas_services
+from canvas.launch import canvas_launch
 from canvas.models import EntryType, StepType
 from journeys.engine import journeys_advance
 from journeys.entries import scheduled_entries_run
@@ -264,7 +265,7 @@ def _build_and_launch(
     canvas_services.canvas_entry_update(
         actor=marketer, canvas=canvas, entry_type=EntryType.SCHEDULED, schedule_at=None
     )
-    canvas_services.canvas_launch(actor=marketer, canvas=canvas)
+    canvas_launch(actor=marketer, canvas=canvas)
     return canvas, step
 
 

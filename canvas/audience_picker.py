@@ -1,0 +1,107 @@
+"""The Audience Sync editor's type-ahead ("Choose a New or Existing Audience"): this Canvas's
+drafts, the ad account's audiences on TikTok, and the typed name as a new audience."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from canvas.models import Canvas
+from canvas.selectors import canvas_audience_choices
+from partners.models import AudienceStatus, TikTokAdAccount, TikTokAudience
+from partners.tiktok.audiences import tiktok_audiences_of
+from partners.tiktok.client import TikTokAuthError, TikTokError
+from partners.tiktok.health import INVALID_TOKEN_ADVICE
+
+# How many matches the type-ahead shows per kind; typing more narrows the list.
+MAX_AUDIENCE_OPTIONS = 25
+
+
+@dataclass(frozen=True)
+class AudienceOption:
+    value: str  # "tiktok:<TikTok audience id>", "local:<TikTokAudience pk>" or "new"
+    name: str
+    detail: str
+
+
+@dataclass
+class AudienceOptions:
+    query: str
+    existing: list[AudienceOption] = field(default_factory=list)
+    drafts: list[AudienceOption] = field(default_factory=list)
+    # The typed name, offered as a new audience when it matches no audience exactly.
+    new_name: str = ""
+    error: str = ""
+    searched: bool = False
+    # The new name is the saved draft of the step being edited.
+    is_own_draft: bool = False
+
+    @property
+    def is_empty(self) -> bool:
+        return not (self.existing or self.drafts or self.new_name)
+
+
+def _matches(name: str, query: str) -> bool:
+    return not query or query.casefold() in name.casefold()
+
+
+def audience_options(
+    *,
+    canvas: Canvas,
+    ad_account: TikTokAdAccount | None,
+    query: str,
+    own_draft: TikTokAudience | None = None,
+) -> AudienceOptions:
+    """What "Choose a New or Existing Audience" offers for the typed text: the ad account's
+    audiences on TikTok (every page), this Canvas's drafts, and the text as a new audience
+    when no audience has exactly that name.
+
+    `own_draft` is the not-yet-created draft of the step being edited: it is that step's new
+    audience, so its name is offered as "new" (to change its fields) rather than as a draft.
+    """
+    query = " ".join((query or "").split())
+    options = AudienceOptions(query=query)
+    if ad_account is None:
+        return options
+    options.searched = True
+    ours = [
+        a
+        for a in canvas_audience_choices(canvas=canvas, ad_account=ad_account)
+        if own_draft is None or a.pk != own_draft.pk
+    ]
+    our_tiktok_ids = {a.tiktok_audience_id for a in ours if a.tiktok_audience_id}
+    names = {a.name.casefold() for a in ours}
+    for audience in ours:
+        if _matches(audience.name, query):
+            status = (
+                "Draft in this Canvas"
+                if audience.status != AudienceStatus.CREATED
+                else ("Created by this Canvas")
+            )
+            options.drafts.append(AudienceOption(f"local:{audience.pk}", audience.name, status))
+    try:
+        on_tiktok = tiktok_audiences_of(ad_account=ad_account)
+    except TikTokAuthError as exc:
+        options.error = f"TikTok refused the connection's token ({exc.message}). " + (
+            INVALID_TOKEN_ADVICE
+        )
+        on_tiktok = []
+    except TikTokError as exc:
+        options.error = f"TikTok could not be reached to list the audiences ({exc})."
+        on_tiktok = []
+    for audience in on_tiktok:
+        names.add(audience.name.casefold())
+        if audience.audience_id in our_tiktok_ids or not _matches(audience.name, query):
+            continue
+        detail = audience.audience_type or "TikTok audience"
+        if audience.cover_num:
+            detail += f" · about {audience.cover_num:,} users"
+        options.existing.append(
+            AudienceOption(f"tiktok:{audience.audience_id}", audience.name, detail)
+        )
+    options.existing.sort(key=lambda o: o.name.casefold())
+    options.existing = options.existing[:MAX_AUDIENCE_OPTIONS]
+    options.drafts = options.drafts[:MAX_AUDIENCE_OPTIONS]
+    if query and query.casefold() not in names:
+        options.new_name = query
+        options.is_own_draft = own_draft is not None and own_draft.name == query
+    return options
