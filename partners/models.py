@@ -6,6 +6,8 @@ never the ciphertext column, and never render or log either.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone as dj_timezone
@@ -129,6 +131,9 @@ class TikTokOAuthAttempt(models.Model):
     tiktok_user_id = models.CharField(max_length=64, blank=True)
     # [{"advertiser_id", "name", "currency", "timezone"}] as TikTok listed them.
     advertisers = models.JSONField(default=list, blank=True)
+
+    # After the callback, the admin has this long to save the ad-account picker.
+    PICKER_TTL = timedelta(minutes=30)
 
     class Meta:
         verbose_name = "TikTok OAuth attempt"

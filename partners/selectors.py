@@ -15,7 +15,6 @@ from partners.models import (
     TikTokConnection,
     TikTokOAuthAttempt,
 )
-from partners.services import PICKER_TTL
 from partners.tiktok.health import Problem, connection_health, lost_access_health
 
 
@@ -69,7 +68,7 @@ def tiktok_attempt_for_picker(
             user=user,
             app_group=app_group,
             state_used_at__isnull=False,
-            created_at__gte=timezone.now() - PICKER_TTL,
+            created_at__gte=timezone.now() - TikTokOAuthAttempt.PICKER_TTL,
         )
         .exclude(access_token_ciphertext="")
         .first()

@@ -37,8 +37,6 @@ from partners.tiktok.client import (
 
 logger = logging.getLogger(__name__)
 
-# After the callback, the admin has this long to save the ad-account picker.
-PICKER_TTL = timedelta(minutes=30)
 
 
 class OAuthStateError(PermissionDenied):
@@ -206,7 +204,7 @@ def tiktok_connection_save(
 
 def tiktok_oauth_attempts_prune() -> int:
     """Delete attempts nobody finished (their encrypted tokens included)."""
-    cutoff = timezone.now() - PICKER_TTL
+    cutoff = timezone.now() - TikTokOAuthAttempt.PICKER_TTL
     deleted, _ = TikTokOAuthAttempt.objects.filter(created_at__lt=cutoff).delete()
     return deleted
 
