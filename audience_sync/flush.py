@@ -27,6 +27,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import connection as db
@@ -73,12 +74,35 @@ RETRY_OTHER = (60, 1800)
 
 SCHEMA_BITS = (1, 2, 4, 8)  # email, phone, IDFA, GAID: the order of ID_SCHEMAS
 HASH_FIELDS = ("email_sha256", "phone_sha256", "idfa_sha256", "gaid_sha256")
-# Row tuples, in the order the encoder and the bookkeeping rely on.
-ROW_FIELDS = ("id", "step_id", *HASH_FIELDS, "attempts", "enqueued_at")
-# PostgreSQL returns times as epoch seconds: turning 10,000 timestamps into datetimes was a
-# third of a batch's claim time (bench/sync_throughput.py --workers 0).
-POSTGRES_ROW_FIELDS = (
-    "id", "step_id", *HASH_FIELDS, "attempts", "extract(epoch FROM enqueued_at)",
+
+
+class QueuedUser(NamedTuple):
+    """One claimed queue row, as the claim statement returns it (columns in this order)."""
+
+    id: int
+    step_id: int
+    email_sha256: str | None
+    phone_sha256: str | None
+    idfa_sha256: str | None
+    gaid_sha256: str | None
+    attempts: int
+    # A datetime (SQLite) or epoch seconds (PostgreSQL): read with rawsql.aware.
+    enqueued_at: Any
+    first_attempt_at: Any = None
+    deadline_at: Any = None
+
+    @property
+    def hashes(self) -> tuple[str | None, ...]:
+        """The four hash cells in TikTok's id_schema order (NULL: no value for that field)."""
+        return (self.email_sha256, self.phone_sha256, self.idfa_sha256, self.gaid_sha256)
+
+
+# SQLite reads the times as they are stored. PostgreSQL returns them as epoch seconds: turning
+# 10,000 timestamps into datetimes was a third of a batch's claim time
+# (bench/sync_throughput.py --workers 0).
+SQLITE_CLAIM_COLUMNS = (*QueuedUser._fields[:7], "enqueued_at")
+POSTGRES_CLAIM_COLUMNS = (
+    *QueuedUser._fields[:7], "extract(epoch FROM enqueued_at)",
     "extract(epoch FROM first_attempt_at)", "extract(epoch FROM deadline_at)",
 )  # fmt: skip
 
@@ -226,17 +250,18 @@ def _flush_group(
 # Claiming, per database
 
 
-def _claim_postgres(group: _Group, now: datetime, limit: int) -> list[tuple]:
+def _claim_postgres(group: _Group, now: datetime, limit: int) -> list[QueuedUser]:
     # In index order (sync_item_due_idx), so LIMIT stops early however long the queue is;
     # order within a group does not matter (across groups, _due_groups keeps queue order).
-    columns = ", ".join(POSTGRES_ROW_FIELDS)
-    return fetchall(
+    columns = ", ".join(POSTGRES_CLAIM_COLUMNS)
+    rows = fetchall(
         f"DELETE FROM {table(AudienceSyncItem)} WHERE id IN ("
         f"SELECT id FROM {table(AudienceSyncItem)} "
         "WHERE audience_id = %s AND action = %s AND schema = %s AND next_attempt_at <= %s "
         f"ORDER BY next_attempt_at LIMIT %s{skip_locked()}) RETURNING {columns}",
         [group.audience_id, group.action, group.schema, now, limit],
     )
+    return [QueuedUser._make(row) for row in rows]
 
 
 def _flush_batch_postgres(group, audience, now, client, limiter, report) -> int:
@@ -266,25 +291,27 @@ def _put_back_postgres(rows, group, audience, error, now) -> None:
     next_attempt: dict[int, datetime] = {}
     items = []
     for row in rows:
-        attempts = row[6] + 1
+        attempts = row.attempts + 1
         if attempts not in next_attempt:
             next_attempt[attempts] = now + timedelta(seconds=retry_delay(attempts, error))
         items.append(
             AudienceSyncItem(
-                id=row[0],
-                step_id=row[1],
+                id=row.id,
+                step_id=row.step_id,
                 audience_id=group.audience_id,
                 connection_id=audience.ad_account.connection_id,
                 action=group.action,
                 schema=group.schema,
-                email_sha256=row[2],
-                phone_sha256=row[3],
-                idfa_sha256=row[4],
-                gaid_sha256=row[5],
-                enqueued_at=rawsql.aware(row[7]),
+                email_sha256=row.email_sha256,
+                phone_sha256=row.phone_sha256,
+                idfa_sha256=row.idfa_sha256,
+                gaid_sha256=row.gaid_sha256,
+                enqueued_at=rawsql.aware(row.enqueued_at),
                 attempts=attempts,
-                first_attempt_at=rawsql.aware(row[8]) if row[8] is not None else now,
-                deadline_at=rawsql.aware(row[9]),
+                first_attempt_at=(
+                    rawsql.aware(row.first_attempt_at) if row.first_attempt_at is not None else now
+                ),
+                deadline_at=rawsql.aware(row.deadline_at),
                 next_attempt_at=next_attempt[attempts],
                 last_error_code=error.code,
                 last_error_message=error.message[:1000],
@@ -294,8 +321,8 @@ def _put_back_postgres(rows, group, audience, error, now) -> None:
     _record_failure(rows, audience, group, error, now)
 
 
-def _claim_sqlite(group: _Group, now: datetime, limit: int, token: int) -> list[tuple]:
-    columns = ", ".join(ROW_FIELDS)
+def _claim_sqlite(group: _Group, now: datetime, limit: int, token: int) -> list[QueuedUser]:
+    columns = ", ".join(SQLITE_CLAIM_COLUMNS)
     with transaction.atomic():
         rows = fetchall(
             f"UPDATE {table(AudienceSyncItem)} SET claim = %s, claim_expires_at = %s "
@@ -308,7 +335,7 @@ def _claim_sqlite(group: _Group, now: datetime, limit: int, token: int) -> list[
                 group.schema, now, now, limit,
             ],
         )  # fmt: skip
-    return sorted(rows)
+    return sorted(QueuedUser(*row) for row in rows)
 
 
 def _flush_batch_sqlite(group, audience, now, client, limiter, report) -> int:
@@ -327,7 +354,7 @@ def _flush_batch_sqlite(group, audience, now, client, limiter, report) -> int:
             AudienceSyncItem.objects.filter(claim=token).delete()
             _record_success(rows, audience, group, now)
         else:
-            for attempts in {row[6] for row in rows}:
+            for attempts in {row.attempts for row in rows}:
                 AudienceSyncItem.objects.filter(claim=token, attempts=attempts).update(
                     claim=None,
                     claim_expires_at=None,
@@ -338,7 +365,7 @@ def _flush_batch_sqlite(group, audience, now, client, limiter, report) -> int:
                     last_error_message=error.message[:1000],
                 )
             AudienceSyncItem.objects.filter(
-                pk__in=[row[0] for row in rows], first_attempt_at__isnull=True
+                pk__in=[row.id for row in rows], first_attempt_at__isnull=True
             ).update(first_attempt_at=finished_at)
             _record_failure(rows, audience, group, error, finished_at)
     return len(rows)
@@ -357,7 +384,7 @@ def _send(rows, group, audience, client, report) -> TikTokError | None:
         return TikTokError(health.sentence())
     token = ad_account.connection.access_token
     body = encode_mapping_rows(
-        [row[2:6] for row in rows],
+        [row.hashes for row in rows],
         positions=[i for i, bit in enumerate(SCHEMA_BITS) if group.schema & bit],
         audience_id=audience.tiktok_audience_id,
     )
@@ -412,7 +439,7 @@ def _log_batch(audience, group, rows, outcome, started, error, request_id="") ->
         audience=audience,
         action=group.action,
         size=len(rows),
-        oldest_enqueued_at=rawsql.aware(min(row[7] for row in rows)),
+        oldest_enqueued_at=rawsql.aware(min(row.enqueued_at for row in rows)),
         outcome=outcome,
         code=error.code if error else 0,
         message=error.message[:1000] if error else "",
@@ -422,7 +449,7 @@ def _log_batch(audience, group, rows, outcome, started, error, request_id="") ->
 
 
 def _record_success(rows, audience, group, now) -> None:
-    per_step = Counter(row[1] for row in rows)
+    per_step = Counter(row.step_id for row in rows)
     at = now or timezone.now()
     for step_id, count in per_step.items():
         step_stats_bump(step_id, synced=count, at=at)
@@ -433,7 +460,7 @@ def _record_success(rows, audience, group, now) -> None:
 
 
 def _record_failure(rows, audience, group, error, now) -> None:
-    step_ids = {row[1] for row in rows}
+    step_ids = {row.step_id for row in rows}
     step_error_record(step_ids, code=error.code, message=error.message, at=now)
     if isinstance(error, TikTokNotFoundError):
         step_problems_open(
@@ -455,8 +482,8 @@ def audience_sync_deadlines_expire(*, now: datetime) -> int:
                 "RETURNING step_id, last_error_code, last_error_message",
                 [now, now] if sqlite else [now],
             )
-            per_step = Counter(row[0] for row in rows)
-            last_error = {row[0]: (row[1], row[2]) for row in rows}
+            per_step = Counter(step_id for step_id, _, _ in rows)
+            last_error = {step_id: (code, message) for step_id, code, message in rows}
             for step_id, count in per_step.items():
                 step_stats_bump(step_id, errored=count, at=now)
                 code, message = last_error[step_id]

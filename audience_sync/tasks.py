@@ -3,9 +3,7 @@ the claims are in the database). A flush that finds a backlog wakes one more, so
 worker joins in."""
 
 from celery import shared_task
-
-# A wake-up not picked up within this many seconds is dropped: beat sends fresh ones.
-WAKE_UP_EXPIRES_SECONDS = 30
+from django.conf import settings
 
 
 @shared_task(bind=True)
@@ -15,7 +13,7 @@ def audience_sync_flush(self) -> dict:
 
     task_run_started("audience_sync_flush", hostname=self.request.hostname or "")
     report = flush(
-        on_backlog=lambda: audience_sync_flush.apply_async(expires=WAKE_UP_EXPIRES_SECONDS)
+        on_backlog=lambda: audience_sync_flush.apply_async(expires=settings.WAKE_UP_EXPIRES_SECONDS)
     )
     result = {
         "requests": report.requests,

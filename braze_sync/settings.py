@@ -262,6 +262,9 @@ AUDIENCE_SYNC_RETRY_WINDOW_SECONDS = env.int(
 # Seconds between beat's wake-ups of the flush and of the journey engine.
 AUDIENCE_SYNC_FLUSH_SECONDS = 5
 JOURNEYS_ADVANCE_SECONDS = 2
+# A task that finds a backlog wakes one more; a wake-up not picked up within this many seconds
+# is dropped (beat sends fresh ones).
+WAKE_UP_EXPIRES_SECONDS = 30
 
 # Beat: periodic tasks. `expires` lets a slow worker drop a stale tick instead of piling up.
 # https://docs.celeryq.dev/en/stable/userguide/periodic-tasks.html

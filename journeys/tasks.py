@@ -3,9 +3,7 @@ and the claims are in the database). A task that finds a large backlog wakes one
 so every free worker joins in; each wakes at most one, and stale wake-ups expire."""
 
 from celery import shared_task
-
-# A wake-up not picked up within this many seconds is dropped: beat sends fresh ones.
-WAKE_UP_EXPIRES_SECONDS = 30
+from django.conf import settings
 
 
 @shared_task
@@ -14,4 +12,6 @@ def journeys_advance() -> int:
     from journeys.entries import scheduled_entries_run
 
     scheduled_entries_run()
-    return advance(on_backlog=lambda: journeys_advance.apply_async(expires=WAKE_UP_EXPIRES_SECONDS))
+    return advance(
+        on_backlog=lambda: journeys_advance.apply_async(expires=settings.WAKE_UP_EXPIRES_SECONDS)
+    )
