@@ -19,7 +19,7 @@ class StepStats(models.Model):
     """Per-step counters, bumped once per batch in the transaction that does the work, so
     every user is counted exactly once and the analytics page reads one row per step.
 
-    Users Pending is derived: entered - not_synced - synced - errored (DESIGN.md §4.9).
+    Users Pending is derived: entered - not_synced - synced - errored (docs/ARCHITECTURE.md D11).
     """
 
     step = models.OneToOneField(Step, on_delete=models.CASCADE, related_name="stats")

@@ -1,5 +1,5 @@
 """Reads for the Canvas analytics page: counters, not per-user rows, so it stays fast at
-millions of users (DESIGN.md §6: ≤ 300 ms with 1M sync rows)."""
+millions of users (docs/PERFORMANCE.md: ≤ 300 ms with 1M sync rows)."""
 
 from __future__ import annotations
 

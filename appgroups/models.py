@@ -56,7 +56,7 @@ class AppGroup(models.Model):
     """A Braze app group ("workspace"): owns partner connections, Canvases, users and API keys."""
 
     name = models.CharField(max_length=100, unique=True)
-    # Phone numbers typed without a country code are read in this country (DESIGN.md §4.6).
+    # Phone numbers typed without a country code are read in this country (docs/ARCHITECTURE.md D5).
     default_country = models.CharField(
         max_length=2,
         default="US",

@@ -17,7 +17,7 @@ from canvas.models import MatchField, Step
 from core.rawsql import column, table
 from users.models import Profile
 
-# Profile columns per field to match, in TikTok id_schema order (DESIGN.md §4.5), and the bit
+# Profile columns per field to match, in TikTok id_schema order (docs/ARCHITECTURE.md D10), and the bit
 # of each in AudienceSyncItem.schema.
 MATCH_COLUMNS = {
     MatchField.EMAIL: ("email_sha256", "email_invalid_reason", 1),

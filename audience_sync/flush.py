@@ -1,5 +1,5 @@
 """The Audience Sync flush: queued users to TikTok's /segment/mapping/, batched, rate-limited,
-retried (DESIGN.md §4.1, §4.2, §4.7).
+retried (docs/ARCHITECTURE.md D1, D2, D3, D6).
 
 Rows batch by (audience, action, schema) up to TIKTOK_MAX_USERS_PER_REQUEST. A batch is
 claimed so that no two workers send the same rows at once:

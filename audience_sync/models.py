@@ -45,7 +45,7 @@ class AudienceSyncItem(models.Model):
     next_attempt_at = models.DateTimeField(default=timezone.now)
     attempts = models.IntegerField(default=0)
     first_attempt_at = models.DateTimeField(null=True, blank=True)
-    # End of the ~13 h retry window (DESIGN.md §4.7). Set when the user is queued, which is
+    # End of the ~13 h retry window (docs/ARCHITECTURE.md D6). Set when the user is queued, which is
     # within one flush tick of the first attempt, so it also runs while sending is paused.
     deadline_at = models.DateTimeField(null=True, blank=True)
     last_error_code = models.IntegerField(null=True, blank=True)

@@ -1,5 +1,5 @@
 """Logging: request ids on every line, JSON lines on demand (LOG_FORMAT=json), and filters for
-what must never reach a log line (DESIGN.md §7).
+what must never reach a log line (docs/ARCHITECTURE.md D14).
 
 A request id comes from the web request (X-Request-ID when a proxy sets a sane one, else a new
 one, echoed in the response) or from the Celery task id, and is put on every record logged

@@ -158,7 +158,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-# Security (DESIGN.md §7). Production is DJANGO_DEBUG=0 behind a TLS-terminating proxy.
+# Security (docs/ARCHITECTURE.md D14). Production is DJANGO_DEBUG=0 behind a TLS-terminating proxy.
 # https://docs.djangoproject.com/en/5.2/howto/deployment/checklist/
 
 SESSION_COOKIE_HTTPONLY = True
@@ -179,7 +179,7 @@ SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
 if env.bool("DJANGO_BEHIND_PROXY", default=not DEBUG):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
-# Celery: messages are only wake-ups; all durable state lives in the database (DESIGN.md §2).
+# Celery: messages are only wake-ups; all durable state lives in the database (docs/ARCHITECTURE.md D12).
 # https://docs.celeryq.dev/en/stable/userguide/configuration.html
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://localhost/")
@@ -249,7 +249,7 @@ if not TIKTOK_TOKEN_KEYS and not DEBUG:
         "'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())'"
     )
 
-# Audience Sync (DESIGN.md §4.1, §4.2, §4.7)
+# Audience Sync (docs/ARCHITECTURE.md D1, D2, D3, D6)
 # At most this many /segment/mapping/ requests in any second, across every worker.
 TIKTOK_MAX_REQUESTS_PER_SECOND = env.int("TIKTOK_MAX_REQUESTS_PER_SECOND", default=50)
 # Users per /segment/mapping/ request (TikTok's limit per Braze's TikTok page).
@@ -296,7 +296,7 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-# Logging: one line per record on stderr; never log PII or tokens (DESIGN.md §7).
+# Logging: one line per record on stderr; never log PII or tokens (docs/ARCHITECTURE.md D14).
 # LOG_FORMAT=json writes JSON objects (one per line) for log shippers.
 LOG_FORMAT = env("LOG_FORMAT", default="plain")
 

@@ -132,7 +132,7 @@ class SyncAction(models.TextChoices):
 
 
 class MatchField(models.TextChoices):
-    """Fields to match, in TikTok's id_schema order (DESIGN.md §4.5)."""
+    """Fields to match, in TikTok's id_schema order (docs/ARCHITECTURE.md D10)."""
 
     EMAIL = "email", "Email"
     PHONE = "phone", "Phone"

@@ -4,7 +4,7 @@ and draft audiences. Launching and the other state changes are in canvas/launch.
 Every service takes the acting membership and checks MANAGE_CANVASES itself, and refuses
 objects of another app group. TikTok is reached only through partners.tiktok.audiences.
 
-Editing after launch (BRAZE_PRODUCT.md §5.4): an Active or Stopped Canvas keeps every edit
+Editing after launch (docs/ARCHITECTURE.md B5): an Active or Stopped Canvas keeps every edit
 this builder offers (basics, entry schedule, target audience, adding, inserting, editing and
 deleting steps). Two things follow from users possibly reaching a step at once:
 an Audience Sync step of a launched Canvas is saved only complete, and a new audience made
@@ -66,7 +66,7 @@ _TIKTOK_ID = re.compile(r"[0-9]{1,32}")
 MAX_NAME_LENGTH = Canvas._meta.get_field("name").max_length
 MAX_TAGS = 20
 MAX_TAG_LENGTH = 50
-# Braze allows up to 200 steps per Canvas (BRAZE_PRODUCT.md §5.1).
+# Braze allows up to 200 steps per Canvas (docs/ARCHITECTURE.md B4).
 MAX_STEPS = 200
 # Delays: Braze's extended delays go up to two years.
 MAX_DELAY_SECONDS = 730 * 24 * 60 * 60
@@ -404,7 +404,7 @@ def _clean_match_fields(match_fields: list[str]) -> list[str]:
         raise ValidationError(
             {"match_fields": "Choose among Email, Phone, iOS IDFA, Android GAID."}
         )
-    # Kept in TikTok's id_schema order (DESIGN.md §4.5).
+    # Kept in TikTok's id_schema order (docs/ARCHITECTURE.md D10).
     return [f for f in MatchField.values if f in chosen]
 
 
@@ -469,7 +469,7 @@ def audience_draft_create(
     """ "Create Audience" in the step editor: check the name and the 400-audience cap against
     TikTok, save a draft audience, and make this step add users to it.
 
-    The TikTok audience itself is created at launch (DESIGN.md §4.3), or at once when the
+    The TikTok audience itself is created at launch (docs/ARCHITECTURE.md D8), or at once when the
     Canvas has already launched. Raises ValidationError keyed by form field.
     """
     canvas = step.canvas

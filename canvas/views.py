@@ -98,7 +98,7 @@ def _builder_context(request, canvas: Canvas, tab: str) -> dict:
     uses_tiktok = selectors.canvas_uses_tiktok(canvas=canvas)
     problems = []
     if canvas.state == CanvasState.ACTIVE and uses_tiktok:
-        # DESIGN.md §4.8: every active Canvas that uses a broken connection says so.
+        # docs/ARCHITECTURE.md D7: every active Canvas that uses a broken connection says so.
         problems = tiktok_problems(app_group=request.app_group)
     return {
         "canvas": canvas,

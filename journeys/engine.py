@@ -258,7 +258,7 @@ def _audience_sync(step: Step, entries: QuerySet[Entry], *, token: int, now: dat
 
 # PostgreSQL: claim, move and act in one data-modifying statement per chunk. Each entry row
 # is then updated once, not twice (claim, then move), which halves the work on the table
-# the engine writes most (bench/audience_sync.py).
+# the engine writes most (bench/sync_throughput.py --workers 0).
 ONE_STATEMENT_TYPES = (StepType.AUDIENCE_SYNC, StepType.MESSAGE)
 COUNT_LABELS = ("moved", "queued", "sent")
 

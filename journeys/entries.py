@@ -1,4 +1,4 @@
-"""Entering a Canvas: set-based, whatever the number of users (DESIGN.md §6: 1M in ≤ 30 s)."""
+"""Entering a Canvas: set-based, whatever the number of users (docs/PERFORMANCE.md: 1M in ≤ 30 s)."""
 
 from __future__ import annotations
 

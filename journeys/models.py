@@ -1,12 +1,12 @@
 """How users move through Canvases: their entries and where they are, and Message sends.
 
-The runtime's state is in the database (DESIGN.md §2): Celery messages only wake the engine
+The runtime's state is in the database (docs/ARCHITECTURE.md D12): Celery messages only wake the engine
 up, so a lost message or a dead worker loses nothing.
 
 The high-volume tables (Entry, MessageSend, and the Audience Sync queue) keep their foreign keys in the
 ORM (Django still cascades deletes) but not as database constraints: PostgreSQL checks each
 constraint per row at commit, which more than doubled the time to enter 100k users
-(bench/audience_sync.py). Their rows are only ever written by the engine's own statements.
+(bench/sync_throughput.py --workers 0). Their rows are only ever written by the engine's own statements.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Reads for the status page and /metrics. Every figure comes from counters, small tables or
 bounded index lookups, so the page stays fast with millions of queued users:
 
-* pending: the per-step counters (entered − not synced − synced − errored, DESIGN.md §4.9);
+* pending: the per-step counters (entered − not synced − synced − errored, docs/ARCHITECTURE.md D11);
 * oldest pending: the first row of the deadline index (deadlines are set when users are
   queued, so the earliest deadline is the earliest queued user);
 * due now: counted up to DUE_COUNT_CAP through the due index;

@@ -1,6 +1,6 @@
 """Problems with the TikTok integration or a Canvas step, and the notifications they send.
 
-A Problem is one open issue (BRAZE_PRODUCT.md §1.6): it notifies its recipients once when it
+A Problem is one open issue (docs/ARCHITECTURE.md B2): it notifies its recipients once when it
 opens and once when it is resolved, however many requests fail in between. Notifications are
 per user and per app group, with the words fixed when they were sent.
 """

@@ -1,5 +1,5 @@
 """Writes for notifications: open and end problems, tell the right people (in the app and by
-email, as Braze routes error emails: BRAZE_PRODUCT.md §1.6), mark notifications read.
+email, as Braze routes error emails: docs/ARCHITECTURE.md B2), mark notifications read.
 
 Routing: integration-level problems go to the user who connected TikTok (or the ad account),
 step-level problems to the Canvas's creator; when that user is gone (deleted, deactivated or no

@@ -16,7 +16,7 @@ class PartnerTile:
     status: str = ""
 
 
-# Braze's Audience Sync partners (BRAZE_PRODUCT.md §3); only TikTok is built here.
+# Braze's Audience Sync partners (docs/ARCHITECTURE.md B3); only TikTok is built here.
 AUDIENCE_SYNC_PARTNERS = [
     ("tiktok", "TikTok", "Sync Canvas users to TikTok custom audiences."),
     ("facebook", "Facebook", "Custom Audiences on Facebook and Instagram."),

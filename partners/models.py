@@ -161,7 +161,7 @@ class TikTokAudience(models.Model):
 
     Either an existing TikTok audience picked in the step editor (created on TikTok, with its
     `tiktok_audience_id`), or a *draft*: saved by "Create Audience" in the editor and created
-    on TikTok exactly once, when its Canvas launches (DESIGN.md §4.3). Which Canvas a draft
+    on TikTok exactly once, when its Canvas launches (docs/ARCHITECTURE.md D8). Which Canvas a draft
     belongs to is known from the step that creates it (canvas.AudienceSyncSettings).
     """
 

@@ -1,7 +1,7 @@
 """The JSON API under /open_api/v1.3/: TikTok's paths, envelope, return codes and limits.
 
 Every answer is HTTP 200 with {code, message, request_id, data}, business errors and rate
-limits included (TIKTOK_API.md §3.1); only injected gateway faults answer HTTP 502/504.
+limits included (docs/TIKTOK_API.md §3.1); only injected gateway faults answer HTTP 502/504.
 Handlers are plain functions of a `Call` that return `data` or raise ApiError.
 """
 
@@ -112,7 +112,7 @@ class Call:
         return value
 
     def advertiser(self, advertiser_id: str) -> seed.AdAccount:
-        """The ad account, if this token may act on it; 40001 otherwise (§7 item 3)."""
+        """The ad account, if this token may act on it; 40001 otherwise (§3.2)."""
         assert self.token is not None
         if advertiser_id not in self.token.advertiser_ids:
             raise ApiError(
@@ -150,7 +150,7 @@ def check_app(call: Call, app_id: object, secret: object) -> None:
 
 def oauth_access_token(call: Call) -> dict:
     # Reference: tiktok/tiktok-business-api-sdk authentication_api.py, bububa model/oauth/
-    # access_token.go (TIKTOK_API.md §2.2-§2.3)
+    # access_token.go (docs/docs/TIKTOK_API.md §2.2-§2.3)
     body = call.json_body()
     check_app(call, body.get("app_id"), body.get("secret"))
     auth_code = body.get("auth_code")
@@ -179,7 +179,7 @@ def oauth_access_token(call: Call) -> dict:
 
 
 def oauth_revoke_token(call: Call) -> dict:
-    # Reference: bububa/tiktok-business model/oauth/revoke_token.go (TIKTOK_API.md §2.4)
+    # Reference: bububa/tiktok-business model/oauth/revoke_token.go (docs/TIKTOK_API.md §2.4)
     body = call.json_body()
     check_app(call, body.get("app_id"), body.get("secret"))
     value = body.get("access_token")
@@ -194,7 +194,7 @@ def oauth_revoke_token(call: Call) -> dict:
 
 def oauth_advertiser_get(call: Call) -> dict:
     # Reference: tiktok/tiktok-business-api-sdk authentication_api.py, bububa model/oauth/
-    # advertiser_get.go (TIKTOK_API.md §2.5)
+    # advertiser_get.go (docs/TIKTOK_API.md §2.5)
     check_app(call, call.query("app_id"), call.query("secret"))
     assert call.token is not None
     return {
@@ -212,7 +212,7 @@ def oauth_advertiser_get(call: Call) -> dict:
 
 
 def advertiser_info(call: Call) -> dict:
-    # Reference: tiktok/tiktok-business-api-sdk yml_files/advertiser_info.yml (TIKTOK_API.md §2.6)
+    # Reference: tiktok/tiktok-business-api-sdk yml_files/advertiser_info.yml (docs/TIKTOK_API.md §2.6)
     advertiser_ids = call.query_id_list("advertiser_ids", required=True)
     assert advertiser_ids is not None
     if not 1 <= len(advertiser_ids) <= MAX_IDS_PER_QUERY:
@@ -249,7 +249,7 @@ def _advertiser_json(account: seed.AdAccount) -> dict:
 
 
 def user_info(call: Call) -> dict:
-    # Reference: bububa/tiktok-business model/user/info.go (TIKTOK_API.md §2.7)
+    # Reference: bububa/tiktok-business model/user/info.go (docs/TIKTOK_API.md §2.7)
     assert call.token is not None
     user = seed.USERS_BY_ID[call.token.user_id]
     local, domain = user.email.split("@")
@@ -266,7 +266,7 @@ def user_info(call: Call) -> dict:
 
 
 def segment_audience(call: Call) -> dict:
-    # Reference: bububa/tiktok-business model/dmp/segment_audience.go (TIKTOK_API.md §5.1)
+    # Reference: bububa/tiktok-business model/dmp/segment_audience.go (docs/TIKTOK_API.md §5.1)
     body = call.json_body()
     advertiser_id = _required_str(body, "advertiser_id")
     action = body.get("action") or "create"
@@ -307,7 +307,7 @@ def segment_audience(call: Call) -> dict:
 
 
 def segment_mapping(call: Call) -> dict:
-    # Reference: bububa/tiktok-business model/dmp/segment_mapping.go (TIKTOK_API.md §5.2, §7.7)
+    # Reference: bububa/tiktok-business model/dmp/segment_mapping.go (docs/TIKTOK_API.md §5.2; docs/SANDBOX.md)
     sandbox = call.sandbox
     parsed = parse_mapping(call.body, sandbox.settings.max_rows_per_request)
     batch = parsed.resolve(lambda advertiser_ids: _check_mapping_advertisers(call, advertiser_ids))
@@ -374,7 +374,7 @@ def _check_mapping_audiences(call: Call, batch: MappingBatch) -> None:
 
 def custom_audience_list(call: Call) -> dict:
     # Reference: tiktok/tiktok-business-api-sdk yml_files/dmp_custom_audience_list.yml,
-    # bububa model/dmp/customaudience/list.go (TIKTOK_API.md §5.3)
+    # bububa model/dmp/customaudience/list.go (docs/TIKTOK_API.md §5.3)
     advertiser_id = call.query("advertiser_id", required=True)
     assert advertiser_id is not None
     call.advertiser(advertiser_id)
@@ -401,7 +401,7 @@ def custom_audience_list(call: Call) -> dict:
 
 def custom_audience_get(call: Call) -> dict:
     # Reference: tiktok/tiktok-business-api-sdk yml_files/dmp_custom_audience_get.yml,
-    # bububa model/dmp/customaudience/get.go (TIKTOK_API.md §5.4)
+    # bububa model/dmp/customaudience/get.go (docs/TIKTOK_API.md §5.4)
     advertiser_id = call.query("advertiser_id", required=True)
     assert advertiser_id is not None
     call.advertiser(advertiser_id)
@@ -424,7 +424,7 @@ def custom_audience_get(call: Call) -> dict:
 
 def custom_audience_delete(call: Call) -> dict:
     # Reference: tiktok/tiktok-business-api-sdk yml_files/dmp_custom_audience_delete.yml
-    # (TIKTOK_API.md §5.5)
+    # (docs/TIKTOK_API.md §5.5)
     body = call.json_body()
     advertiser_id = _required_str(body, "advertiser_id")
     call.advertiser(advertiser_id)

@@ -18,7 +18,7 @@ from tiktok_sandbox.sandbox import Sandbox
 
 
 async def not_found(request: Request, exc: Exception) -> Response:
-    # What TikTok's gateway answers for an unknown path or a missing trailing slash (§7 item 4).
+    # What TikTok's gateway answers for an unknown path or a missing trailing slash (§1).
     return PlainTextResponse("404 page not found", status_code=404)
 
 

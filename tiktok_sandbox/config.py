@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-# The product's OAuth callback on its default dev ports (DESIGN.md §2: web on 127.0.0.1:8000).
+# The product's OAuth callback on its default dev ports (docs/ARCHITECTURE.md D12: web on 127.0.0.1:8000).
 DEFAULT_REDIRECT_URIS = (
     "http://127.0.0.1:8000/partners/tiktok/callback/,"
     "http://localhost:8000/partners/tiktok/callback/"
@@ -63,11 +63,11 @@ class Settings:
             app_name=_env_str("TIKTOK_SANDBOX_APP_NAME", "Braze Sync"),
             redirect_uris=tuple(uri.strip() for uri in uris.split(",") if uri.strip()),
             loopback_any_port=_env_bool("TIKTOK_SANDBOX_LOOPBACK_ANY_PORT"),
-            # Braze's published figure for this integration (TIKTOK_API.md §4); Basic tier is 10.
+            # Braze's published figure for this integration (docs/TIKTOK_API.md §4); Basic tier is 10.
             qps_limit=_env_int("TIKTOK_SANDBOX_QPS_LIMIT", 50, minimum=1),
-            # Rows (users) per /segment/mapping/ call, Braze's figure (TIKTOK_API.md §4).
+            # Rows (users) per /segment/mapping/ call, Braze's figure (docs/TIKTOK_API.md §4).
             max_rows_per_request=_env_int("TIKTOK_SANDBOX_MAX_IDS_PER_REQUEST", 10_000, minimum=1),
-            # Custom audiences per ad account (TIKTOK_API.md §5.7).
+            # Custom audiences per ad account (docs/TIKTOK_API.md §5.7).
             audience_cap=_env_int("TIKTOK_SANDBOX_AUDIENCE_CAP", 400, minimum=1),
             # Ads Manager shows a size, and the audience is usable, from ~1,000 users (§5.7).
             size_threshold=_env_int("TIKTOK_SANDBOX_SIZE_THRESHOLD", 1_000),

@@ -1,7 +1,7 @@
 """TikTok return codes the sandbox answers with, and the exception that carries one.
 
 Reference: https://business-api.tiktok.com/portal/docs?id=1737172488964097 (return codes;
-TIKTOK_API.md §3.2 has the table this file follows).
+docs/TIKTOK_API.md §3.2 has the table this file follows).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ APP_INVALID = 40113
 SYSTEM_ERROR = 50000
 INTERNAL_TIMEOUT = 51001
 
-# Messages observed live or in fixtures modelled on real responses (TIKTOK_API.md §2.4, §3.2).
+# Messages observed live or in fixtures modelled on real responses (docs/TIKTOK_API.md §2.4, §3.2).
 MESSAGE_TOKEN_MISSING = (
     "Access token is null, you should set it in http header with key Access-Token."
 )
@@ -31,7 +31,7 @@ MESSAGE_INTERNAL_TIMEOUT = "Internal service timeout, please try again later."
 
 
 def qps_message(app_id: str, limit: int, current: int) -> str:
-    # The exact wording clients match on (TIKTOK_API.md §3.2, code 40100).
+    # The exact wording clients match on (docs/TIKTOK_API.md §3.2, code 40100).
     return f"App {app_id} reaches the QPS limit {limit}, current QPS is {current}."
 
 

@@ -1,4 +1,4 @@
-"""Parsing and validation of `/segment/mapping/` bodies (TIKTOK_API.md §5.2 and §7 item 7).
+"""Parsing and validation of `/segment/mapping/` bodies (docs/TIKTOK_API.md §5.2 and docs/SANDBOX.md).
 
 A 10,000-row body is about 2.3 MB of JSON. Turning it into Python objects with orjson and
 walking every cell costs ~35 ms on the 2-core benchmark machine, too slow for 50 requests/s,
@@ -30,7 +30,7 @@ from tiktok_sandbox import errors
 from tiktok_sandbox.errors import ApiError, param_error
 
 # id_schema values for the Segment API and the length of their lowercase hex digests
-# (TIKTOK_API.md §0 item 7; GAID is sent as AAID).
+# (docs/TIKTOK_API.md §5.2; GAID is sent as AAID).
 ID_LENGTHS: dict[str, int] = {
     "EMAIL_SHA256": 64,
     "PHONE_SHA256": 64,

@@ -73,7 +73,7 @@ def _consent_problem(sandbox: Sandbox, app_id: str | None, redirect_uri: str | N
 
 
 async def consent(request: Request) -> Response:
-    """GET /portal/auth?app_id=&state=&redirect_uri=  (TIKTOK_API.md §2.1)."""
+    """GET /portal/auth?app_id=&state=&redirect_uri=  (docs/TIKTOK_API.md §2.1)."""
     if request.method == "POST":
         return await _consent_decision(request)
     params = request.query_params

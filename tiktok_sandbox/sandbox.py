@@ -22,7 +22,7 @@ LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "[::1]", "::1"})
 
 
 def new_request_id(now: float) -> str:
-    # TikTok's look: UTC timestamp to the second, then hex (TIKTOK_API.md §7 item 5).
+    # TikTok's look: UTC timestamp to the second, then hex (docs/TIKTOK_API.md §3.1).
     return time.strftime("%Y%m%d%H%M%S", time.gmtime(now)) + secrets.token_hex(5).upper()
 
 

@@ -1,11 +1,11 @@
-"""The one normalizer for the identifiers we hash: email, phone, IDFA and GAID (DESIGN.md §4.6).
+"""The one normalizer for the identifiers we hash: email, phone, IDFA and GAID (docs/ARCHITECTURE.md D5).
 
 Every write path (REST API, CSV import, demo seed) calls these functions once, when a profile or
 device is written, and stores the result beside the raw value; nothing downstream normalizes
 again. TikTok expects SHA-256 in lowercase hex of: the email trimmed and lowercased, the phone in
-E.164 with its `+`, and the ad id trimmed and lowercased (TIKTOK_API.md §6).
+E.164 with its `+`, and the ad id trimmed and lowercased (docs/TIKTOK_API.md §6).
 
-Nothing here logs: the inputs are personal data (DESIGN.md §7).
+Nothing here logs: the inputs are personal data (docs/ARCHITECTURE.md D14).
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ def normalize_email(raw: str | None) -> Normalized:
 def normalize_phone(raw: str | None, *, default_country: str) -> Normalized:
     """E.164 with `+`; a number without country code is read in `default_country` (ISO alpha-2).
 
-    Spaces, tabs, dashes, dots and parentheses are removed first (DESIGN.md §4.6), then the
+    Spaces, tabs, dashes, dots and parentheses are removed first (docs/ARCHITECTURE.md D5), then the
     number is parsed and validated as phonenumbers does (users.phonefast for plain digits).
     """
     settled, value = _settled(raw)

@@ -36,7 +36,7 @@ class Profile(models.Model):
     """One end user of an app group, fed by the REST API and CSV imports.
 
     Email and phone are kept raw as received, with the normalized form and SHA-256 computed once
-    at write time by users.identifiers (DESIGN.md §4.6). The `idfa_*`, `gaid_*` and
+    at write time by users.identifiers (docs/ARCHITECTURE.md D5). The `idfa_*`, `gaid_*` and
     `ad_tracking_enabled` columns mirror the user's devices (see Device) so that entering an
     Audience Sync step is a column copy from this table.
     """
@@ -136,7 +136,7 @@ class Profile(models.Model):
 
 
 class Device(models.Model):
-    """A device of a profile, where Braze keeps ad ids (DESIGN.md §4.10).
+    """A device of a profile, where Braze keeps ad ids (docs/ARCHITECTURE.md D13).
 
     Each of IDFA, GAID and ad tracking has its own "reported at" time, set when a write carries
     that value. The profile mirrors, per value, the device that reported it last; a write that

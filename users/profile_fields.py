@@ -3,7 +3,7 @@
 Codes are matched exactly (country, language and gender in either case); the CSV import trims
 its cells before calling these, the REST API does not trim for the caller.
 
-Standard fields follow Braze's user attributes object (BRAZE_PRODUCT.md §6.2). Each cleaner takes
+Standard fields follow Braze's user attributes object (docs/ARCHITECTURE.md B6). Each cleaner takes
 one raw value and returns the profile columns it sets, or raises FieldError with a message that
 is safe to show (it never repeats the value: it may be an email or a phone number).
 """

@@ -33,7 +33,7 @@ from users.selectors.profiles import (
 @app_group_required()
 def user_list(request):
     # The search is a POST: an email or phone in a query string would be written to every
-    # web server and proxy access log (DESIGN.md §7: no raw email or phone in logs).
+    # web server and proxy access log (docs/ARCHITECTURE.md D14: no raw email or phone in logs).
     # NUL matches nothing stored (and PostgreSQL refuses it in a query).
     query = request.POST.get("q", "").replace("\x00", "").strip()[:255]
     before = request.GET.get("before", "")

@@ -65,7 +65,7 @@ def metric(metrics, name):
     return getattr(metrics, name, None)
 
 
-# Metrics each kind of step shows, in Braze's order and words (BRAZE_PRODUCT.md §1.4).
+# Metrics each kind of step shows, in Braze's order and words (docs/ARCHITECTURE.md B1).
 METRICS_BY_TYPE = {
     "audience_sync": [
         ("entered", "Entered"),

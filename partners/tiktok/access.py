@@ -34,7 +34,7 @@ def _session() -> requests.Session:
 
 def tiktok_client() -> TikTokClient:
     """The TikTok client of this process: pooled connections, and every call counted by the
-    shared limiter of the TikTok app (DESIGN.md §4.2), dashboard calls included."""
+    shared limiter of the TikTok app (docs/ARCHITECTURE.md D3), dashboard calls included."""
     return TikTokClient.from_settings(
         session=_session(), limiter=tiktok_rate_limiter(settings.TIKTOK_APP_ID)
     )

@@ -1,5 +1,5 @@
 """TikTok custom audiences: listing an ad account's audiences, and creating a draft audience on
-TikTok exactly once (at launch, or at once for a Canvas already live; docs/ARCHITECTURE.md D9).
+TikTok exactly once (at launch, or at once for a Canvas already live; docs/ARCHITECTURE.md D8).
 
 Every call goes through the shared client (partners.tiktok.access.tiktok_client: pooled, counted by
 the app's rate limiter) and records auth failures on the connection at once

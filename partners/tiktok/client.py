@@ -1,6 +1,6 @@
 """TikTok Business API v1.3: the only code that knows TikTok's URLs, payloads and error codes.
 
-The contract is ../shared/docs/TIKTOK_API.md (§ numbers below); the sandbox implements it.
+The contract is docs/TIKTOK_API.md (§ numbers below); the sandbox implements it.
 
 Everything else gets plain Python values and one of a few exceptions that say what to do:
 TikTokTransientError (retry later), TikTokAuthError (the token or the ad-account access is
@@ -37,7 +37,7 @@ SLOT_WAIT_SECONDS = 5.0
 
 class SlotLimiter(Protocol):
     """The app-wide request limiter (partners.tiktok.ratelimit.RateLimiter): TikTok counts every API
-    call of a developer app against one QPS limit (TIKTOK_API.md §4)."""
+    call of a developer app against one QPS limit (docs/TIKTOK_API.md §4)."""
 
     def acquire(self, *, timeout: float) -> bool: ...
 
@@ -53,7 +53,7 @@ def _observe(path: str, outcome: str, seconds: float) -> None:
 API_PATH = "/open_api/v1.3"
 AUTHORIZE_PATH = "/portal/auth"
 
-# Reference: TikTok's return-code appendix (docs id 1737172488964097), TIKTOK_API.md §3.2
+# Reference: TikTok's return-code appendix (docs id 1737172488964097), docs/TIKTOK_API.md §3.2
 SUCCESS = 0
 PARTIAL_SUCCESS = 20001
 DUPLICATED_REQUEST = 40050
@@ -65,7 +65,7 @@ AUTH_CODE_INVALID = 40110
 # App- or advertiser-level QPS limits and "too frequent": retry next second, with backoff.
 RATE_LIMIT_CODES = frozenset({40016, 40100, 40132, 40133, 61000})
 # TikTok-side failures worth retrying: task not ready / write conflict, internal errors,
-# maintenance (TIKTOK_API.md §3.2; PostHog and Airbyte retry the same set).
+# maintenance (docs/TIKTOK_API.md §3.2; PostHog and Airbyte retry the same set).
 TRANSIENT_CODES = frozenset({40200, 40201, 40202, 40700, 50000, 50002, 51305, 60001})
 TRANSIENT_CODE_RANGES = (range(51000, 51100),)
 # The token is expired, revoked or does not match: only a reconnect helps.
@@ -233,7 +233,7 @@ class TikTokClient:
     # OAuth
 
     def authorization_url(self, *, state: str, redirect_uri: str) -> str:
-        # Reference: TIKTOK_API.md §2.1 (authorization URL)
+        # Reference: docs/TIKTOK_API.md §2.1 (authorization URL)
         # TikTok reads app_id (not OAuth's client_id, which it ignores) plus state and
         # redirect_uri.
         oauth = OAuth2Session(client_id=self.app_id, redirect_uri=redirect_uri, state=state)
@@ -242,7 +242,7 @@ class TikTokClient:
 
     def exchange_auth_code(self, *, auth_code: str, redirect_uri: str) -> TokenGrant:
         """Trade the callback's auth_code for a long-lived advertiser token."""
-        # Reference: TIKTOK_API.md §2.3 (token exchange)
+        # Reference: docs/TIKTOK_API.md §2.3 (token exchange)
         # TikTok's exchange is not RFC 6749: a JSON body {app_id, secret, auth_code} and the
         # token inside its envelope. The compliance hooks translate both ways, so
         # OAuth2Session handles the rest.
@@ -285,7 +285,7 @@ class TikTokClient:
 
     def revoke_token(self, *, access_token: str) -> list[str]:
         """Revoke the token at TikTok; returns the advertisers it no longer reaches."""
-        # Reference: TIKTOK_API.md §2.4 (POST /oauth2/revoke_token/)
+        # Reference: docs/TIKTOK_API.md §2.4 (POST /oauth2/revoke_token/)
         data = self._post(
             "/oauth2/revoke_token/",
             {"app_id": self.app_id, "secret": self.secret, "access_token": access_token},
@@ -296,7 +296,7 @@ class TikTokClient:
 
     def authorized_advertisers(self, *, access_token: str) -> list[Advertiser]:
         """The advertisers this token may act for (also the cheap token check)."""
-        # Reference: TIKTOK_API.md §2.5 (GET /oauth2/advertiser/get/)
+        # Reference: docs/TIKTOK_API.md §2.5 (GET /oauth2/advertiser/get/)
         data = self._get(
             "/oauth2/advertiser/get/",
             {"app_id": self.app_id, "secret": self.secret},
@@ -310,7 +310,7 @@ class TikTokClient:
         ]
 
     def advertiser_info(self, *, access_token: str, advertiser_ids: list[str]) -> list[Advertiser]:
-        # Reference: TIKTOK_API.md §2.6 (GET /advertiser/info/)
+        # Reference: docs/TIKTOK_API.md §2.6 (GET /advertiser/info/)
         data = self._get(
             "/advertiser/info/",
             {"advertiser_ids": json.dumps(advertiser_ids)},
@@ -327,7 +327,7 @@ class TikTokClient:
         ]
 
     def user_info(self, *, access_token: str) -> TikTokUser:
-        # Reference: TIKTOK_API.md §2.7 (GET /user/info/)
+        # Reference: docs/TIKTOK_API.md §2.7 (GET /user/info/)
         data = self._get("/user/info/", {}, access_token=access_token)
         return TikTokUser(
             display_name=data.get("display_name", ""),
@@ -338,7 +338,7 @@ class TikTokClient:
 
     def create_audience(self, *, access_token: str, advertiser_id: str, name: str) -> str:
         """Create a Partner (streaming) audience; returns its id."""
-        # Reference: TIKTOK_API.md §5.1 (POST /segment/audience/)
+        # Reference: docs/TIKTOK_API.md §5.1 (POST /segment/audience/)
         data = self._post(
             "/segment/audience/",
             {"advertiser_id": advertiser_id, "action": "create", "custom_audience_name": name},
@@ -355,7 +355,7 @@ class TikTokClient:
 
     def list_audiences(self, *, access_token: str, advertiser_id: str) -> list[Audience]:
         """Every audience of the advertiser (owned and shared), all pages."""
-        # Reference: TIKTOK_API.md §5.3 (GET /dmp/custom_audience/list/)
+        # Reference: docs/TIKTOK_API.md §5.3 (GET /dmp/custom_audience/list/)
         audiences: list[Audience] = []
         page = 1
         while True:
@@ -373,7 +373,7 @@ class TikTokClient:
     def get_audiences(
         self, *, access_token: str, advertiser_id: str, audience_ids: list[str]
     ) -> list[Audience]:
-        # Reference: TIKTOK_API.md §5.4 (GET /dmp/custom_audience/get/)
+        # Reference: docs/TIKTOK_API.md §5.4 (GET /dmp/custom_audience/get/)
         data = self._get(
             "/dmp/custom_audience/get/",
             {"advertiser_id": advertiser_id, "custom_audience_ids": json.dumps(audience_ids)},
@@ -397,7 +397,7 @@ class TikTokClient:
         without a second encoding pass. `slot_taken`: the caller already holds a limiter slot
         for this request (the flush takes one before it claims a batch).
         """
-        # Reference: TIKTOK_API.md §5.2 (POST /segment/mapping/)
+        # Reference: docs/TIKTOK_API.md §5.2 (POST /segment/mapping/)
         if action not in MAPPING_ACTIONS.values():
             raise ValueError(f"action must be add or delete, not {action!r}")
         head = json.dumps(
@@ -519,7 +519,7 @@ def mapping_action(sync_action: str) -> str:
 
 
 def encode_mapping_rows(hashes: list[tuple], *, positions: list[int], audience_id: str) -> bytes:
-    """`batch_data` for /segment/mapping/ (TIKTOK_API.md §5.2): one row per user, one cell per
+    """`batch_data` for /segment/mapping/ (docs/TIKTOK_API.md §5.2): one row per user, one cell per
     id_schema entry in order, `{"id", "audience_ids"}` or `{}` for a missing id.
 
     `hashes` holds each user's hashes in a fixed order, `positions` picks the id_schema's. The

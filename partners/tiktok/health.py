@@ -5,7 +5,7 @@ marked invalid by an auth error or the token check, an ad account TikTok stopped
 the admin disconnected) into a `TikTokHealth`. Every surface renders that value instead of
 rewording it: the TikTok page's and the Canvases' banners (partners.selectors), the launch check
 and the step editor (canvas), Sync Status (monitoring), notifications, and the flush. The words
-are Braze's error names: "Invalid Token", "Ad Account Access Attempt" (docs/ARCHITECTURE.md D8).
+are Braze's error names: "Invalid Token", "Ad Account Access Attempt" (docs/ARCHITECTURE.md D7, B2).
 
 Reads only what is stored: asking TikTok is the token check's job (partners.services).
 """

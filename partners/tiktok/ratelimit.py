@@ -1,5 +1,5 @@
 """The shared TikTok rate limiter: at most N requests in any sliding window, counted across
-every worker on every machine (DESIGN.md §4.2). Celery's per-worker `rate_limit` cannot do
+every worker on every machine (docs/ARCHITECTURE.md D3). Celery's per-worker `rate_limit` cannot do
 this.
 
 Redis (settings.REDIS_URL) keeps a sorted set of send times per key and decides atomically in

@@ -10,7 +10,7 @@ ad_tracking_enabled, the other Braze standard fields (country, language, dob, ge
 time_zone, email_subscribe, push_subscribe), and any other column as a custom attribute
 ("true"/"false" become booleans, plain integers and decimals numbers, the rest strings).
 Ad ids and ad tracking go on one device per profile, "csv-import" (Braze keeps ad ids on
-devices; DESIGN.md §4.10).
+devices; docs/ARCHITECTURE.md D13).
 
 reader.py turns a CSV byte stream into normalized rows, writer.py writes batches of them, and
 lifecycle.py runs an import from start to end (uploads, claiming, running, the report).
