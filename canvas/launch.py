@@ -13,13 +13,13 @@ from appgroups.models import Membership
 from canvas.models import Canvas, CanvasState, Step, StepType
 from canvas.selectors import (
     LaunchProblem,
-    _problem,
     audience_sync_settings_of,
     canvas_pending_drafts,
     canvas_setup_problems,
+    launch_problem,
     step_list,
 )
-from canvas.services import _require
+from canvas.services import canvas_manage_require
 from partners.models import AdAccountStatus, AudienceStatus, TikTokAudience, TikTokConnection
 from partners.selectors import tiktok_connection_get
 from partners.tiktok.audiences import audience_create_on_tiktok, tiktok_audiences_by_account
@@ -77,10 +77,10 @@ def _tiktok_problems(
             account.refresh_from_db()
             account_health = ad_account_health(account)
             message = account_health.sentence() if not account_health.ok else message
-        return [_problem(message)]
+        return [launch_problem(message)]
     except TikTokError as exc:
         return [
-            _problem(
+            launch_problem(
                 f"TikTok could not be reached to check the audiences ({exc}). "
                 "Try again in a moment."
             )
@@ -102,7 +102,7 @@ def _tiktok_problems(
             for step in steps:
                 sync = settings_by_step[step.pk]
                 if sync and sync.creates_audience and sync.audience_id in creating_ids:
-                    problems.append(_problem(message, step))
+                    problems.append(launch_problem(message, step))
     existing_ids = {
         account_id: {a.audience_id for a in audiences}
         for account_id, audiences in on_tiktok.items()
@@ -118,7 +118,7 @@ def _tiktok_problems(
             continue
         if audience.tiktok_audience_id not in existing_ids[audience.ad_account_id]:
             problems.append(
-                _problem(
+                launch_problem(
                     f"Audience Does Not Exist: “{audience.name}” is no longer on TikTok "
                     "(deleted there, or access to it was removed). Choose or create another "
                     "audience.",
@@ -174,19 +174,19 @@ def _go_live(actor: Membership, canvas: Canvas, *, frm: str, verb: str) -> Canva
 
 def canvas_launch(*, actor: Membership, canvas: Canvas) -> Canvas:
     """Launch Canvas: refuse with every problem, create the draft audiences, go Active."""
-    _require(actor, canvas)
+    canvas_manage_require(actor, canvas)
     return _go_live(actor, canvas, frm=CanvasState.DRAFT, verb="launched")
 
 
 def canvas_resume(*, actor: Membership, canvas: Canvas) -> Canvas:
     """Resume a Stopped Canvas, with the launch checks (the flow may have changed)."""
-    _require(actor, canvas)
+    canvas_manage_require(actor, canvas)
     return _go_live(actor, canvas, frm=CanvasState.STOPPED, verb="resumed")
 
 
 def canvas_stop(*, actor: Membership, canvas: Canvas) -> Canvas:
     """Stop: no new entries, no further sends; users in Delays stay until their delay ends."""
-    _require(actor, canvas)
+    canvas_manage_require(actor, canvas)
     canvas.refresh_from_db()
     if canvas.state == CanvasState.STOPPED:
         return canvas
@@ -201,7 +201,7 @@ def canvas_stop(*, actor: Membership, canvas: Canvas) -> Canvas:
 
 def canvas_archive(*, actor: Membership, canvas: Canvas) -> Canvas:
     """Archive (from any state): the Canvas leaves the default list and stops for good."""
-    _require(actor, canvas)
+    canvas_manage_require(actor, canvas)
     now = timezone.now()
     live = (CanvasState.DRAFT, CanvasState.ACTIVE, CanvasState.STOPPED)
     if _state_change(canvas, frm=live, to=CanvasState.ARCHIVED, archived_at=now):

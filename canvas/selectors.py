@@ -183,7 +183,7 @@ def _step_label(step: Step) -> str:
     return step.name or step.get_step_type_display()
 
 
-def _problem(message: str, step: Step | None = None) -> LaunchProblem:
+def launch_problem(message: str, step: Step | None = None) -> LaunchProblem:
     if step is None:
         return LaunchProblem(message=message)
     return LaunchProblem(message=message, step_id=step.pk, step_label=_step_label(step))
@@ -255,7 +255,7 @@ def canvas_setup_problems(*, canvas: Canvas) -> list[LaunchProblem]:
     problems: list[LaunchProblem] = []
     steps = step_list(canvas=canvas)
     if not steps:
-        problems.append(_problem("The Canvas has no step: add one in Build Canvas."))
+        problems.append(launch_problem("The Canvas has no step: add one in Build Canvas."))
     if (
         canvas.state == CanvasState.DRAFT
         and canvas.entry_type == EntryType.SCHEDULED
@@ -263,7 +263,7 @@ def canvas_setup_problems(*, canvas: Canvas) -> list[LaunchProblem]:
         and canvas.schedule_at <= timezone.now()
     ):
         problems.append(
-            _problem(
+            launch_problem(
                 "The scheduled entry time has passed: choose a later time, or enter users at "
                 "launch, in Entry Schedule."
             )
@@ -271,7 +271,7 @@ def canvas_setup_problems(*, canvas: Canvas) -> list[LaunchProblem]:
     for step in steps:
         if step.step_type == StepType.DECISION_SPLIT and not (step.config or {}).get("filters"):
             problems.append(
-                _problem("Decision Split without a filter: add at least one filter.", step)
+                launch_problem("Decision Split without a filter: add at least one filter.", step)
             )
 
     sync_steps = [s for s in steps if s.step_type == StepType.AUDIENCE_SYNC]
@@ -279,12 +279,12 @@ def canvas_setup_problems(*, canvas: Canvas) -> list[LaunchProblem]:
         return problems
     health = connection_health(tiktok_connection_get(app_group=canvas.app_group))
     if not health.ok:
-        problems.append(_problem(health.sentence()))
+        problems.append(launch_problem(health.sentence()))
     drafts = canvas_draft_audience_ids(canvas=canvas)
     for step in sync_steps:
         sync = audience_sync_settings_of(step)
         for message in audience_sync_settings_problems(step=step, sync=sync, canvas_drafts=drafts):
-            problems.append(_problem(message, step))
+            problems.append(launch_problem(message, step))
     return problems
 
 

@@ -81,14 +81,15 @@ MESSAGE_CHANNELS = [
 MAX_MESSAGE_LENGTH = 5000
 
 
-def _require(actor: Membership, canvas: Canvas) -> None:
+def canvas_manage_require(actor: Membership, canvas: Canvas) -> None:
+    """The actor may build, launch and stop Canvases, and this one is of their app group."""
     membership_require(actor, Permission.MANAGE_CANVASES)
     if canvas.app_group_id != actor.app_group_id:
         raise PermissionDenied("This Canvas belongs to another app group.")
 
 
 def _require_editable(actor: Membership, canvas: Canvas) -> None:
-    _require(actor, canvas)
+    canvas_manage_require(actor, canvas)
     if canvas.state == CanvasState.ARCHIVED:
         raise ValidationError("Archived Canvases cannot be changed.")
 
