@@ -1,11 +1,12 @@
 """Benchmark: server time of the Canvas analytics page with 1M users in the sync tables
-(DESIGN.md §6: ≤ 300 ms), and of Settings > Sync Status and /metrics over the same tables
-(issue 9: fast with millions of rows). PostgreSQL; the pages must read counters, not rows.
+(≤ 300 ms), and of Settings > Sync Status and /metrics over the same tables (issue 9: fast with
+millions of rows); targets and figures: docs/PERFORMANCE.md "Canvas analytics, Sync Status and
+/metrics". PostgreSQL; the pages must read counters, not rows.
 
 Seeds a Canvas whose Audience Sync step has 1M entries and 1M queued users (pending), plus a
 sync log and time buckets, then renders each page with Django's test client repeatedly.
 
-    .venv/bin/python bench/analytics_page.py [--rows 1000000]
+    .venv/bin/python -m bench.analytics_page [--rows 1000000] [--requests 30]
 """
 
 from __future__ import annotations
@@ -13,14 +14,9 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench._support import ROOT, machine, postgres_fresh_database  # noqa: E402
+from bench.support import fresh_database, machine
 
 PG_URL = "postgres://postgres@127.0.0.1:5432/bench_braze_sync_analytics"
 
@@ -35,8 +31,7 @@ def main() -> None:
            "DJANGO_SETTINGS_MODULE": "braze_sync.settings"}  # fmt: skip
     os.environ.update(env)
     print(f"machine: {machine()}")
-    postgres_fresh_database(PG_URL)
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, check=True)
+    fresh_database(PG_URL, os.environ)
 
     import django
 

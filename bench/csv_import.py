@@ -8,9 +8,9 @@ prints rows/s, CPU per row (Python process, PostgreSQL backend) and the machine.
 then times PostgreSQL alone storing the same finished rows as new profiles (postgres_floor): the
 ceiling for importing new profiles on this machine.
 
-    .venv/bin/python bench/csv_import.py                 # 1,000,000 rows, mixed columns
-    .venv/bin/python bench/csv_import.py --rows 200000 --mix full
-    DATABASE_URL=sqlite:////tmp/bench.sqlite3 .venv/bin/python bench/csv_import.py --rows 100000
+    .venv/bin/python -m bench.csv_import                 # 1,000,000 rows, mixed columns
+    .venv/bin/python -m bench.csv_import --rows 200000 --mix full
+    DATABASE_URL=sqlite:////tmp/bench.sqlite3 .venv/bin/python -m bench.csv_import --rows 100000
 
 Column mixes (every row has external_id, email, first_name, last_name):
     mixed  60 % phone, 40 % IDFA, 40 % GAID, 40 % ad_tracking_enabled, 2 custom attributes
@@ -23,112 +23,12 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench._support import machine  # noqa: E402
-
-# --- set-up shared with bench/users_track.py (which imports these) ---------------------------
-
-# One database per benchmark: other benchmarks (bench/audience_sync.py) drop theirs at start.
-DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_braze_sync_{name}"
-
-
-def bench_environment(name: str) -> dict[str, str]:
-    """Settings for a benchmark: DEBUG off (no query log), no TLS redirect, a throwaway key."""
-    from cryptography.fernet import Fernet
-
-    return {
-        "DATABASE_URL": os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL.format(name=name)),
-        "DJANGO_DEBUG": "0",
-        "DJANGO_SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
-        "DJANGO_SECURE_SSL_REDIRECT": "0",
-        "DJANGO_SECURE_COOKIES": "0",
-        "DJANGO_BEHIND_PROXY": "0",
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "TIKTOK_TOKEN_KEYS": os.environ.get("TIKTOK_TOKEN_KEYS") or Fernet.generate_key().decode(),
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "braze_sync.settings",
-    }
-
-
-def _recreate_postgres_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()",
-            [name],
-        )
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def django_setup(*, name: str, fresh: bool) -> dict[str, str]:
-    """Configure Django for the benchmark's database; with `fresh`, drop it and migrate."""
-    environment = bench_environment(name)
-    os.environ.update(environment)
-    url = environment["DATABASE_URL"]
-    if fresh:
-        if url.startswith("postgres"):
-            _recreate_postgres_database(url)
-        elif url.startswith("sqlite:///"):
-            Path(url[len("sqlite:///") :]).unlink(missing_ok=True)
-    sys.path.insert(0, str(ROOT))
-    import django
-
-    django.setup()
-    if fresh:
-        from django.core.management import call_command
-
-        call_command("migrate", verbosity=0)
-    return environment
-
-
-def machine_info() -> str:
-    """The machine (bench/_support.py) and the database the figures were measured on."""
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            cursor.execute("SHOW server_version")
-            database = "PostgreSQL " + cursor.fetchone()[0]
-        else:
-            cursor.execute("SELECT sqlite_version()")
-            database = "SQLite " + cursor.fetchone()[0]
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-    except OSError:
-        commit = "?"
-    return f"machine: {machine()}; {database}; commit {commit}"
-
-
-# --- the CSV benchmark -------------------------------------------------------------------------
-
-
-# Real US area codes, so that the generated numbers are valid ones.
-AREA_CODES = (650, 415, 212, 310, 617, 206, 305, 312, 702, 512, 404, 713, 303, 602, 503)
-
-
-def process_cpu(pid: int) -> float:
-    """User + system CPU seconds of a process (Linux /proc)."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+from bench.support import US_AREA_CODES, cpu_seconds, django_setup, machine_info
 
 
 class BackendMeter:
@@ -155,7 +55,7 @@ class BackendMeter:
                 with connection.cursor() as cursor:
                     cursor.execute("SELECT pg_backend_pid()")
                     pid = cursor.fetchone()[0]
-                meter.seen[pid] = process_cpu(pid)
+                meter.seen[pid] = cpu_seconds(pid)
 
         BatchWriter.write = write
 
@@ -184,7 +84,7 @@ def write_csv(path: Path, rows: int, mix: str, seed: int = 7, changed: bool = Fa
         for i in range(rows):
             cells = [f"user-{i}", f"User.{i}@Example.com"]
             if not lean:
-                area = AREA_CODES[i % len(AREA_CODES)]
+                area = US_AREA_CODES[i % len(US_AREA_CODES)]
                 phone = ""
                 if rng.random() < share:
                     # Half E.164, half US national formats with separators.

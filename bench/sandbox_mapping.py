@@ -1,4 +1,5 @@
-"""Benchmark: sustained /segment/mapping/ throughput of the TikTok sandbox (DESIGN.md §6).
+"""Benchmark: sustained /segment/mapping/ throughput of the TikTok sandbox (docs/PERFORMANCE.md
+"TikTok sandbox").
 
 Starts `python -m tiktok_sandbox` on a free port with a temporary data dir and the QPS limit
 raised out of the way, authorizes through the control API, creates one audience, then has
@@ -6,7 +7,7 @@ several client processes post full batches (10,000 rows x EMAIL_SHA256 + PHONE_S
 default) for a fixed time. Prints requests/s, ids/s, p50/p99 latency and machine info, checks
 that the audience holds every id after a restart of the sandbox, and stops by itself.
 
-    .venv/bin/python bench/sandbox_mapping.py [--duration 20] [--clients 3] [--rows 10000]
+    .venv/bin/python -m bench.sandbox_mapping [--duration 20] [--clients 3] [--rows 10000]
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,11 +26,7 @@ from pathlib import Path
 import orjson
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from bench import _support as support  # noqa: E402
-from bench._support import free_port, machine, stop  # noqa: E402
+from bench.support import cpu_seconds, free_port, machine, start_sandbox, stop
 
 APP_ID = "7000000000000000001"
 APP_SECRET = "bench-secret"
@@ -38,11 +34,11 @@ ADVERTISER_ID = "7230000000000000101"  # Northwind US, in the sandbox seed
 ID_TYPES = ("EMAIL_SHA256", "PHONE_SHA256", "IDFA_SHA256", "AAID_SHA256")
 
 
-def start_sandbox(port: int, data_dir: Path, timeout: float = 30) -> subprocess.Popen:
+def start_unlimited_sandbox(port: int, data_dir: Path, timeout: float = 30) -> subprocess.Popen:
     # The benchmark measures the sandbox, not its limiter.
     env = {**os.environ, "TIKTOK_APP_ID": APP_ID, "TIKTOK_APP_SECRET": APP_SECRET,
            "TIKTOK_SANDBOX_QPS_LIMIT": "1000000"}  # fmt: skip
-    return support.start_sandbox(port, data_dir, env, timeout=timeout)
+    return start_sandbox(port, data_dir, env, timeout=timeout)
 
 
 def authorize(base: str) -> tuple[str, str]:
@@ -104,16 +100,6 @@ def client(
     out.send(samples)
 
 
-def process_cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time of a process (Linux /proc), or None elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of load")
@@ -128,7 +114,7 @@ def main() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="sandbox-bench-"))
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    process = start_sandbox(port, data_dir)
+    process = start_unlimited_sandbox(port, data_dir)
     try:
         token, audience_id = authorize(base)
         print(f"building {args.bodies} batches of {args.rows} rows x {', '.join(id_types)} ...")
@@ -149,9 +135,9 @@ def main() -> None:
             pipes.append(receiver)
             workers.append(worker)
         time.sleep(max(0.0, start + args.warmup - time.time()))
-        cpu_before, load_before = process_cpu_seconds(process.pid), os.getloadavg()[0]
+        cpu_before, load_before = cpu_seconds(process.pid), os.getloadavg()[0]
         time.sleep(max(0.0, end - time.time()))
-        cpu_after, load_after = process_cpu_seconds(process.pid), os.getloadavg()[0]
+        cpu_after, load_after = cpu_seconds(process.pid), os.getloadavg()[0]
         samples = [s for receiver in pipes for s in receiver.recv()]
         for worker in workers:
             worker.join()
@@ -177,7 +163,7 @@ def main() -> None:
             f"errors      {len(errors)}   max requests in one second (sandbox) "
             f"{stats['max_requests_in_any_second']}"
         )
-        if cpu_before is not None and cpu_after is not None and ok:
+        if cpu_after > cpu_before and ok:
             cpu_per_request = (cpu_after - cpu_before) / len(ok) * 1000
             print(
                 f"sandbox CPU {cpu_per_request:.1f} ms per request = "
@@ -200,7 +186,7 @@ def main() -> None:
         began = time.perf_counter()
         # The restart replays the whole id log (and compacts it), which takes a while after a
         # run that sent the same ids over and over.
-        process = start_sandbox(port, data_dir, timeout=600)
+        process = start_unlimited_sandbox(port, data_dir, timeout=600)
         print(f"restart with replay of the id log took {time.perf_counter() - began:.1f} s")
         after = requests.get(base + f"/_sandbox/audiences/{audience_id}").json()["counts"]
         verdict = "kept" if after == before else "LOST"

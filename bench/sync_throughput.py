@@ -1,4 +1,5 @@
-"""Benchmark: users entering a Canvas → in the TikTok sandbox audience (DESIGN.md §6).
+"""Benchmark: users entering a Canvas → in the TikTok sandbox audience (targets and figures:
+docs/PERFORMANCE.md "Audience Sync end to end").
 
 Runs the product as in production on this machine: PostgreSQL, Redis (broker and the shared
 rate limiter), N Celery workers, Celery beat and the TikTok sandbox (QPS limit 50). Seeds an
@@ -15,8 +16,9 @@ Steady mode (--steady SECONDS --rate N): N users enter per second; prints the la
 entering the step to synced (an upper bound per user: batch completion minus the time its
 longest-waiting user reached the step).
 
-    .venv/bin/python bench/sync_throughput.py --users 1000000 --workers 4
-    .venv/bin/python bench/sync_throughput.py --users 70000 --steady 60 --rate 1000
+    .venv/bin/python -m bench.sync_throughput --users 1000000 --workers 4
+    .venv/bin/python -m bench.sync_throughput --users 70000 --steady 60 --rate 1000
+    .venv/bin/python -m bench.sync_throughput --users 100000 --workers 0   # one process
 """
 
 from __future__ import annotations
@@ -24,22 +26,19 @@ from __future__ import annotations
 import argparse
 import os
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+import requests
 
-import requests  # noqa: E402
-
-from bench._support import (  # noqa: E402
-    ROOT,
+from bench.support import (
     free_port,
+    fresh_database,
     machine,
     peak_rss_mb,
-    postgres_fresh_database,
     seed_audience_sync,
+    start_celery,
     start_sandbox,
     stop,
 )
@@ -76,13 +75,10 @@ def main() -> None:
     }
     os.environ.update(env)
     print(f"machine: {machine()}")
-    postgres_fresh_database(args.database)
+    fresh_database(args.database, env)
     import redis
 
     redis.Redis.from_url(args.redis).flushdb()
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True
-    )
     sandbox = start_sandbox(sandbox_port, tmp / "sandbox", env)
     workers: list[subprocess.Popen] = []
     beat = None
@@ -95,13 +91,8 @@ def main() -> None:
         )
         for i in range(args.workers):
             workers.append(
-                subprocess.Popen(
+                start_celery(
                     [
-                        sys.executable,
-                        "-m",
-                        "celery",
-                        "-A",
-                        "braze_sync",
                         "worker",
                         "--pool",
                         "solo",
@@ -112,16 +103,13 @@ def main() -> None:
                         "--loglevel",
                         "WARNING",
                     ],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=open(tmp / f"worker{i}.log", "w"),
-                    stderr=subprocess.STDOUT,
+                    env,
+                    tmp / f"worker{i}.log",
                 )  # fmt: skip
             )
-        beat = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "braze_sync", "beat", "--loglevel", "WARNING",
-             "-s", str(tmp / "beat-schedule")],
-            cwd=ROOT, env=env, stdout=open(tmp / "beat.log", "w"), stderr=subprocess.STDOUT,
+        beat = start_celery(
+            ["beat", "--loglevel", "WARNING", "-s", str(tmp / "beat-schedule")],
+            env, tmp / "beat.log",
         )  # fmt: skip
         time.sleep(3)  # workers connect
         base = f"http://127.0.0.1:{sandbox_port}"
@@ -262,8 +250,8 @@ def run_steady(args, canvas, step, audience_id, base) -> None:
         )
         journeys_advance.delay()  # as an API trigger does on commit
     while time.monotonic() - t0 < args.steady + args.timeout:
-        stats = StepStats.objects.get(step=step)
-        if stats.synced >= entered:
+        stats = StepStats.objects.filter(step=step).first()  # none until the first users move
+        if stats and stats.synced >= entered:
             break
         time.sleep(0.25)
     tiktok = requests.get(f"{base}/_sandbox/stats", timeout=10).json()["mapping"]

@@ -1,5 +1,5 @@
 """POST /api/users/track throughput (target: >= 20,000 profile updates/s with 75 attribute
-objects per request on PostgreSQL, DESIGN.md §6).
+objects per request on PostgreSQL, docs/PERFORMANCE.md "REST /users/track").
 
 Sets up its own database (default postgres://postgres@127.0.0.1:5432/bench_braze_sync_users_track,
 dropped and migrated), creates an app group and a REST API key, starts gunicorn on a free port
@@ -14,8 +14,8 @@ Each request carries 75 attribute objects, each with external_id, email, phone (
 first/last name and three custom attributes. Prints updates/s, request latency and the machine,
 then stops the server and exits.
 
-    .venv/bin/python bench/users_track.py
-    .venv/bin/python bench/users_track.py --users 300000 --workers 4 --clients 8
+    .venv/bin/python -m bench.users_track
+    .venv/bin/python -m bench.users_track --users 300000 --workers 4 --clients 8
 """
 
 from __future__ import annotations
@@ -23,28 +23,28 @@ from __future__ import annotations
 import argparse
 import http.client
 import os
-import socket
 import statistics
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import orjson
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from csv_import import django_setup, machine_info  # noqa: E402
-
-from bench._support import free_port  # noqa: E402
+from bench.support import (
+    US_AREA_CODES,
+    cpu_seconds,
+    django_setup,
+    free_port,
+    machine_info,
+    start_gunicorn,
+)
 
 OBJECTS_PER_REQUEST = 75
-AREA_CODES = (650, 415, 212, 310, 617, 206, 305, 312, 702, 512, 404, 713, 303, 602, 503)
 
 
 def attributes(user: int, phase: str) -> dict:
-    area = AREA_CODES[user % len(AREA_CODES)]
+    area = US_AREA_CODES[user % len(US_AREA_CODES)]
     return {
         "external_id": f"bench-{user}",
         "email": f"User.{user}@Example.com",
@@ -69,36 +69,6 @@ def bodies(users: int, phase: str) -> list[bytes]:
         )
         for start in range(0, users, OBJECTS_PER_REQUEST)
     ]
-
-
-def start_server(port: int, workers: int, environment: dict) -> subprocess.Popen:
-    command = [
-        sys.executable, "-m", "gunicorn", "braze_sync.wsgi", "--bind", f"127.0.0.1:{port}",
-        "--workers", str(workers), "--worker-class", "sync", "--log-level", "warning",
-        "--keep-alive", "30", "--backlog", "2048",
-    ]  # fmt: skip
-    process = subprocess.Popen(command, cwd=ROOT, env=os.environ | environment)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return process
-        except OSError:
-            time.sleep(0.1)
-    process.kill()
-    raise SystemExit("gunicorn did not start")
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes, from /proc (Linux)."""
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    return total
 
 
 def server_pids(server: subprocess.Popen) -> list[int]:
@@ -192,7 +162,10 @@ def main() -> None:
 
     phases = [("create", bodies(args.users, "create")), ("update", bodies(args.users, "update"))]
     port = free_port()
-    server = start_server(port, args.workers, environment)
+    server = start_gunicorn(
+        port, args.workers, os.environ | environment,
+        options=("--worker-class", "sync", "--backlog", "2048"),
+    )  # fmt: skip
     try:
         # Warm up each worker (imports, connections, caches) on users outside the measured set.
         warm = bodies(OBJECTS_PER_REQUEST * args.workers * 4, "create")
@@ -210,13 +183,13 @@ def main() -> None:
         database = connection.settings_dict["NAME"]
         for phase, payloads in phases:
             web, db = server_pids(server), postgres_pids(database)
-            web_before, db_before = cpu_seconds(web), cpu_seconds(db)
+            web_before, db_before = cpu_seconds(*web), cpu_seconds(*db)
             load_before = os.getloadavg()[0]
             client_before = time.process_time()
             elapsed, latencies = run_phase(port, key, payloads, args.clients)
             client_cpu = (time.process_time() - client_before) / len(payloads) * 1000
-            web_cpu = (cpu_seconds(web) - web_before) / len(payloads) * 1000
-            db_cpu = (cpu_seconds(db) - db_before) / len(payloads) * 1000
+            web_cpu = (cpu_seconds(*web) - web_before) / len(payloads) * 1000
+            db_cpu = (cpu_seconds(*db) - db_before) / len(payloads) * 1000
             latencies.sort()
             p50 = statistics.median(latencies) * 1000
             p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000

@@ -1,4 +1,5 @@
-"""`python -m chaos [SCENARIO ...] [--users N]` (`make chaos` runs them all).
+"""`.venv/bin/python -m chaos [SCENARIO ...] [--users N]` from the repository root (`make chaos`
+runs them all; `make chaos CHAOS_ARGS="workers-killed --users 5000"` one, smaller).
 
 Starts a private PostgreSQL, Redis and TikTok sandbox on 127.0.0.1, runs each scenario of
 chaos/scenarios.py against workers and beat running with production settings, prints every
@@ -16,14 +17,11 @@ import signal
 import sys
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bench._support import ROOT, machine  # noqa: E402
-from chaos.harness import Deployment  # noqa: E402
-from chaos.load import api_load  # noqa: E402
-from chaos.scenarios import SCENARIOS, Result  # noqa: E402
+from bench.support import ROOT, machine
+from chaos.harness import Deployment
+from chaos.load import api_load
+from chaos.scenarios import SCENARIOS, Result
 
 SCENARIOS = {**SCENARIOS, "load": api_load}
 

@@ -14,7 +14,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from contextlib import contextmanager
@@ -22,7 +21,14 @@ from pathlib import Path
 
 import requests
 
-from bench._support import ROOT, free_port, postgres_fresh_database, start_sandbox, stop
+from bench.support import (
+    free_port,
+    fresh_database,
+    production_env,
+    start_celery,
+    start_sandbox,
+    stop,
+)
 
 APP_ID = "7000000000000000001"
 APP_SECRET = "sandbox-secret-change-me"
@@ -89,7 +95,7 @@ class PrivatePostgres:
         self.start()
 
     def create_database(self) -> None:
-        postgres_fresh_database(self.url)
+        fresh_database(self.url)
 
     def version(self) -> str:
         out = subprocess.run(
@@ -147,10 +153,7 @@ class Deployment:
     and beats with its own settings."""
 
     def __init__(self):
-        from cryptography.fernet import Fernet
-
         self.root = Path(tempfile.mkdtemp(prefix="braze-chaos-"))
-        self.token_key = Fernet.generate_key().decode()  # this run's token encryption key
         self.postgres = PrivatePostgres(self.root)
         self.redis = PrivateRedis(self.root)
         self.sandbox_port = free_port()
@@ -160,6 +163,7 @@ class Deployment:
         self.workers = 4
         self.concurrency = 2
         self.settings: dict[str, str] = {}
+        self.production = production_env()  # with this run's token encryption key
 
     @property
     def sandbox_url(self) -> str:
@@ -169,17 +173,13 @@ class Deployment:
     def env(self) -> dict[str, str]:
         return {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "braze_sync.settings",
-            "DJANGO_DEBUG": "0",
-            "DJANGO_SECRET_KEY": "chaos-run-secret-key-" + "x" * 40,
-            "TIKTOK_TOKEN_KEYS": self.token_key,
+            **self.production,
             "DATABASE_URL": self.postgres.url,
             "CELERY_BROKER_URL": self.redis.url(0),
             "REDIS_URL": self.redis.url(1),
             "TIKTOK_API_BASE": self.sandbox_url,
             "TIKTOK_APP_ID": APP_ID,
             "TIKTOK_APP_SECRET": APP_SECRET,
-            "LOG_LEVEL": "WARNING",
             # Notification emails go to files in the run's folder, not to the console.
             "EMAIL_URL": f"filemail:///{self.root / 'mail'}",  # an absolute folder: four slashes
             **self.settings,
@@ -219,10 +219,7 @@ class Deployment:
 
         self.workers, self.settings = workers, settings or {}
         connections.close_all()
-        self.postgres.create_database()
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=self.env, check=True
-        )
+        fresh_database(self.postgres.url, self.env)
         redis.Redis(port=self.redis.port).flushall()
         self.sandbox_call("POST", "/reset")
         try:
@@ -238,12 +235,8 @@ class Deployment:
     # Processes
 
     def _spawn(self, name: str, command: list[str]) -> subprocess.Popen:
-        log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - lives with the process
-        return subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "braze_sync", *command],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: SIGKILL takes the pool too
-        )  # fmt: skip
+        # Its own process group: SIGKILL takes the pool too.
+        return start_celery(command, self.env, self.root / f"{name}.log", new_session=True)
 
     def start_worker(self, index: int) -> None:
         self.worker_processes[index] = self._spawn(

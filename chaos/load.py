@@ -4,24 +4,22 @@ drain the Audience Sync to the sandbox (issue 8).
 gunicorn serves the product with production settings; client threads keep HTTP/1.1
 connections open. `/users/track` clients send 75 attribute objects per request as fast as the
 server answers (a closed loop: the figure is what this machine sustains); trigger clients
-send 50 recipients per request at a fixed rate together (20 requests/s: DESIGN.md §6's steady
-1,000 users/s into a step). Each recipient is triggered once, so at the end the step's Entered must equal the
-recipients accepted, and Users Synced must reach it: no entry lost.
+send 50 recipients per request at a fixed rate together (20 requests/s: the steady 1,000 users/s
+into a step of docs/PERFORMANCE.md "Audience Sync end to end"). Each recipient is triggered
+once, so at the end the step's Entered must equal the recipients accepted, and Users Synced
+must reach it: no entry lost.
 """
 
 from __future__ import annotations
 
 import http.client
 import json
-import socket
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from collections import defaultdict
 
-from bench._support import ROOT, free_port, seed_audience_sync, stop
+from bench.support import free_port, seed_audience_sync, start_gunicorn, stop
 from chaos.harness import Deployment
 from chaos.scenarios import Result, TimedOut, settled, stats, wait_for
 
@@ -74,26 +72,6 @@ class Client(threading.Thread):
                 self.accepted.append(body)
 
 
-def _start_web(d: Deployment, port: int, workers: int) -> subprocess.Popen:
-    env = {**d.env, "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "DJANGO_SECURE_SSL_REDIRECT": "0"}
-    log = open(d.root / "web.log", "ab")  # noqa: SIM115 - lives with the process
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "braze_sync.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--keep-alive", "30", "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    wait_for(lambda: _listening(port), seconds=30, every=0.1)
-    return process
-
-
-def _listening(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
 def _pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] if ordered else 0.0
@@ -118,7 +96,12 @@ def api_load(
             permissions=[ApiPermission.USERS_TRACK, ApiPermission.CANVAS_TRIGGER_SEND],
         )  # fmt: skip
         port = free_port()
-        web = _start_web(d, port, web_workers)
+        # Production settings, reached over plain http on 127.0.0.1: no TLS redirect.
+        web = start_gunicorn(
+            port, web_workers,
+            {**d.env, "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "DJANGO_SECURE_SSL_REDIRECT": "0"},
+            d.root / "web.log",
+        )  # fmt: skip
         d.start_workers()
         d.start_beat()
         until = time.monotonic() + seconds

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bench._support import seed_audience_sync, tiktok_connect
+from bench.support import seed_audience_sync, tiktok_connect
 from chaos.harness import Deployment
 
 # Where a scenario needs requests in flight when it strikes: smaller batches (more requests)
