@@ -8,8 +8,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from audience_sync.flush import audience_sync_flush
-from canvas.models import Canvas, MatchField
+from canvas.models import MatchField
 from partners.tiktok.client import TikTokRateLimitError
+from tests.factories import CanvasFactory
 from tests.fakes import FakeTikTokClient
 from tests.plugins.canvases import T0, enter
 
@@ -63,7 +64,7 @@ def test_the_last_tiktok_error_shows_on_the_step_at_once(
 
 
 def test_another_app_groups_canvas_answers_404(viewer_client, other_app_group):
-    theirs = Canvas.objects.create(app_group=other_app_group, name="Theirs")
+    theirs = CanvasFactory(app_group=other_app_group, name="Theirs")
 
     response = viewer_client.get(reverse("analytics:canvas-analytics", args=[theirs.pk]))
 

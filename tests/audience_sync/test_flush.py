@@ -1,5 +1,5 @@
 """Entering an Audience Sync step and flushing the queue, with a fake TikTok client (unit
-level). The same flows against the sandbox over HTTP are in test_audience_sync_sandbox.py."""
+level). The same flows against the sandbox over HTTP are in test_flush_sandbox.py."""
 
 from datetime import timedelta
 

@@ -9,10 +9,18 @@ from playwright.sync_api import expect
 
 from appgroups.models import ApiPermission, Role
 from audience_sync.flush import audience_sync_flush
-from canvas.models import AudienceSyncSettings, Canvas, MatchField, Step, StepType
+from canvas.models import MatchField, StepType
 from journeys.engine import journeys_advance
-from partners.models import AudienceStatus, TikTokAudience
-from tests.factories import AppGroupFactory, MembershipFactory, rest_api_key
+from partners.models import AudienceStatus
+from tests.factories import (
+    AppGroupFactory,
+    AudienceSyncSettingsFactory,
+    CanvasFactory,
+    MembershipFactory,
+    StepFactory,
+    TikTokAudienceFactory,
+    rest_api_key,
+)
 from tests.plugins.browser import sign_in
 from tests.tiktok import connect_through_oauth, point_at_sandbox
 
@@ -27,15 +35,12 @@ def test_metrics_chart_and_sync_log_move_as_users_are_synced(
     admin = MembershipFactory(app_group=group, role=Role.ADMIN, user__email="ana@acme.test")
     connection = connect_through_oauth(admin, tiktok_sandbox, tiktok_sandbox.advertiser_ids[:1])
     ad_account = connection.ad_accounts.get()
-    canvas = Canvas.objects.create(app_group=group, name="Cart abandoners")
-    step = Step.objects.create(canvas=canvas, step_type=StepType.AUDIENCE_SYNC, name="To TikTok")
-    draft = TikTokAudience.objects.create(
-        app_group=group, ad_account=ad_account, name="Abandoners", status=AudienceStatus.DRAFT
+    canvas = CanvasFactory(app_group=group, name="Cart abandoners")
+    draft = TikTokAudienceFactory(ad_account=ad_account, name="Abandoners", draft=True)
+    step = StepFactory(canvas=canvas, step_type=StepType.AUDIENCE_SYNC, name="To TikTok")
+    AudienceSyncSettingsFactory(
+        step=step, audience=draft, creates_audience=True, match_fields=[MatchField.EMAIL]
     )
-    AudienceSyncSettings.objects.create(
-        step=step, ad_account=ad_account, audience=draft, creates_audience=True,
-        match_fields=[MatchField.EMAIL],
-    )  # fmt: skip
     _, key = rest_api_key(
         app_group=group,
         permissions=[ApiPermission.USERS_TRACK, ApiPermission.CANVAS_TRIGGER_SEND],

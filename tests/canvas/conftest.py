@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from canvas.models import Canvas, StepType
-from partners.models import TikTokAdAccount, TikTokConnection
+from canvas.models import StepType
 from partners.tiktok.client import Audience, TikTokError
+from tests.factories import CanvasFactory, TikTokAdAccountFactory, TikTokConnectionFactory
 
 _ids = itertools.count(7250000000000000001)
 
@@ -72,25 +72,22 @@ ADVERTISER_ID = "7230000000000000101"
 @pytest.fixture
 def connection(app_group, admin):
     """A connected TikTok with one ad account (a made-up token: the fake client ignores it)."""
-    conn = TikTokConnection(app_group=app_group, connected_by=admin.user, tiktok_user_name="Ana")
-    conn.set_access_token("fake-token")
-    conn.save()
-    return conn
-
-
-@pytest.fixture
-def ad_account(connection):
-    return TikTokAdAccount.objects.create(
-        app_group=connection.app_group, connection=connection,
-        advertiser_id=ADVERTISER_ID, name="Northwind US",
+    return TikTokConnectionFactory(
+        app_group=app_group, connected_by=admin.user, tiktok_user_name="Ana",
+        access_token="fake-token",
     )  # fmt: skip
 
 
 @pytest.fixture
-def canvas(app_group, marketer):
-    return Canvas.objects.create(
-        app_group=app_group, name="Cart abandoners", created_by=marketer.user
+def ad_account(connection):
+    return TikTokAdAccountFactory(
+        connection=connection, advertiser_id=ADVERTISER_ID, name="Northwind US"
     )
+
+
+@pytest.fixture
+def canvas(app_group, marketer):
+    return CanvasFactory(app_group=app_group, name="Cart abandoners", created_by=marketer.user)
 
 
 __all__ = ["StepType"]

@@ -7,8 +7,9 @@ from django.urls import reverse
 
 from canvas import services
 from canvas.models import StepType
-from partners.models import AdAccountStatus, AudienceStatus, TikTokAdAccount, TikTokAudience
+from partners.models import AdAccountStatus, AudienceStatus, TikTokAudience
 from partners.tiktok.client import TikTokTransientError
+from tests.factories import TikTokAdAccountFactory
 
 from .conftest import ADVERTISER_ID
 
@@ -50,9 +51,9 @@ def test_without_a_tiktok_connection_the_partner_is_disabled_with_a_link(
 
 
 def test_only_connected_ad_accounts_are_offered(marketer_client, sync_step, ad_account, connection):
-    TikTokAdAccount.objects.create(
-        app_group=connection.app_group, connection=connection, advertiser_id="999",
-        name="Gone account", status=AdAccountStatus.DISCONNECTED,
+    TikTokAdAccountFactory(
+        connection=connection, advertiser_id="999", name="Gone account",
+        status=AdAccountStatus.DISCONNECTED,
     )  # fmt: skip
 
     page = marketer_client.get(editor_url(sync_step), **HTMX).content.decode()

@@ -1,5 +1,5 @@
-"""The flow partial other pages reuse (journeys' analytics page): `{% canvas_flow %}` draws the
-cards read-only and shows each step's numbers when given `step_metrics`."""
+"""The flow partial other pages reuse (analytics' Canvas analytics page): `{% canvas_flow %}`
+draws the cards read-only and shows each step's numbers when given `step_metrics`."""
 
 from types import SimpleNamespace
 

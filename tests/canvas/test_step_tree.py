@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from canvas import services
 from canvas.models import AudienceSyncSettings, Branch, Step, StepType
 from canvas.selectors import canvas_flow
+from tests.factories import CanvasFactory
 
 
 def add(actor, canvas, step_type, parent=None, branch=Branch.NEXT, name=""):
@@ -80,9 +81,7 @@ def test_steps_hang_only_on_the_branches_their_parent_has(marketer, canvas):
 
 
 def test_a_step_of_another_canvas_cannot_be_a_parent(marketer, canvas, app_group):
-    from canvas.models import Canvas
-
-    other = Canvas.objects.create(app_group=app_group, name="Other")
+    other = CanvasFactory(app_group=app_group, name="Other")
     foreign = add(marketer, other, StepType.DELAY)
 
     with pytest.raises(ValidationError, match="no longer exists"):

@@ -8,7 +8,7 @@ from appgroups.models import Role
 from canvas import services
 from canvas.models import Canvas, CanvasState, EntryType, Step, StepType
 from partners.models import ConnectionStatus
-from tests.factories import MembershipFactory
+from tests.factories import CanvasFactory, MembershipFactory
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 
@@ -20,9 +20,9 @@ def url(name, *args):
 def test_the_list_shows_this_app_groups_canvases_with_their_columns(
     marketer_client, canvas, other_app_group
 ):
-    Canvas.objects.create(app_group=other_app_group, name="Globex secret")
+    CanvasFactory(app_group=other_app_group, name="Globex secret")
     Canvas.objects.filter(pk=canvas.pk).update(total_entries=1234, state=CanvasState.ACTIVE)
-    Canvas.objects.create(app_group=canvas.app_group, name="Old one", state=CanvasState.ARCHIVED)
+    CanvasFactory(app_group=canvas.app_group, name="Old one", state=CanvasState.ARCHIVED)
 
     page = marketer_client.get(url("list")).content.decode()
 
@@ -116,7 +116,7 @@ def test_a_viewer_cannot_use_the_audience_sync_editor(viewer_client, marketer, c
 def test_another_app_groups_canvas_and_steps_answer_404(
     marketer_client, marketer, canvas, other_app_group
 ):
-    foreign = Canvas.objects.create(app_group=other_app_group, name="Globex")
+    foreign = CanvasFactory(app_group=other_app_group, name="Globex")
     outsider = MembershipFactory(app_group=other_app_group, role=Role.ADMIN)
     foreign_step = services.step_add(
         actor=outsider, canvas=foreign, step_type=StepType.AUDIENCE_SYNC
@@ -325,9 +325,7 @@ def test_an_active_canvas_using_tiktok_shows_the_invalid_token_banner(
         page = marketer_client.get(url(tab, canvas.pk)).content.decode()
         assert "TikTok: Invalid Token." in page and "The access token has been revoked." in page
     # A draft, or an active Canvas without TikTok, does not cry wolf.
-    other = Canvas.objects.create(
-        app_group=canvas.app_group, name="No TikTok", state=CanvasState.ACTIVE
-    )
+    other = CanvasFactory(app_group=canvas.app_group, name="No TikTok", state=CanvasState.ACTIVE)
     assert (
         "TikTok: Invalid Token" not in marketer_client.get(url("build", other.pk)).content.decode()
     )

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from appgroups.models import Role
-from canvas.models import Canvas, Step, StepType
-from tests.factories import AppGroupFactory, MembershipFactory, profile_track
+from canvas.models import Canvas, StepType
+from tests.factories import AppGroupFactory, MembershipFactory, StepFactory, profile_track
 from tests.plugins.browser import sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -43,7 +43,7 @@ def test_script_in_names_never_runs(live_server, page):
     page.wait_for_url("**/entry/")
     canvas = Canvas.objects.get()
     assert canvas.name == PAYLOAD[:200]
-    delay = Step.objects.create(
+    delay = StepFactory(
         canvas=canvas, step_type=StepType.DELAY, name=PAYLOAD[:200], config={"seconds": 60}
     )
     canvas.audience_filters = [

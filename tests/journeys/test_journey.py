@@ -7,10 +7,11 @@ import pytest
 from django.utils import timezone
 
 from analytics.models import StepStats
-from canvas.models import Branch, Canvas, CanvasState, EntryType, StepType
+from canvas.models import Branch, CanvasState, EntryType, StepType
 from journeys.engine import journeys_advance
 from journeys.entries import canvas_entries_create_for, scheduled_entries_run
 from journeys.models import Entry, MessageSend
+from tests.factories import CanvasFactory
 from tests.plugins.canvases import add_step
 
 pytestmark = pytest.mark.django_db
@@ -272,9 +273,7 @@ def test_a_broken_step_does_not_stop_the_other_canvases(active_canvas, make_prof
     from journeys import engine
 
     broken = add_step(active_canvas, StepType.MESSAGE, name="broken")
-    other = Canvas.objects.create(
-        app_group=active_canvas.app_group, name="Other", state=CanvasState.ACTIVE
-    )
+    other = CanvasFactory(app_group=active_canvas.app_group, name="Other", state=CanvasState.ACTIVE)
     fine = add_step(other, StepType.MESSAGE, name="fine")
     profile = make_profiles({"external_id": "x"})["x"]
     for canvas in (active_canvas, other):

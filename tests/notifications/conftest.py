@@ -6,10 +6,10 @@ import pytest
 
 from appgroups.models import Role
 from notifications.models import Notification
-from partners.models import ConnectionStatus, TikTokAdAccount, TikTokConnection
+from partners.models import TikTokConnection
 from partners.tiktok.access import tiktok_connection_mark_invalid
 from partners.tiktok.client import Advertiser, TikTokAdAccountAccessError, TikTokAuthError
-from tests.factories import MembershipFactory
+from tests.factories import MembershipFactory, TikTokAdAccountFactory, TikTokConnectionFactory
 
 TOKEN = "unit-test-token"
 
@@ -21,15 +21,10 @@ def connector(app_group):
 
 
 def connection_for(app_group, user, advertiser_id="7001") -> TikTokConnection:
-    connection = TikTokConnection(
-        app_group=app_group, status=ConnectionStatus.CONNECTED, connected_by=user
+    connection = TikTokConnectionFactory(app_group=app_group, connected_by=user, access_token=TOKEN)
+    TikTokAdAccountFactory(
+        connection=connection, advertiser_id=advertiser_id, name="Acme US", connected_by=user
     )
-    connection.set_access_token(TOKEN)
-    connection.save()
-    TikTokAdAccount.objects.create(
-        app_group=app_group, connection=connection, advertiser_id=advertiser_id,
-        name="Acme US", connected_by=user,
-    )  # fmt: skip
     return connection
 
 

@@ -1,4 +1,4 @@
-"""Who is told (BRAZE_PRODUCT.md §1.6): integration problems go to the user who connected
+"""Who is told (docs/ARCHITECTURE.md B2): integration problems go to the user who connected
 TikTok, step problems to the Canvas's creator, and to the app group's Admins when that user is
 gone."""
 

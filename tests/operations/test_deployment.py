@@ -31,11 +31,15 @@ from django.conf import settings as django_settings
 from analytics.models import AudienceSyncBatch, BatchOutcome, StepStats
 from appgroups.models import ApiPermission
 from audience_sync.models import AudienceSyncItem
-from canvas.models import AudienceSyncSettings, Canvas, CanvasState, MatchField, StepType
+from canvas.models import CanvasState, MatchField, StepType
 from journeys.models import Entry
 from partners import crypto
-from partners.models import AudienceStatus, TikTokAudience
-from tests.factories import rest_api_key
+from tests.factories import (
+    AudienceSyncSettingsFactory,
+    CanvasFactory,
+    TikTokAudienceFactory,
+    rest_api_key,
+)
 from tests.plugins.canvases import add_step, members
 from tests.plugins.celery_worker import _purge, child_environment
 from tests.plugins.tiktok_sandbox import free_port
@@ -198,15 +202,12 @@ def test_many_processes_and_two_beats_sync_every_user_exactly_once(
     audience_id = tiktok_sandbox.create_audience(
         connection.access_token, ad_account.advertiser_id, "Deployed"
     )
-    audience = TikTokAudience.objects.create(
-        app_group=admin.app_group, ad_account=ad_account, name="Deployed",
-        tiktok_audience_id=audience_id, status=AudienceStatus.CREATED,
-    )  # fmt: skip
-    canvas = Canvas.objects.create(app_group=admin.app_group, name="Ops", state=CanvasState.ACTIVE)
-    step = add_step(canvas, StepType.AUDIENCE_SYNC, name="To TikTok")
-    AudienceSyncSettings.objects.create(
-        step=step, ad_account=ad_account, audience=audience, match_fields=[MatchField.EMAIL]
+    audience = TikTokAudienceFactory(
+        ad_account=ad_account, name="Deployed", tiktok_audience_id=audience_id
     )
+    canvas = CanvasFactory(app_group=admin.app_group, name="Ops", state=CanvasState.ACTIVE)
+    step = add_step(canvas, StepType.AUDIENCE_SYNC, name="To TikTok")
+    AudienceSyncSettingsFactory(step=step, audience=audience, match_fields=[MatchField.EMAIL])
     _, api_key = rest_api_key(
         app_group=admin.app_group, permissions=[ApiPermission.CANVAS_TRIGGER_SEND]
     )

@@ -6,6 +6,7 @@ from django.db import connection as db
 
 from partners import crypto
 from partners.models import TikTokConnection
+from tests.factories import TikTokConnectionFactory
 
 
 @pytest.fixture
@@ -20,9 +21,7 @@ def keys(settings):
 
 def test_the_database_holds_no_plaintext_token(app_group, keys):
     keys(Fernet.generate_key().decode())
-    connection = TikTokConnection(app_group=app_group)
-    connection.set_access_token("act.plaintext-token-value")
-    connection.save()
+    TikTokConnectionFactory(app_group=app_group, access_token="act.plaintext-token-value")
 
     with db.cursor() as cursor:
         cursor.execute("SELECT * FROM partners_tiktokconnection")
@@ -53,9 +52,7 @@ def test_rotate_command_reencrypts_every_token(app_group, keys):
 
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     keys(old)
-    connection = TikTokConnection(app_group=app_group)
-    connection.set_access_token("token-1")
-    connection.save()
+    TikTokConnectionFactory(app_group=app_group, access_token="token-1")
 
     keys(new, old)
     out = StringIO()
@@ -70,9 +67,7 @@ def test_rotate_command_changes_nothing_when_a_token_opens_with_no_key(app_group
     from django.core.management import CommandError, call_command
 
     keys(Fernet.generate_key().decode())
-    connection = TikTokConnection(app_group=app_group)
-    connection.set_access_token("token-1")
-    connection.save()
+    TikTokConnectionFactory(app_group=app_group, access_token="token-1")
     before = TikTokConnection.objects.get().access_token_ciphertext
 
     keys(Fernet.generate_key().decode())

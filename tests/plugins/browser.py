@@ -1,4 +1,4 @@
-"""Playwright + Chromium fixtures for browser tests (DESIGN.md §5).
+"""Playwright + Chromium fixtures for browser tests (docs/ARCHITECTURE.md D15).
 
 Debian's /usr/bin/chromium is used because `playwright install` cannot download here; the flags
 keep a root, offline Chromium from trying to reach the network.

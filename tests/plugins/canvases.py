@@ -1,28 +1,22 @@
-"""Canvases, steps, profiles and TikTok connections for engine tests, written through the
-product's own paths. A pytest plugin (tests/conftest.py), so every test folder has them."""
+"""Canvases, steps, profiles and TikTok connections for engine tests: canvases, steps and
+TikTok rows from tests/factories.py, profiles written through the product's own paths. A pytest
+plugin (tests/conftest.py), so every test folder has them."""
 
 from __future__ import annotations
 
 import pytest
 from django.utils import timezone
 
-from canvas.models import (
-    AudienceSyncSettings,
-    Branch,
-    Canvas,
-    CanvasState,
-    Step,
-    StepType,
-    SyncAction,
-)
+from canvas.models import Branch, CanvasState, Step, StepType, SyncAction
 from journeys.engine import journeys_advance
 from journeys.entries import canvas_entries_create_for
-from partners.models import (
-    AudienceStatus,
-    ConnectionStatus,
-    TikTokAdAccount,
-    TikTokAudience,
-    TikTokConnection,
+from tests.factories import (
+    AudienceSyncSettingsFactory,
+    CanvasFactory,
+    StepFactory,
+    TikTokAdAccountFactory,
+    TikTokAudienceFactory,
+    TikTokConnectionFactory,
 )
 from tests.tiktok import connect_through_oauth, point_at_sandbox
 from users import identifiers
@@ -53,11 +47,11 @@ def make_profiles(app_group):
 
 @pytest.fixture
 def active_canvas(app_group):
-    return Canvas.objects.create(app_group=app_group, name="Journey", state=CanvasState.ACTIVE)
+    return CanvasFactory(app_group=app_group, name="Journey", state=CanvasState.ACTIVE)
 
 
 def add_step(canvas, step_type, *, parent=None, branch=Branch.NEXT, name="", **config) -> Step:
-    return Step.objects.create(
+    return StepFactory(
         canvas=canvas, step_type=step_type, parent=parent, branch=branch, name=name,
         config=config,
     )  # fmt: skip
@@ -71,16 +65,11 @@ def step():
 @pytest.fixture
 def tiktok(app_group):
     """A connected TikTok account with one ad account and one audience on TikTok."""
-    connection = TikTokConnection(app_group=app_group, status=ConnectionStatus.CONNECTED)
-    connection.set_access_token("unit-test-token")
-    connection.save()
-    ad_account = TikTokAdAccount.objects.create(
-        app_group=app_group, connection=connection, advertiser_id="7001", name="Acme US"
+    connection = TikTokConnectionFactory(app_group=app_group, access_token="unit-test-token")
+    ad_account = TikTokAdAccountFactory(connection=connection, advertiser_id="7001", name="Acme US")
+    audience = TikTokAudienceFactory(
+        ad_account=ad_account, name="Buyers", tiktok_audience_id="9001"
     )
-    audience = TikTokAudience.objects.create(
-        app_group=app_group, ad_account=ad_account, name="Buyers",
-        tiktok_audience_id="9001", status=AudienceStatus.CREATED,
-    )  # fmt: skip
     return connection, ad_account, audience
 
 
@@ -88,10 +77,9 @@ def tiktok(app_group):
 def sync_step(active_canvas, tiktok):
     def make(fields, action=SyncAction.ADD):
         step = add_step(active_canvas, "audience_sync", name="To TikTok")
-        AudienceSyncSettings.objects.create(
-            step=step, ad_account=tiktok[1], audience=tiktok[2], action=action,
-            match_fields=fields,
-        )  # fmt: skip
+        AudienceSyncSettingsFactory(
+            step=step, audience=tiktok[2], action=action, match_fields=fields
+        )
         return step
 
     return make
@@ -115,10 +103,9 @@ def sandbox_tiktok(settings, tiktok_sandbox, admin):
     audience_id = tiktok_sandbox.create_audience(
         connection.access_token, ad_account.advertiser_id, "Buyers"
     )
-    audience = TikTokAudience.objects.create(
-        app_group=admin.app_group, ad_account=ad_account, name="Buyers",
-        tiktok_audience_id=audience_id, status=AudienceStatus.CREATED,
-    )  # fmt: skip
+    audience = TikTokAudienceFactory(
+        ad_account=ad_account, name="Buyers", tiktok_audience_id=audience_id
+    )
     return connection, audience
 
 
@@ -126,10 +113,9 @@ def sandbox_tiktok(settings, tiktok_sandbox, admin):
 def sync_to_sandbox(active_canvas, sandbox_tiktok):
     def make(fields, action=SyncAction.ADD, parent=None):
         step = add_step(active_canvas, StepType.AUDIENCE_SYNC, parent=parent)
-        AudienceSyncSettings.objects.create(
-            step=step, ad_account=sandbox_tiktok[1].ad_account, audience=sandbox_tiktok[1], action=action,
-            match_fields=fields,
-        )  # fmt: skip
+        AudienceSyncSettingsFactory(
+            step=step, audience=sandbox_tiktok[1], action=action, match_fields=fields
+        )
         return step
 
     return make

@@ -1,7 +1,7 @@
 """Fixtures that start the TikTok sandbox (tiktok_sandbox/) as its own process on a free port.
 
 Integration tests talk to it over real HTTP, exactly as the product's TikTok client would talk
-to business-api.tiktok.com (DESIGN.md §5). Nothing here imports the sandbox's code.
+to business-api.tiktok.com (docs/ARCHITECTURE.md D15). Nothing here imports the sandbox's code.
 
 Fixtures
     tiktok_sandbox_server  (session) One `python -m tiktok_sandbox` subprocess for the session,

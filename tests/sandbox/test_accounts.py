@@ -1,4 +1,4 @@
-"""/advertiser/info/ and /user/info/ (TIKTOK_API.md §2.6, §2.7)."""
+"""/advertiser/info/ and /user/info/ (docs/TIKTOK_API.md §2.6, §2.7)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Audiences: /segment/audience/ and /dmp/custom_audience/list|get|delete/ (TIKTOK_API.md §5)."""
+"""Audiences: /segment/audience/ and /dmp/custom_audience/list|get|delete/
+(docs/TIKTOK_API.md §5)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""The QPS limit on /segment/mapping/, fault injection, and the request log (TIKTOK_API.md §4,
-§7 item 9)."""
+"""The QPS limit on /segment/mapping/, fault injection, and the request log (docs/TIKTOK_API.md
+§4; docs/SANDBOX.md "Limits", "Fault injection")."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""/segment/mapping/: validation exactly as TIKTOK_API.md §7 item 7, all-or-nothing, and
-membership kept per id type."""
+"""/segment/mapping/: validation exactly as docs/SANDBOX.md "/segment/mapping/ validation",
+all-or-nothing, and membership kept per id type."""
 
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def test_add_stores_each_id_under_its_type(tiktok_sandbox, token, advertiser_id,
 def test_a_misaligned_row_is_visible_under_the_wrong_type(
     tiktok_sandbox, token, advertiser_id, audience_id
 ):
-    # The bug Rudder shipped (§10): an email hash sent in the phone column.
+    # The bug Rudder shipped (docs/TIKTOK_API.md §5.2): an email hash sent in the phone column.
     rows = [[{}, cell("a@x.io", audience_id)]]
     post(tiktok_sandbox, token, mapping_body(advertiser_id, rows))
 

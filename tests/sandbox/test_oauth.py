@@ -1,5 +1,5 @@
 """OAuth: the consent page's form posts, the auth_code exchange, revoke and the advertiser list
-(TIKTOK_API.md §2, §7 items 1-3)."""
+(docs/TIKTOK_API.md §2; docs/SANDBOX.md "The API", "The control API")."""
 
 from __future__ import annotations
 

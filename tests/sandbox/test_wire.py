@@ -1,4 +1,5 @@
-"""The wire conventions every endpoint shares (TIKTOK_API.md §1, §3.1, §7 items 4-5)."""
+"""The wire conventions every endpoint shares (docs/TIKTOK_API.md §1, §3.1; docs/SANDBOX.md
+"The API")."""
 
 from __future__ import annotations
 

@@ -18,10 +18,18 @@ from django.utils import timezone
 from appgroups.models import AppGroup, Membership, RestApiKey, Role
 from canvas.models import AudienceSyncSettings, Canvas, Step, StepType, SyncAction
 from notifications.models import Notification
-from partners.models import AudienceStatus, TikTokAdAccount, TikTokAudience
+from partners.models import TikTokAdAccount, TikTokAudience
 from partners.tiktok.access import tiktok_connection_mark_invalid
 from partners.tiktok.client import TikTokAdAccountAccessError
-from tests.factories import MembershipFactory, profile_track, rest_api_key
+from tests.factories import (
+    AudienceSyncSettingsFactory,
+    CanvasFactory,
+    MembershipFactory,
+    StepFactory,
+    TikTokAudienceFactory,
+    profile_track,
+    rest_api_key,
+)
 from tests.tiktok import connect_through_oauth, point_at_sandbox
 from users.models import Profile, UserImport
 
@@ -63,10 +71,10 @@ class World:
 
 
 def _canvas_with_steps(app_group, user, name):
-    canvas = Canvas.objects.create(app_group=app_group, name=name, created_by=user)
-    sync = Step.objects.create(canvas=canvas, step_type=StepType.AUDIENCE_SYNC, name="To TikTok")
-    AudienceSyncSettings.objects.create(step=sync)  # as services.step_add does
-    delay = Step.objects.create(
+    canvas = CanvasFactory(app_group=app_group, name=name, created_by=user)
+    sync = StepFactory(canvas=canvas, step_type=StepType.AUDIENCE_SYNC, name="To TikTok")
+    AudienceSyncSettingsFactory(step=sync)  # as services.step_add does
+    delay = StepFactory(
         canvas=canvas, step_type=StepType.DELAY, name="Wait", parent=sync, config={"seconds": 60}
     )
     return canvas, sync, delay
@@ -79,10 +87,9 @@ def world(settings, tiktok_sandbox, app_group, admin, marketer, viewer, other_ap
     ids = tiktok_sandbox.advertiser_ids
     connection = connect_through_oauth(admin, tiktok_sandbox, ids[:2])
     first, second = connection.ad_accounts.order_by("advertiser_id")
-    audience = TikTokAudience.objects.create(
-        app_group=acme, ad_account=first, name=ACME_AUDIENCE, status=AudienceStatus.DRAFT,
-        created_by=admin.user,
-    )  # fmt: skip
+    audience = TikTokAudienceFactory(
+        ad_account=first, name=ACME_AUDIENCE, draft=True, created_by=admin.user
+    )
     canvas, sync, delay = _canvas_with_steps(acme, admin.user, ACME_CANVAS)
     AudienceSyncSettings.objects.filter(step=sync).update(
         ad_account=first, audience=audience, action=SyncAction.ADD, match_fields=["email"],

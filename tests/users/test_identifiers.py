@@ -1,4 +1,4 @@
-"""The one normalizer (DESIGN.md §4.6): what TikTok receives for each raw value."""
+"""The one normalizer (docs/ARCHITECTURE.md D5): what TikTok receives for each raw value."""
 
 import hashlib
 
