@@ -19,7 +19,8 @@ class StepStats(models.Model):
     """Per-step counters, bumped once per batch in the transaction that does the work, so
     every user is counted exactly once and the analytics page reads one row per step.
 
-    Users Pending is derived: entered - not_synced - synced - errored (docs/ARCHITECTURE.md D11).
+    Users Pending is derived: entered - not_synced - synced - errored - deleted
+    (docs/ARCHITECTURE.md D11).
     """
 
     step = models.OneToOneField(Step, on_delete=models.CASCADE, related_name="stats")
@@ -30,6 +31,9 @@ class StepStats(models.Model):
     synced = models.BigIntegerField(default=0)
     not_synced = models.BigIntegerField(default=0)
     errored = models.BigIntegerField(default=0)
+    # Users deleted (/users/delete) while still queued: never sent, no longer pending, and
+    # counted in Entered only (docs/ARCHITECTURE.md D16).
+    deleted = models.BigIntegerField(default=0)
     # Decision Split branches and Message sends
     yes = models.BigIntegerField(default=0)
     no = models.BigIntegerField(default=0)
@@ -49,7 +53,7 @@ class StepStats(models.Model):
 
     @property
     def pending(self) -> int:
-        return max(self.entered - self.not_synced - self.synced - self.errored, 0)
+        return max(self.entered - self.not_synced - self.synced - self.errored - self.deleted, 0)
 
 
 class Period(models.TextChoices):

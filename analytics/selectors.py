@@ -24,6 +24,7 @@ class StepMetrics:
     synced: int = 0
     not_synced: int = 0
     errored: int = 0
+    deleted: int = 0
     yes: int = 0
     no: int = 0
     sends: int = 0
@@ -35,7 +36,7 @@ class StepMetrics:
 
     @property
     def pending(self) -> int:
-        return max(self.entered - self.not_synced - self.synced - self.errored, 0)
+        return max(self.entered - self.not_synced - self.synced - self.errored - self.deleted, 0)
 
 
 def canvas_steps(*, canvas: Canvas) -> QuerySet[Step]:

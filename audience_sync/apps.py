@@ -7,3 +7,15 @@ class AudienceSyncConfig(AppConfig):
 
     name = "audience_sync"
     verbose_name = "Audience Sync"
+
+    def ready(self):
+        from audience_sync.erasure import audience_sync_profiles_forget
+        from users.signals import profiles_deleting
+
+        def on_profiles_deleting(sender, app_group_id, profile_ids, **kwargs):
+            audience_sync_profiles_forget(app_group_id=app_group_id, profile_ids=profile_ids)
+
+        # A deleted user is never sent again, and leaves TikTok's audiences (D16).
+        profiles_deleting.connect(
+            on_profiles_deleting, weak=False, dispatch_uid="audience_sync.profiles_forget"
+        )

@@ -58,10 +58,10 @@ class SyncPlan:
         selected = [self._hash(f) if f in self.fields else "NULL" for f in MATCH_COLUMNS]
         # enqueued_at is when the user reached the step, so latency to TikTok counts from there.
         sql = (
-            f"INSERT INTO {table(AudienceSyncItem)} (step_id, audience_id, connection_id, action, "
-            f"schema, {', '.join(MATCH_COLUMNS[f][0] for f in MATCH_COLUMNS)}, enqueued_at, "
-            "next_attempt_at, deadline_at, attempts, last_error_message) "
-            f"SELECT %s, %s, %s, %s, %s, {', '.join(selected)}, e.due_at, %s, %s, 0, '' "
+            f"INSERT INTO {table(AudienceSyncItem)} (step_id, profile_id, audience_id, "
+            f"connection_id, action, schema, {', '.join(MATCH_COLUMNS[f][0] for f in MATCH_COLUMNS)}, "
+            "enqueued_at, next_attempt_at, deadline_at, attempts, last_error_message) "
+            f"SELECT %s, e.profile_id, %s, %s, %s, %s, {', '.join(selected)}, e.due_at, %s, %s, 0, '' "
             f"{source} AND ({self.any_present()})"
         )
         params = [

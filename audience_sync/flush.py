@@ -37,7 +37,13 @@ from django.utils import timezone
 
 from analytics.models import AudienceSyncBatch, BatchOutcome, StepStats
 from analytics.services import step_error_record, step_stats_bump
+from audience_sync.erasure import (
+    audience_members_record,
+    erasure_lock_shared,
+    removals_queue,
+)
 from audience_sync.models import AudienceSyncItem
+from canvas.models import SyncAction
 from core import rawsql
 from core.rawsql import fetchall, new_claim_token, skip_locked, table
 from notifications.models import ProblemKind
@@ -80,7 +86,8 @@ class QueuedUser(NamedTuple):
     """One claimed queue row, as the claim statement returns it (columns in this order)."""
 
     id: int
-    step_id: int
+    step_id: int | None  # None: a removal queued because the user was deleted
+    profile_id: int | None  # None: that removal (the profile is gone)
     email_sha256: str | None
     phone_sha256: str | None
     idfa_sha256: str | None
@@ -100,9 +107,9 @@ class QueuedUser(NamedTuple):
 # SQLite reads the times as they are stored. PostgreSQL returns them as epoch seconds: turning
 # 10,000 timestamps into datetimes was a third of a batch's claim time
 # (bench/sync_throughput.py --workers 0).
-SQLITE_CLAIM_COLUMNS = (*QueuedUser._fields[:7], "enqueued_at")
+SQLITE_CLAIM_COLUMNS = (*QueuedUser._fields[:8], "enqueued_at")
 POSTGRES_CLAIM_COLUMNS = (
-    *QueuedUser._fields[:7], "extract(epoch FROM enqueued_at)",
+    *QueuedUser._fields[:8], "extract(epoch FROM enqueued_at)",
     "extract(epoch FROM first_attempt_at)", "extract(epoch FROM deadline_at)",
 )  # fmt: skip
 
@@ -271,6 +278,8 @@ def _flush_batch_postgres(group, audience, now, client, limiter, report) -> int:
     if not limiter.acquire(timeout=LIMITER_TIMEOUT_SECONDS):
         raise _LimiterBusy
     with transaction.atomic():
+        # Deleting users of this app group waits for this transaction (audience_sync/erasure.py).
+        erasure_lock_shared(audience.app_group_id)
         rows = _claim_postgres(group, now or timezone.now(), settings.TIKTOK_MAX_USERS_PER_REQUEST)
         if not rows:
             return 0
@@ -298,6 +307,7 @@ def _put_back_postgres(rows, group, audience, error, now) -> None:
             AudienceSyncItem(
                 id=row.id,
                 step_id=row.step_id,
+                profile_id=row.profile_id,
                 audience_id=group.audience_id,
                 connection_id=audience.ad_account.connection_id,
                 action=group.action,
@@ -350,9 +360,17 @@ def _flush_batch_sqlite(group, audience, now, client, limiter, report) -> int:
     error = _send(rows, group, audience, client, report)
     finished_at = now or timezone.now()
     with transaction.atomic():
+        # Users deleted while the request was out took their rows with them (one writer at a
+        # time on SQLite: the deletion ran between the claim and now).
+        present = set(AudienceSyncItem.objects.filter(claim=token).values_list("id", flat=True))
         if error is None:
             AudienceSyncItem.objects.filter(claim=token).delete()
-            _record_success(rows, audience, group, now)
+            _record_success([row for row in rows if row.id in present], audience, group, now)
+            if group.action == SyncAction.ADD:
+                # They reached TikTok after their deletion: take them back at once.
+                removals_queue(
+                    [row for row in rows if row.id not in present], audience, group.schema, now
+                )
         else:
             for attempts in {row.attempts for row in rows}:
                 AudienceSyncItem.objects.filter(claim=token, attempts=attempts).update(
@@ -449,7 +467,8 @@ def _log_batch(audience, group, rows, outcome, started, error, request_id="") ->
 
 
 def _record_success(rows, audience, group, now) -> None:
-    per_step = Counter(row.step_id for row in rows)
+    audience_members_record(rows, audience_id=audience.pk, action=group.action, schema=group.schema)
+    per_step = Counter(row.step_id for row in rows if row.step_id is not None)
     at = now or timezone.now()
     for step_id, count in per_step.items():
         step_stats_bump(step_id, synced=count, at=at)
@@ -460,7 +479,7 @@ def _record_success(rows, audience, group, now) -> None:
 
 
 def _record_failure(rows, audience, group, error, now) -> None:
-    step_ids = {row.step_id for row in rows}
+    step_ids = {row.step_id for row in rows if row.step_id is not None}
     step_error_record(step_ids, code=error.code, message=error.message, at=now)
     if isinstance(error, TikTokNotFoundError):
         step_problems_open(
@@ -482,7 +501,8 @@ def audience_sync_deadlines_expire(*, now: datetime) -> int:
                 "RETURNING step_id, last_error_code, last_error_message",
                 [now, now] if sqlite else [now],
             )
-            per_step = Counter(step_id for step_id, _, _ in rows)
+            # A removal queued by a deletion (no step) errors out without counting anywhere.
+            per_step = Counter(step_id for step_id, _, _ in rows if step_id is not None)
             last_error = {step_id: (code, message) for step_id, code, message in rows}
             for step_id, count in per_step.items():
                 step_stats_bump(step_id, errored=count, at=now)

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from canvas.models import Step, SyncAction
 from partners.models import TikTokAudience, TikTokConnection
+from users.models import Profile
 
 
 class AudienceSyncItem(models.Model):
@@ -23,9 +24,17 @@ class AudienceSyncItem(models.Model):
     request's id_schema; a NULL hash is sent as {} in its cell.
     """
 
+    # NULL for a removal queued because the user was deleted (profiles_delete): no step counts it.
     step = models.ForeignKey(
-        Step, on_delete=models.CASCADE, related_name="+", db_index=False, db_constraint=False
-    )
+        Step, null=True, blank=True, on_delete=models.CASCADE, related_name="+", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
+    # The user, so that deleting them takes their waiting rows with them; NULL for a removal
+    # queued by that deletion (it names no profile: the profile is gone).
+    profile = models.ForeignKey(
+        Profile, null=True, blank=True, on_delete=models.DO_NOTHING, related_name="+",
+        db_index=False, db_constraint=False,
+    )  # fmt: skip
     audience = models.ForeignKey(
         TikTokAudience, on_delete=models.CASCADE, related_name="+", db_index=False,
         db_constraint=False,
@@ -71,7 +80,44 @@ class AudienceSyncItem(models.Model):
                 condition=models.Q(claim__isnull=False),
                 name="sync_item_claim_idx",
             ),
+            models.Index(
+                fields=["profile"],
+                condition=models.Q(profile__isnull=False),
+                name="sync_item_profile_idx",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"Sync of step {self.step_id} to audience {self.audience_id} ({self.action})"
+
+
+class AudienceMember(models.Model):
+    """A user this product added to a TikTok audience and has not removed since, with the cells
+    it sent: what deleting the user must take back from TikTok (docs/ARCHITECTURE.md D16).
+
+    Written by the flush when an add succeeds, deleted when a remove succeeds or when the user
+    is deleted (their removal is then queued). Nothing else is kept per synced user.
+    """
+
+    # The unique constraint's index (profile first) also finds a profile's rows.
+    profile = models.ForeignKey(
+        Profile, on_delete=models.DO_NOTHING, related_name="+", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
+    audience = models.ForeignKey(
+        TikTokAudience, on_delete=models.CASCADE, related_name="+", db_index=False,
+        db_constraint=False,
+    )  # fmt: skip
+    schema = models.SmallIntegerField()
+    email_sha256 = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    phone_sha256 = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    idfa_sha256 = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+    gaid_sha256 = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["profile", "audience"], name="audience_member_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"Profile {self.profile_id} in audience {self.audience_id}"

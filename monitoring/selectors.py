@@ -1,7 +1,8 @@
 """Reads for the status page and /metrics. Every figure comes from counters, small tables or
 bounded index lookups, so the page stays fast with millions of queued users:
 
-* pending: the per-step counters (entered − not synced − synced − errored, docs/ARCHITECTURE.md D11);
+* pending: the per-step counters (entered − not synced − synced − errored − deleted,
+  docs/ARCHITECTURE.md D11);
 * oldest pending: the first row of the deadline index (deadlines are set when users are
   queued, so the earliest deadline is the earliest queued user);
 * due now: counted up to DUE_COUNT_CAP through the due index;
@@ -98,7 +99,7 @@ def _pending(audience_filter: Q) -> dict[int | None, int]:
         .values(ad_account_id=F("step__audience_sync__audience__ad_account_id"))
         .annotate(
             entered=Sum("entered"),
-            done=Sum(F("not_synced") + F("synced") + F("errored")),
+            done=Sum(F("not_synced") + F("synced") + F("errored") + F("deleted")),
         )
         .order_by()
     )

@@ -38,7 +38,6 @@ from partners.tiktok.client import (
 logger = logging.getLogger(__name__)
 
 
-
 class OAuthStateError(PermissionDenied):
     """The `state` is unknown, already used, expired, or belongs to someone else."""
 

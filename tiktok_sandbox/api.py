@@ -69,6 +69,8 @@ class Call:
     token: Token | None = None
     rows: int = 0
     ids: int = 0
+    # /segment/mapping/'s action ("add", "delete"), for the request log.
+    action: str | None = None
     extra: dict = field(default_factory=dict)
 
     def json_body(self) -> dict:
@@ -310,6 +312,7 @@ def segment_mapping(call: Call) -> dict:
     # Reference: bububa/tiktok-business model/dmp/segment_mapping.go (docs/TIKTOK_API.md §5.2; docs/SANDBOX.md)
     sandbox = call.sandbox
     parsed = parse_mapping(call.body, sandbox.settings.max_rows_per_request)
+    call.action = parsed.action
     batch = parsed.resolve(lambda advertiser_ids: _check_mapping_advertisers(call, advertiser_ids))
     call.rows = batch.rows
     _check_mapping_audiences(call, batch)
@@ -659,6 +662,7 @@ def _log(
             bytes_in=len(call.body),
             rows=call.rows,
             ids=call.ids,
+            action=call.action,
             latency_ms=round((time.perf_counter() - started) * 1000, 2),
             fault=fault,
         ),

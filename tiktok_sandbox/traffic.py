@@ -31,6 +31,7 @@ class LogEntry:
     ids: int
     latency_ms: float
     fault: str | None
+    action: str | None = None  # /segment/mapping/'s action
 
     def to_dict(self) -> dict:
         return asdict(self)

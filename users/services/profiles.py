@@ -31,6 +31,7 @@ from users.profile_fields import (
     email_columns,
     phone_columns,
 )
+from users.signals import profiles_deleting
 from users.tracking import ActivityWrite, Ident, ProfileWrite, TrackBatch, object_error
 
 logger = logging.getLogger(__name__)
@@ -502,11 +503,17 @@ def _apply_custom(current: dict, operations: list[tuple[str, str, Any]]) -> dict
 
 
 def profiles_delete(*, app_group: AppGroup, profile_ids: list[int]) -> int:
-    """Delete profiles (and their devices and activity) of `app_group`; returns how many."""
+    """Delete profiles (and their devices and activity) of `app_group`; returns how many.
+
+    In the same transaction, `profiles_deleting` lets other apps forget them: their queued
+    Audience Sync rows go, and their removal from TikTok's audiences is queued."""
     if not profile_ids:
         return 0
     with transaction.atomic():
         queryset = Profile.objects.filter(app_group=app_group, id__in=profile_ids)
-        deleted = queryset.count()
-        queryset.delete()
-    return deleted
+        ids = list(queryset.order_by("id").values_list("id", flat=True))
+        if not ids:
+            return 0
+        profiles_deleting.send(sender=Profile, app_group_id=app_group.pk, profile_ids=ids)
+        Profile.objects.filter(id__in=ids).delete()
+    return len(ids)

@@ -1,0 +1,154 @@
+"""A deleted user leaves TikTok too (docs/ARCHITECTURE.md D16).
+
+Braze stops syncing a deleted user; we also take them back. Data-protection law asks a
+controller to pass an erasure on to whoever it shared the data with, and TikTok's audiences hold
+the user's hashes. So:
+
+* while a user is in an audience, `AudienceMember` keeps the cells this product added (written
+  by the flush when an add succeeds, dropped when a remove succeeds);
+* deleting the user (users.services.profiles.profiles_delete, which sends `profiles_deleting`)
+  drops their queued rows in the same transaction, and turns each of their memberships into a
+  removal row: `action = remove`, no step, no profile, due at once. The next flush sends them as
+  `/segment/mapping/` deletes; once sent, nothing of the user's identifiers is left here.
+
+A flush that is sending a deleted user's rows must not race the deletion. On PostgreSQL the
+flush holds a shared advisory lock of the app group for its claim's transaction, and the
+deletion takes it exclusively: it waits for requests in flight to be recorded (their
+memberships are then there to read) and no batch of the group is claimed meanwhile. On SQLite
+(one writer at a time) the flush finds at recording time which of its rows a deletion removed
+while the request was out, and queues their removal (`removals_queue`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.utils import timezone
+
+from analytics.services import step_stats_bump
+from audience_sync.models import AudienceMember, AudienceSyncItem
+from canvas.models import SyncAction
+from core import rawsql
+from partners.models import TikTokAdAccount, TikTokAudience
+
+# pg_advisory_xact_lock's first key: what the lock is about (the second is the app group).
+ERASURE_LOCK_NAMESPACE = 0x5EA5E
+
+HASH_COLUMNS = ("email_sha256", "phone_sha256", "idfa_sha256", "gaid_sha256")
+
+
+def erasure_lock_shared(app_group_id: int) -> None:
+    """Taken by a flush in its claim's transaction: deletions of the group wait for it."""
+    if rawsql.is_postgres():
+        rawsql.execute(
+            "SELECT pg_advisory_xact_lock_shared(%s, %s)", [ERASURE_LOCK_NAMESPACE, app_group_id]
+        )
+
+
+def _erasure_lock(app_group_id: int) -> None:
+    if rawsql.is_postgres():
+        rawsql.execute(
+            "SELECT pg_advisory_xact_lock(%s, %s)", [ERASURE_LOCK_NAMESPACE, app_group_id]
+        )
+
+
+def audience_members_record(
+    rows: Sequence[Any], *, audience_id: int, action: str, schema: int
+) -> None:
+    """After a successful request: who is in the audience now. `rows` are the sent queue rows
+    (with `profile_id` and `hashes`); removals queued by a deletion name no profile."""
+    profile_ids = [row.profile_id for row in rows if row.profile_id is not None]
+    if not profile_ids:
+        return
+    if action == SyncAction.REMOVE:
+        AudienceMember.objects.filter(audience_id=audience_id, profile_id__in=profile_ids).delete()
+        return
+    table = AudienceMember._meta.db_table
+    columns = ("profile_id", "audience_id", "schema", *HASH_COLUMNS)
+    rawsql.insert(
+        table,
+        columns,
+        (
+            (row.profile_id, audience_id, schema, *row.hashes)
+            for row in rows
+            if row.profile_id is not None
+        ),
+        model=AudienceMember,
+        conflict=("profile_id", "audience_id"),
+        # The user was added again, perhaps with other fields: remember every cell still
+        # there to take back (a field the new row lacks keeps its earlier hash).
+        update={
+            "schema": f"{rawsql.quote(table)}.schema | EXCLUDED.schema",
+            **{
+                c: f"COALESCE(EXCLUDED.{rawsql.quote(c)}, {rawsql.quote(table)}.{rawsql.quote(c)})"
+                for c in HASH_COLUMNS
+            },
+        },
+    )
+
+
+def removals_queue(
+    rows: Iterable[Any], audience: TikTokAudience, schema: int, now: datetime | None
+) -> int:
+    """Queue the removal of cells that reached TikTok for users deleted meanwhile."""
+    now = now or timezone.now()
+    items = [
+        AudienceSyncItem(
+            step_id=None,
+            profile_id=None,
+            audience_id=audience.pk,
+            connection_id=audience.ad_account.connection_id,
+            action=SyncAction.REMOVE,
+            schema=schema,
+            **dict(zip(HASH_COLUMNS, row.hashes, strict=True)),
+            enqueued_at=now,
+            next_attempt_at=now,
+            deadline_at=now + timedelta(seconds=settings.AUDIENCE_SYNC_RETRY_WINDOW_SECONDS),
+        )
+        for row in rows
+    ]
+    AudienceSyncItem.objects.bulk_create(items)
+    return len(items)
+
+
+def audience_sync_profiles_forget(
+    *, app_group_id: int, profile_ids: Sequence[int], now: datetime | None = None
+) -> dict[str, int]:
+    """The Audience Sync side of deleting users, inside the deleting transaction: their
+    queued rows go (counted as deleted on their steps, so they leave Users Pending), and their
+    memberships become removal rows for the next flush."""
+    if not profile_ids:
+        return {"dropped": 0, "removals": 0}
+    now = now or timezone.now()
+    _erasure_lock(app_group_id)
+    ids = list(profile_ids)
+    queue = rawsql.table(AudienceSyncItem)
+    in_ids = ", ".join(["%s"] * len(ids))
+    dropped = rawsql.fetchall(
+        f"DELETE FROM {queue} WHERE profile_id IN ({in_ids}) RETURNING step_id", ids
+    )
+    for step_id, count in Counter(step_id for (step_id,) in dropped).items():
+        if step_id is not None:
+            step_stats_bump(step_id, deleted=count, at=now)
+    cells = ", ".join(f"m.{c}" for c in HASH_COLUMNS)
+    removals = rawsql.execute(
+        f"INSERT INTO {queue} (step_id, profile_id, audience_id, connection_id, action, schema, "
+        f"{', '.join(HASH_COLUMNS)}, enqueued_at, next_attempt_at, deadline_at, attempts, "
+        "last_error_message) "
+        f"SELECT NULL, NULL, m.audience_id, acc.connection_id, %s, m.schema, {cells}, "
+        "%s, %s, %s, 0, '' "
+        f"FROM {rawsql.table(AudienceMember)} m "
+        f"JOIN {rawsql.table(TikTokAudience)} a ON a.id = m.audience_id "
+        f"JOIN {rawsql.table(TikTokAdAccount)} acc ON acc.id = a.ad_account_id "
+        f"WHERE m.profile_id IN ({in_ids}) ORDER BY m.id",
+        [
+            SyncAction.REMOVE, now, now,
+            now + timedelta(seconds=settings.AUDIENCE_SYNC_RETRY_WINDOW_SECONDS), *ids,
+        ],
+    )  # fmt: skip
+    AudienceMember.objects.filter(profile_id__in=ids).delete()
+    return {"dropped": len(dropped), "removals": removals}

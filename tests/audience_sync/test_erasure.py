@@ -1,0 +1,185 @@
+"""A deleted user is never sent to TikTok afterwards, and leaves the audiences this product
+added them to (docs/ARCHITECTURE.md D16). Unit level with a fake client; the same through the
+sandbox over HTTP is in test_erasure_sandbox.py."""
+
+import threading
+
+import pytest
+from django.db import connection as db_connection
+
+from analytics.models import StepStats
+from audience_sync.flush import audience_sync_flush
+from audience_sync.models import AudienceMember, AudienceSyncItem
+from canvas.models import MatchField, SyncAction
+from tests.fakes import FakeTikTokClient
+from tests.plugins.canvases import T0, enter
+from users.identifiers import sha256_hex
+from users.models import Profile
+from users.services.profiles import profiles_delete
+
+EMAIL_A = sha256_hex("a@example.com")
+EMAIL_B = sha256_hex("b@example.com")
+PHONE_A = sha256_hex("+33612345678")
+
+
+def _delete(app_group, *profiles):
+    return profiles_delete(app_group=app_group, profile_ids=[p.pk for p in profiles])
+
+
+@pytest.mark.django_db
+def test_a_queued_user_deleted_is_never_sent_and_leaves_users_pending(
+    app_group, active_canvas, sync_step, make_profiles
+):
+    step = sync_step([MatchField.EMAIL])
+    profiles = make_profiles(
+        {"external_id": "a", "email": "a@example.com"},
+        {"external_id": "b", "email": "b@example.com"},
+    )
+    enter(active_canvas, profiles.values())
+    assert AudienceSyncItem.objects.count() == 2
+
+    assert _delete(app_group, profiles["a"]) == 1
+
+    # Gone with the profile, in the same transaction: nothing of a is left to send.
+    assert list(AudienceSyncItem.objects.values_list("email_sha256", flat=True)) == [EMAIL_B]
+    stats = StepStats.objects.get(step=step)
+    assert (stats.entered, stats.deleted, stats.synced, stats.errored, stats.pending) == (
+        2, 1, 0, 0, 1,
+    )  # fmt: skip
+    client = FakeTikTokClient()
+    audience_sync_flush(now=T0, client=client)
+    assert client.sent_rows == [[{"id": EMAIL_B, "audience_ids": ["9001"]}]]
+    stats.refresh_from_db()
+    assert (stats.synced, stats.deleted, stats.pending, stats.errored) == (1, 1, 0, 0)
+
+
+@pytest.mark.django_db
+def test_a_synced_user_deleted_is_removed_from_the_audience_in_the_next_flush(
+    app_group, active_canvas, sync_step, make_profiles
+):
+    sync_step([MatchField.EMAIL, MatchField.PHONE])
+    profiles = make_profiles(
+        {"external_id": "a", "email": "a@example.com", "phone": "+33612345678"},
+        {"external_id": "b", "email": "b@example.com"},
+    )
+    enter(active_canvas, profiles.values())
+    client = FakeTikTokClient()
+    audience_sync_flush(now=T0, client=client)
+    members = AudienceMember.objects.order_by("profile_id")
+    assert [(m.profile_id, m.email_sha256, m.phone_sha256) for m in members] == [
+        (profiles["a"].pk, EMAIL_A, PHONE_A),
+        (profiles["b"].pk, EMAIL_B, None),
+    ]
+
+    _delete(app_group, profiles["a"])
+
+    # Only what the removal needs is kept, and no longer under the profile.
+    assert not AudienceMember.objects.filter(profile_id=profiles["a"].pk).exists()
+    (removal,) = AudienceSyncItem.objects.all()
+    assert (removal.action, removal.step_id, removal.profile_id) == (SyncAction.REMOVE, None, None)
+    audience_sync_flush(client=client)  # due at once: the next flush, whenever it runs
+    last = client.calls[-1]
+    assert last["action"] == "delete"
+    assert last["id_schema"] == ["EMAIL_SHA256", "PHONE_SHA256"]
+    assert last["rows"] == [
+        [{"id": EMAIL_A, "audience_ids": ["9001"]}, {"id": PHONE_A, "audience_ids": ["9001"]}]
+    ]
+    # Sent: no trace of a's identifiers is left; b is still a member.
+    assert not AudienceSyncItem.objects.exists()
+    assert list(AudienceMember.objects.values_list("email_sha256", flat=True)) == [EMAIL_B]
+    # The removal counts on no step.
+    assert StepStats.objects.get().synced == 2
+
+
+@pytest.mark.django_db
+def test_a_user_removed_by_a_remove_step_is_not_removed_again_at_deletion(
+    app_group, active_canvas, sync_step, make_profiles
+):
+    add = sync_step([MatchField.EMAIL])
+    profiles = make_profiles({"external_id": "a", "email": "a@example.com"})
+    enter(active_canvas, profiles.values())
+    client = FakeTikTokClient()
+    audience_sync_flush(now=T0, client=client)
+    assert AudienceMember.objects.count() == 1
+    # A later step of the same Canvas removes them from that audience.
+    AudienceSyncItem.objects.create(
+        step=add, profile=profiles["a"], audience=add.audience_sync.audience,
+        connection=add.audience_sync.ad_account.connection, action=SyncAction.REMOVE, schema=1,
+        email_sha256=EMAIL_A, next_attempt_at=T0,
+    )  # fmt: skip
+    audience_sync_flush(now=T0, client=client)
+    assert client.calls[-1]["action"] == "delete"
+    assert not AudienceMember.objects.exists()
+
+    _delete(app_group, profiles["a"])
+
+    assert not AudienceSyncItem.objects.exists()
+
+
+@pytest.mark.django_db
+def test_adding_a_user_again_keeps_every_field_to_take_back(
+    app_group, active_canvas, sync_step, make_profiles
+):
+    step = sync_step([MatchField.EMAIL])
+    profiles = make_profiles({"external_id": "a", "email": "a@example.com"})
+    enter(active_canvas, profiles.values())
+    client = FakeTikTokClient()
+    audience_sync_flush(now=T0, client=client)
+    # The same user reaches another step adding to the same audience with their phone only.
+    AudienceSyncItem.objects.create(
+        step=step, profile=profiles["a"], audience=step.audience_sync.audience,
+        connection=step.audience_sync.ad_account.connection, action=SyncAction.ADD, schema=2,
+        phone_sha256=PHONE_A, next_attempt_at=T0,
+    )  # fmt: skip
+    audience_sync_flush(now=T0, client=client)
+
+    (member,) = AudienceMember.objects.all()
+    assert (member.schema, member.email_sha256, member.phone_sha256) == (3, EMAIL_A, PHONE_A)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_deletion_during_a_request_in_flight_still_takes_the_user_back(
+    app_group, active_canvas, sync_step, make_profiles
+):
+    """The request carrying the user is out when the deletion comes: TikTok receives the add,
+    then the delete; the flush never records a membership for a deleted profile."""
+    sync_step([MatchField.EMAIL])
+    profiles = make_profiles({"external_id": "a", "email": "a@example.com"})
+    enter(active_canvas, profiles.values())
+    deleting = threading.Event()
+    deleted = threading.Event()
+    outcome = []
+
+    def delete_in_another_connection():
+        try:
+            deleting.wait(10)
+            _delete(app_group, profiles["a"])
+            outcome.append("deleted")
+        except Exception as exc:  # noqa: BLE001 - the assertion below shows it
+            outcome.append(repr(exc))
+        finally:
+            deleted.set()
+            db_connection.close()
+
+    class SlowClient(FakeTikTokClient):
+        def map_users(self, **kwargs):
+            if not self.calls:
+                deleting.set()
+                # PostgreSQL: the deletion waits for this flush to record its batch (so this
+                # times out and goes on). SQLite: it deletes the rows meanwhile.
+                deleted.wait(1.5)
+            return super().map_users(**kwargs)
+
+    thread = threading.Thread(target=delete_in_another_connection)
+    thread.start()
+    client = SlowClient()
+    audience_sync_flush(now=T0, client=client)
+    thread.join(15)
+    assert outcome == ["deleted"]
+    assert not Profile.objects.exists()
+    assert not AudienceMember.objects.exists()
+    # The add went out before the deletion completed; its removal is queued and sent next.
+    audience_sync_flush(client=client)
+    assert [call["action"] for call in client.calls] == ["add", "delete"]
+    assert client.calls[1]["rows"] == [[{"id": EMAIL_A, "audience_ids": ["9001"]}]]
+    assert not AudienceSyncItem.objects.exists()
