@@ -122,3 +122,117 @@ def test_each_request_gets_an_id_in_its_answer_and_its_log_lines(client):
     answer = middleware(RequestFactory().get("/", HTTP_X_REQUEST_ID="abcdefgh-1"))
     assert captured["id"] == answer["X-Request-ID"] == "abcdefgh-1"
     assert request_id_var.get() == ""
+
+
+# Database errors: their texts quote the values written (docs/ARCHITECTURE.md D14)
+
+
+EMAIL, PHONE = "ana.dberr@example.com", "(650) 555-0142"
+
+
+def _formatted(record: logging.LogRecord) -> dict[str, str]:
+    """The record through the filter, then as the plain and the JSON formatter write it."""
+    RedactIdentifiers().filter(record)
+    plain = logging.Formatter("%(levelname)s %(name)s %(message)s").format(record)
+    return {"plain": plain, "json": JsonFormatter().format(record)}
+
+
+def _database_error(sql: str, params: list):
+    """The exception the database raises for `sql`, through Django's cursor."""
+    from django.db import connection, transaction
+
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, params)
+    except Exception as exc:  # noqa: BLE001 - the error under test
+        return exc
+    raise AssertionError(f"{sql} did not fail")
+
+
+def _failing_statements():
+    """(sql, params, words that must stay) that make this database quote the values."""
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return [
+            # Client-side binding puts the value in the statement: "LINE 1: SELECT '…'::int".
+            ("SELECT %s::int", [f"{EMAIL} {PHONE}"], ["invalid input syntax", "22P02"]),
+            # "CONTEXT:  JSON data, line 1: …" repeats the document.
+            (
+                "SELECT %s::jsonb",
+                [json.dumps({"email": EMAIL, "phone": PHONE, "x": "\x00"})],
+                ["unsupported Unicode escape sequence", "22P05"],
+            ),
+            # "DETAIL:  Key (note, email)=(…) already exists.", over two lines.
+            (
+                "CREATE TEMPORARY TABLE dberr (note text, email text, UNIQUE (note, email));"
+                "INSERT INTO dberr VALUES (%s, %s), (%s, %s)",
+                [f"call\n{PHONE}", EMAIL, f"call\n{PHONE}", EMAIL],
+                ["duplicate key value violates unique constraint", "dberr_note_email_key", "23505"],
+            ),
+        ]
+    return [
+        (
+            "SELECT json_extract('{}', %s)",
+            [f"row {EMAIL}, it's {PHONE}\nnext line {PHONE}"],
+            ["JSON path error"],
+        )
+    ]
+
+
+@pytest.mark.django_db
+def test_database_errors_are_logged_without_the_values_they_quote():
+    for sql, params, kept in _failing_statements():
+        exc = _database_error(sql, params)
+        assert PHONE in str(exc) or EMAIL in str(exc), str(exc)  # the database quoted them
+        exc_info = (type(exc), exc, exc.__traceback__)
+        records = {
+            "logger.exception": _record("import failed", exc_info=exc_info),
+            "exception as argument": _record("import failed: %s", exc, exc_info=exc_info),
+            "text in the message": _record(f"import failed: {exc}", exc_info=exc_info),
+            "argument, no traceback": _record("import failed: %s", exc),
+            "extra field": _record("import failed", error=exc),
+        }
+        for how, record in records.items():
+            for name, text in _formatted(record).items():
+                for secret in (EMAIL, PHONE, "555-0142", "\\u0000"):
+                    assert secret not in text, (sql, how, name, text)
+                assert "import failed" in text
+                if how != "extra field":
+                    for words in kept:
+                        assert words in text, (sql, how, name, words, text)
+        assert type(exc).__name__ in _formatted(records["logger.exception"])["plain"]
+
+
+def test_a_row_that_runs_over_lines_is_removed_to_its_end():
+    text = (
+        'Traceback (most recent call last):\n  File "x.py", line 1, in f\n'
+        'psycopg.errors.CheckViolation: new row for relation "t" violates check constraint "c"\n'
+        'DETAIL:  Failing row contains (7, Ana\nMaria, 650 555 0142, {"note": "x\n\ny"}).\n'
+        "\nThe above exception was the direct cause of the following exception:\n"
+    )
+    record = _record("failed")
+    record.exc_text = text
+
+    RedactIdentifiers().filter(record)
+
+    assert "Maria" not in record.exc_text and "650 555 0142" not in record.exc_text
+    assert 'violates check constraint "c"' in record.exc_text
+    assert "DETAIL:  [row values removed]" in record.exc_text
+    assert "The above exception was the direct cause" in record.exc_text
+
+
+def test_other_exceptions_keep_their_text_and_stacks_are_redacted():
+    try:
+        raise ValueError("boom: 7 rows")
+    except ValueError:
+        import sys
+
+        exc_info = sys.exc_info()
+    record = _record("task failed", exc_info=exc_info)
+    record.stack_info = "Stack (most recent call last):\n  mail ana@example.com"
+
+    text = _formatted(record)["plain"]
+
+    assert "ValueError: boom: 7 rows" in text
+    assert "ana@example.com" not in text and "mail [email]" in text

@@ -10,6 +10,7 @@ product makes is recorded on its way out (requests.Session.send).
 
 from __future__ import annotations
 
+import csv
 import io
 import logging
 import re
@@ -398,3 +399,142 @@ def test_error_lines_carry_no_identifier_from_a_query_string(captured, admin_cli
     for name, text in outputs.items():
         for value in secrets_in_url + ["ana.query%40example.com", "%2B16505550123"]:
             assert value not in text, (name, value)
+
+
+# Database errors in exception logs
+
+
+# One person as a REST client or a CSV file sends them. The first name holds a line break (a
+# JSON string or a quoted CSV cell may), so a database error that quotes the row runs over more
+# than one line; the phone is as typed, national format.
+BLOCKED_ROW = {
+    "external_id": "blocked-row-4b1d",
+    "email": "ana.rowleak@example.com",
+    "phone": "(650) 555-0142",
+    "first_name": "Ana\nMarisol",
+    "last_name": "Rowleakova",
+    "loyalty_phone": "650 555 0199",  # a custom attribute
+}
+ROW_SECRETS = [
+    BLOCKED_ROW["external_id"],
+    BLOCKED_ROW["email"],
+    BLOCKED_ROW["phone"],
+    "+16505550142",  # the phone as stored, E.164
+    "6505550142",
+    "Marisol",
+    "Rowleakova",
+    BLOCKED_ROW["loyalty_phone"],
+]
+BLOCKER = "users_profile_blocked_row"
+
+
+@pytest.fixture
+def database_refuses_the_row():
+    """The profile table refuses BLOCKED_ROW with an error that quotes it.
+
+    PostgreSQL: a CHECK constraint, whose violation repeats the row ("DETAIL:  Failing row
+    contains (…)"). SQLite names no value in its constraint errors, so a trigger makes it
+    evaluate a JSON path built from the row, and SQLite quotes that path in its error ("JSON
+    path error near '…'"). Installed and committed for every connection (the CSV import writes
+    from a thread of its own), removed afterwards."""
+    table = db.ops.quote_name(Profile._meta.db_table)
+    external_id = BLOCKED_ROW["external_id"]
+    with db.cursor() as cursor:
+        if db.vendor == "postgresql":
+            cursor.execute(
+                f"ALTER TABLE {table} ADD CONSTRAINT {BLOCKER} "
+                f"CHECK (external_id IS DISTINCT FROM '{external_id}')"
+            )
+        else:
+            cursor.execute(
+                f"CREATE TRIGGER {BLOCKER} BEFORE INSERT ON {table} "
+                f"WHEN NEW.external_id = '{external_id}' BEGIN "
+                "SELECT json_extract('{}', 'row ' || NEW.external_id || ', ' || NEW.email || ', '"
+                " || NEW.phone || ', ' || NEW.first_name || ', ' || NEW.last_name || ', '"
+                " || NEW.custom_attributes); END"
+            )
+    yield
+    with db.cursor() as cursor:
+        if db.vendor == "postgresql":
+            cursor.execute(f"ALTER TABLE {table} DROP CONSTRAINT IF EXISTS {BLOCKER}")
+        else:
+            cursor.execute(f"DROP TRIGGER IF EXISTS {BLOCKER}")
+
+
+def _assert_logged_without_row_values(captured: Captured, line: str) -> None:
+    """The failure is logged (`line`, with its exception) in both formats, saying what failed,
+    and none of the row's values is in any output."""
+    # The records really carried the row's values before the filters: the error quoted them.
+    raw = captured.raw_text()
+    assert line in raw
+    assert BLOCKED_ROW["email"] in raw and "(650) 555-0142" in raw, raw[-3000:]
+    if db.vendor == "postgresql":
+        what_failed = ["CheckViolation", f'check constraint "{BLOCKER}"', Profile._meta.db_table]
+    else:
+        what_failed = ["OperationalError", "JSON path error"]
+
+    plain = captured.plain.getvalue()
+    start = plain.index(line)
+    logged = plain[start : plain.find("\n20", start) if "\n20" in plain[start:] else None]
+    assert "Traceback (most recent call last)" in logged, logged
+    for words in what_failed:
+        assert words in logged, (words, logged)
+
+    entries = [orjson.loads(text) for text in captured.json.getvalue().splitlines()]
+    failure = next(e for e in entries if e["message"].startswith(line))
+    assert failure["level"] == "ERROR"
+    for words in what_failed:
+        assert words in failure["exception"], (words, failure["exception"])
+
+    for name, text in captured.outputs().items():
+        for value in ROW_SECRETS:
+            assert value not in text, (name, value, text[text.find(value) - 800 :][:1600])
+
+
+def test_a_rest_request_failing_in_the_database_logs_no_row_values(
+    captured, database_refuses_the_row, app_group
+):
+    """/users/track's write fails in the database; the REST plumbing logs it with
+    `logger.exception` and answers 500."""
+    _, key = rest_api_key(app_group=app_group, permissions=["users.track"])
+    attributes = {k: v for k, v in BLOCKED_ROW.items()}
+    response = Client(HTTP_AUTHORIZATION=f"Bearer {key}").post(
+        "/api/users/track", {"attributes": [attributes]}, content_type="application/json"
+    )
+
+    assert response.status_code == 500, response.content
+    assert orjson.loads(response.content)["message"] == "Internal server error"
+    assert not Profile.objects.filter(external_id=BLOCKED_ROW["external_id"]).exists()
+    _assert_logged_without_row_values(captured, "REST /api/users/track failed")
+
+
+def test_a_csv_import_whose_batch_write_fails_logs_no_row_values(
+    captured, database_refuses_the_row, marketer_client, monkeypatch
+):
+    """An upload through Audience > Import Users, run as the worker runs it: the batch write
+    (PostgreSQL: COPY into the staging table, then INSERT … SELECT into profiles; SQLite:
+    INSERT … SELECT) fails in the writer thread, and the import logs it with
+    `logger.exception`."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from users.csv_import.lifecycle import user_import_run
+    from users.models import UserImport
+
+    monkeypatch.setattr("users.tasks.user_import_run.delay", lambda import_id: None)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(list(BLOCKED_ROW))
+    writer.writerow(["fine-row-1", "fine.row@example.net", "", "Bo", "Fine", ""])
+    writer.writerow(list(BLOCKED_ROW.values()))
+    upload = SimpleUploadedFile("people.csv", buffer.getvalue().encode(), "text/csv")
+    response = marketer_client.post(reverse("users:user-import"), {"file": upload})
+    assert response.status_code == 302, response.content[:500]
+    user_import = UserImport.objects.get()
+
+    user_import_run(user_import_id=user_import.pk)
+
+    user_import.refresh_from_db()
+    assert user_import.status == UserImport.Status.FAILED
+    assert user_import.error == "The import stopped on an internal error."
+    assert not Profile.objects.filter(external_id=BLOCKED_ROW["external_id"]).exists()
+    _assert_logged_without_row_values(captured, f"user import {user_import.pk} failed")
