@@ -28,4 +28,6 @@ class UserAdmin(DjangoUserAdmin):
 class AppGroupAdmin(admin.ModelAdmin):
     list_display = ["name", "default_country", "created_at"]
     search_fields = ["name"]
+    # Changed on Workspace Settings only: that service also re-reads the stored phone numbers.
+    readonly_fields = ["default_country"]
     inlines = [MembershipInline]

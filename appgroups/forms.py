@@ -1,24 +1,41 @@
 from __future__ import annotations
 
+from functools import cache
+
 import phonenumbers
 from django import forms
+from phonenumbers.geocoder import country_name_for_number
 
 from appgroups.models import ApiPermission, AppGroup
 
+# Also worded on the page while the numbers are re-read (users.selectors.phone_renormalizations).
+DEFAULT_COUNTRY_HELP = (
+    "Phone numbers stored without a country code are read in this country. Changing it re-reads "
+    "the numbers already stored, in the background. Users already synced to TikTok keep their "
+    "old phone hash in TikTok's audiences: this product does not take it back."
+)
+
+
+@cache
+def country_name(region: str) -> str:
+    """The English name of a region ("Germany" for "DE", from phonenumbers), else its code."""
+    example = phonenumbers.example_number(region)
+    return (country_name_for_number(example, "en") if example else "") or region
+
 
 def _country_choices() -> list[tuple[str, str]]:
-    return [
-        (region, f"{region} (+{phonenumbers.country_code_for_region(region)})")
-        for region in sorted(phonenumbers.SUPPORTED_REGIONS)
-    ]
+    choices = []
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        code = phonenumbers.country_code_for_region(region)
+        name = country_name(region)
+        label = f"{region} (+{code})" if name == region else f"{region} – {name} (+{code})"
+        choices.append((region, label))
+    return choices
 
 
 class AppGroupSettingsForm(forms.Form):
     name = forms.CharField(max_length=AppGroup._meta.get_field("name").max_length)
-    default_country = forms.ChoiceField(
-        choices=_country_choices,
-        help_text="Phone numbers stored without a country code are read in this country.",
-    )
+    default_country = forms.ChoiceField(choices=_country_choices, help_text=DEFAULT_COUNTRY_HELP)
 
 
 class ApiKeyCreateForm(forms.Form):

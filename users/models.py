@@ -306,3 +306,74 @@ class UserImportIssue(models.Model):
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}"
+
+
+# --- Re-reading phone numbers after a change of the default country -----------------------------
+
+
+class PhoneRenormalization(models.Model):
+    """The re-reading of an app group's stored phone numbers in its new default country.
+
+    Created in the transaction that changes the country (users.phone_renormalize); a Celery task
+    walks the group's profiles in chunks of ids, each chunk one transaction that also moves
+    `cursor`, so a dead worker's successor carries on where the last commit left off. A newer
+    change of the country supersedes it.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        SUPERSEDED = "superseded", "Superseded"
+
+    class Phase(models.TextChoices):
+        # Every profile of the group, in id order.
+        SWEEP = "sweep", "Re-reading every stored number"
+        # Waiting until no write that read the previous country can still be in flight.
+        SETTLE = "settle", "Waiting for writes begun before the change"
+        # Again, only profiles written since the change began (see users.phone_renormalize).
+        CATCH_UP = "catch_up", "Re-reading numbers written during the change"
+
+    app_group = models.ForeignKey(
+        AppGroup, on_delete=models.CASCADE, related_name="phone_renormalizations"
+    )
+    country = models.CharField(max_length=2)
+    previous_country = models.CharField(max_length=2, blank=True, default="")
+    changed_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    phase = models.CharField(max_length=8, choices=Phase.choices, default=Phase.SWEEP)
+    # The last profile id of the last committed chunk of the current phase.
+    cursor = models.BigIntegerField(default=0)
+    # The group's profiles when the sweep began (null until then), and those swept so far.
+    profiles_total = models.BigIntegerField(null=True, blank=True)
+    profiles_done = models.BigIntegerField(default=0)
+    # Profiles whose phone columns this job rewrote (an E.164, a hash or a reason changed).
+    phones_changed = models.BigIntegerField(default=0)
+    # Set by the worker running it; refreshed by every chunk. A stale one may be taken over.
+    claim_token = models.BigIntegerField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["app_group", "-created_at"], name="phone_renorm_latest_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.previous_country or '?'} → {self.country} ({self.get_status_display()})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.SUPERSEDED)
+
+    @property
+    def percent(self) -> int:
+        if self.status == self.Status.DONE:
+            return 100
+        if not self.profiles_total:
+            return 0
+        return min(99, int(self.profiles_done * 100 / self.profiles_total))

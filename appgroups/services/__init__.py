@@ -1,13 +1,18 @@
 """Writes for app groups, dashboard users and memberships. Callers pass the acting membership,
-and every service checks its permission itself: templates only mirror these checks."""
+and every service checks its permission itself: templates only mirror these checks.
+
+A change of the default country is announced with appgroups.signals.default_country_changed.
+"""
 
 from __future__ import annotations
 
+import phonenumbers
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
 
 from appgroups.models import AppGroup, Membership, Permission, Role, User
+from appgroups.signals import default_country_changed
 
 APP_GROUP_NAME_MAX_LENGTH = AppGroup._meta.get_field("name").max_length
 
@@ -76,14 +81,35 @@ def dashboard_user_add(
 
 
 def app_group_settings_update(*, actor: Membership, name: str, default_country: str) -> AppGroup:
-    """Rename the actor's app group and set its default phone country (Admins only)."""
+    """Rename the actor's app group and set its default phone country (Admins only).
+
+    A new default country is announced with `default_country_changed` in the same transaction,
+    which holds the app group's row: the phone numbers already stored are re-read in the new
+    country (users.phone_renormalize), and a later change supersedes an earlier one in order.
+    """
     membership_require(actor, Permission.MANAGE_SETTINGS)
-    app_group = actor.app_group
     name = _clean_app_group_name(name)
-    if AppGroup.objects.filter(name=name).exclude(pk=app_group.pk).exists():
-        raise ValidationError({"name": "Another app group already has this name."})
-    app_group.name = name
-    app_group.default_country = default_country
-    app_group.full_clean()
-    app_group.save(update_fields=["name", "default_country"])
+    default_country = (default_country or "").upper()
+    if default_country not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValidationError({"default_country": "Choose a country that has phone numbers."})
+    with transaction.atomic():
+        # Locked: two admins changing the country at once queue their re-readings in order.
+        app_group = AppGroup.objects.select_for_update().get(pk=actor.app_group_id)
+        if AppGroup.objects.filter(name=name).exclude(pk=app_group.pk).exists():
+            raise ValidationError({"name": "Another app group already has this name."})
+        previous_country = app_group.default_country
+        app_group.name = name
+        app_group.default_country = default_country
+        app_group.full_clean()
+        app_group.save(update_fields=["name", "default_country"])
+        if default_country != previous_country:
+            default_country_changed.send(
+                sender=AppGroup,
+                app_group=app_group,
+                previous_country=previous_country,
+                actor=actor,
+            )
+    # The caller's copy (e.g. request.app_group) shows the new values too.
+    actor.app_group.name = app_group.name
+    actor.app_group.default_country = app_group.default_country
     return app_group

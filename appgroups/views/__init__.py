@@ -10,9 +10,10 @@ from django.views.decorators.http import require_POST
 from appgroups.decorators import app_group_required
 from appgroups.forms import AppGroupSettingsForm
 from appgroups.middleware import SESSION_KEY
-from appgroups.models import Permission
+from appgroups.models import AppGroup, Permission
 from appgroups.selectors import membership_for_user
 from appgroups.services import app_group_settings_update
+from appgroups.signals import workspace_settings_notices
 from core.ids import parse_id
 
 
@@ -56,7 +57,24 @@ def app_group_settings(request):
         form = AppGroupSettingsForm(
             initial={"name": app_group.name, "default_country": app_group.default_country}
         )
-    return render(request, "appgroups/settings.html", {"form": form})
+    # Work a settings change started elsewhere (re-reading phone numbers, in users): while any is
+    # in progress the notices refresh themselves with htmx (hx-select on this same page).
+    notices = [
+        notice
+        for _receiver, notice in workspace_settings_notices.send(
+            sender=AppGroup, app_group=app_group
+        )
+        if notice is not None
+    ]
+    return render(
+        request,
+        "appgroups/settings.html",
+        {
+            "form": form,
+            "notices": notices,
+            "notices_in_progress": any(notice.in_progress for notice in notices),
+        },
+    )
 
 
 def permission_denied(request, exception=None):
