@@ -18,6 +18,8 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
+import orjson
+
 from users import identifiers
 from users.models import Gender, SubscriptionState
 
@@ -237,31 +239,47 @@ def clean_scalar(value: Any, *, field: str) -> str | int | float | bool:
     raise FieldError(f"'{field}' must be a string, number, boolean, array, or null")
 
 
-def clean_array(items: Any, *, field: str) -> list:
-    """Arrays are sets of scalars in Braze: duplicates are dropped, order of first sight kept."""
+def clean_array(items: Any, *, field: str, newest: bool = False) -> list:
+    """Arrays are sets of scalars in Braze, of at most ARRAY_MAX_ITEMS: longer ones are
+    truncated (to the first items, or with `newest` to the last ones, as `add` keeps the newest),
+    then duplicates are dropped, order of first sight kept.
+
+    The cap comes first and duplicates are found through a set, so a request can make this no
+    slower than an array of ARRAY_MAX_ITEMS: items past the cap are not even looked at. (An
+    85 KB body of long arrays took 5.2 s when every item was compared with every one kept.)
+    """
     if not isinstance(items, list):
         raise FieldError(f"'{field}' must be an array")
-    seen: list = []
-    for item in items:
+    window = items[-ARRAY_MAX_ITEMS:] if newest else items[:ARRAY_MAX_ITEMS]
+    kept: list = []
+    seen: set = set()
+    for item in window:
         if isinstance(item, (list, dict)) or item is None:
             raise FieldError(f"'{field}' may only hold strings, numbers and booleans")
         item = clean_scalar(item, field=field)
-        if not any(_same(item, other) for other in seen):
-            seen.append(item)
-    return seen
+        identity = _identity(item)
+        if identity not in seen:
+            seen.add(identity)
+            kept.append(item)
+    return kept
 
 
-def _same(a: Any, b: Any) -> bool:
-    # JSON tells true from 1; Python does not.
-    return type(a) is type(b) and a == b
+def _identity(value: Any) -> tuple:
+    # JSON tells true from 1 and 1 from 1.0; Python's == does not. A stored value we would not
+    # write today (a nested array) is told apart by its JSON text.
+    if isinstance(value, (list, dict)):
+        return (type(value), orjson.dumps(value))
+    return (type(value), value)
 
 
 def array_add(current: list, items: list) -> list:
     """Append each item, moving one already present to the end; keep the newest items."""
-    result = [value for value in current if not any(_same(value, item) for item in items)]
+    adding = {_identity(item) for item in items}
+    result = [value for value in current if _identity(value) not in adding]
     result.extend(items)
     return result[-ARRAY_MAX_ITEMS:]
 
 
 def array_remove(current: list, items: list) -> list:
-    return [value for value in current if not any(_same(value, item) for item in items)]
+    removing = {_identity(item) for item in items}
+    return [value for value in current if _identity(value) not in removing]

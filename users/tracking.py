@@ -30,7 +30,6 @@ import orjson
 from users import identifiers
 from users.profile_fields import (
     AD_ID_RAW_MAX_LENGTH,
-    ARRAY_MAX_ITEMS,
     EMAIL_RAW_MAX_LENGTH,
     EXTERNAL_ID_MAX_LENGTH,
     INT_MAX,
@@ -306,8 +305,8 @@ def _parse_custom(name: str, value: Any) -> tuple[str, str, Any]:
     if value is None:
         return (name, "unset", None)
     if isinstance(value, list):
-        # Braze truncates arrays longer than the cap.
-        return (name, "set", clean_array(value, field=name)[:ARRAY_MAX_ITEMS])
+        # Braze truncates arrays longer than the cap (clean_array does).
+        return (name, "set", clean_array(value, field=name))
     if isinstance(value, dict):
         keys = set(value)
         if keys == {"inc"}:
@@ -318,7 +317,8 @@ def _parse_custom(name: str, value: Any) -> tuple[str, str, Any]:
                 raise FieldError(f"'{name}': inc is out of the 64-bit integer range")
             return (name, "inc", amount)
         if keys and keys <= {"add", "remove"}:
-            add = clean_array(value.get("add", []), field=f"{name}.add")
+            # Adding keeps the newest items: the last ones of a long list.
+            add = clean_array(value.get("add", []), field=f"{name}.add", newest=True)
             remove = clean_array(value.get("remove", []), field=f"{name}.remove")
             return (name, "addremove", (add, remove))
         raise FieldError(
