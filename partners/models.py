@@ -16,6 +16,13 @@ from appgroups.models import AppGroup
 from partners import crypto
 
 
+def fit_to_column(model: type[models.Model], field_name: str, value: str) -> str:
+    """`value` cut to the column's max_length: text from TikTok may be any length, and
+    PostgreSQL refuses a longer value where SQLite would keep it."""
+    max_length = model._meta.get_field(field_name).max_length
+    return value[:max_length] if max_length else value
+
+
 class ConnectionStatus(models.TextChoices):
     CONNECTED = "connected", "Connected"
     INVALID = "invalid", "Invalid token"

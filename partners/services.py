@@ -24,14 +24,17 @@ from partners.models import (
     TikTokAdAccount,
     TikTokConnection,
     TikTokOAuthAttempt,
+    fit_to_column,
 )
 from partners.signals import tiktok_connection_changed
 from partners.tiktok.access import tiktok_auth_errors_recorded, tiktok_client
 from partners.tiktok.client import (
+    TIKTOK_ID,
     Advertiser,
     TikTokAuthError,
     TikTokClient,
     TikTokError,
+    TikTokMalformedAnswerError,
     TikTokPermanentError,
 )
 
@@ -94,7 +97,9 @@ def tiktok_oauth_complete(
     """Handle TikTok's redirect after Confirm: exchange the code, list the advertisers.
 
     Raises OAuthStateError (nothing stored) for a bad state, ValidationError with words for
-    the admin when TikTok refuses, TikTokError when TikTok cannot be reached.
+    the admin when TikTok refuses, TikTokError when TikTok cannot be reached or answers
+    something malformed (TikTokMalformedAnswerError, a transient error: nothing is stored).
+    TikTok's names are cut to their columns.
     """
     attempt = _consume_state(user=user, state=state)
     if not auth_code:
@@ -110,9 +115,13 @@ def tiktok_oauth_complete(
         raise ValidationError("TikTok authorized no ad account. Tick at least one on TikTok.")
     attempt.set_access_token(grant.access_token)
     attempt.scope = grant.scope
-    attempt.advertisers = [vars(a) for a in advertisers]
-    attempt.tiktok_user_name = tiktok_user.display_name
-    attempt.tiktok_user_id = tiktok_user.core_user_id
+    attempt.advertisers = [_ad_account_fields(vars(a)) for a in advertisers]
+    attempt.tiktok_user_name = fit_to_column(
+        TikTokOAuthAttempt, "tiktok_user_name", tiktok_user.display_name
+    )
+    attempt.tiktok_user_id = fit_to_column(
+        TikTokOAuthAttempt, "tiktok_user_id", tiktok_user.core_user_id
+    )
     attempt.save()
     return attempt
 
@@ -130,10 +139,22 @@ def _describe_advertisers(
             a.advertiser_id: a
             for a in client.advertiser_info(access_token=access_token, advertiser_ids=ids)
         }
-    except TikTokPermanentError:
+    except (TikTokPermanentError, TikTokMalformedAnswerError) as exc:
         # The picker still works with names only; currency and time zone are labels.
+        logger.warning("tiktok advertiser info unusable, names only: %s", exc)
         details = {}
     return [details.get(i) or listed[i] for i in ids]
+
+
+def _ad_account_fields(advertiser: dict) -> dict:
+    """An advertiser as TikTok described it, each text cut to its TikTokAdAccount column."""
+    return {
+        "advertiser_id": advertiser["advertiser_id"],
+        **{
+            name: fit_to_column(TikTokAdAccount, name, str(advertiser.get(name) or ""))
+            for name in ("name", "currency", "timezone")
+        },
+    }
 
 
 def tiktok_connection_save(
@@ -148,7 +169,12 @@ def tiktok_connection_save(
     membership_require(actor, Permission.MANAGE_PARTNERS)
     if attempt.app_group_id != actor.app_group_id or attempt.user_id != actor.user_id:
         raise PermissionDenied("This TikTok authorization belongs to someone else.")
-    offered = {a["advertiser_id"]: a for a in attempt.advertisers}
+    # Ids were checked when TikTok listed them; checked again for attempts stored before that.
+    offered = {
+        a["advertiser_id"]: _ad_account_fields(a)
+        for a in attempt.advertisers
+        if TIKTOK_ID.fullmatch(str(a.get("advertiser_id", "")))
+    }
     chosen = [i for i in dict.fromkeys(advertiser_ids) if i in offered]
     if not chosen:
         raise ValidationError({"advertiser_ids": "Choose at least one ad account."})
@@ -162,8 +188,12 @@ def tiktok_connection_save(
         )
         connection.access_token_ciphertext = attempt.access_token_ciphertext
         connection.scope = attempt.scope
-        connection.tiktok_user_name = attempt.tiktok_user_name
-        connection.tiktok_user_id = attempt.tiktok_user_id
+        connection.tiktok_user_name = fit_to_column(
+            TikTokConnection, "tiktok_user_name", attempt.tiktok_user_name
+        )
+        connection.tiktok_user_id = fit_to_column(
+            TikTokConnection, "tiktok_user_id", attempt.tiktok_user_id
+        )
         connection.status = ConnectionStatus.CONNECTED
         connection.connected_by = actor.user
         connection.connected_at = now
@@ -180,9 +210,9 @@ def tiktok_connection_save(
                 advertiser_id=advertiser_id,
                 defaults={
                     "connection": connection,
-                    "name": info.get("name", ""),
-                    "currency": info.get("currency", ""),
-                    "timezone": info.get("timezone", ""),
+                    "name": info["name"],
+                    "currency": info["currency"],
+                    "timezone": info["timezone"],
                     "status": AdAccountStatus.CONNECTED,
                     "connected_by": actor.user,
                     "connected_at": now,

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 
 import orjson
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from tiktok_sandbox import errors, seed
 from tiktok_sandbox.errors import ApiError, param_error
+from tiktok_sandbox.faults import MALFORMED_KINDS, malformed_body
 from tiktok_sandbox.mapping import ID_LENGTHS, MappingBatch, parse_mapping
 from tiktok_sandbox.sandbox import Sandbox, new_request_id
 from tiktok_sandbox.store import Audience, AudienceEvent, Token
@@ -590,11 +591,13 @@ async def handle(endpoint: Endpoint, request: Request) -> Response:
         await asyncio.sleep(sandbox.faults.timeout_seconds)
         return _gateway_error(call, endpoint, 504, fault, started)
     envelope = {"code": code, "message": message, "request_id": call.request_id, "data": data}
-    response = Response(
-        orjson.dumps(envelope),
-        media_type="application/json",
-        headers={"X-Tt-Logid": call.request_id, "X-Tt-Trace-Id": call.request_id},
-    )
+    headers = {"X-Tt-Logid": call.request_id, "X-Tt-Trace-Id": call.request_id}
+    # A malformed fault: handled (and applied) as usual, the answer garbled on its way out.
+    body = malformed_body(fault, envelope) if fault in MALFORMED_KINDS else orjson.dumps(envelope)
+    if isinstance(body, bytes):
+        response = Response(body, media_type="application/json", headers=headers)
+    else:
+        response = StreamingResponse(body, media_type="application/json", headers=headers)
     _log(call, endpoint, 200, code, message, fault, started)
     return response
 

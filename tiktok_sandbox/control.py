@@ -15,7 +15,7 @@ from starlette.routing import Route
 
 from tiktok_sandbox import seed
 from tiktok_sandbox.api import format_time
-from tiktok_sandbox.faults import Faults
+from tiktok_sandbox.faults import FAULT_KINDS, Faults
 from tiktok_sandbox.sandbox import Sandbox, new_request_id
 from tiktok_sandbox.store import Token
 
@@ -250,7 +250,14 @@ async def faults(request: Request) -> Response:
             sandbox.faults_set(sandbox.faults.updated(await _body(request)))
         except (ValueError, TypeError) as exc:
             raise ControlError(400, str(exc)) from None
-    return _json({**sandbox.faults.to_dict(), "qps_limit_in_force": sandbox.qps_limit})
+    return _json(
+        {
+            **sandbox.faults.to_dict(),
+            "qps_limit_in_force": sandbox.qps_limit,
+            # Every kind `probabilities` and `script` accept, in the order they are drawn.
+            "kinds": list(FAULT_KINDS),
+        }
+    )
 
 
 async def faults_clear(request: Request) -> Response:

@@ -2,15 +2,31 @@
 
 Each request to an endpoint in `endpoints` first takes the next entry of `script` (one-shot
 faults, for deterministic tests), else draws each probability in FAULT_KINDS order.
+
+Two families: failures (a code, a gateway error, a timeout; the request is not applied, except
+by `timeout`) and malformed answers (MALFORMED_KINDS: the request is handled as usual, then its
+answer is garbled on the way out), which test how much the client trusts TikTok's answers.
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
+import orjson
+
+# Answers that are HTTP 200 but not what TikTok's contract promises (docs/SANDBOX.md).
+MALFORMED_KINDS = (
+    "not_json",
+    "data_not_object",
+    "bad_ids",
+    "long_strings",
+    "endless_pages",
+    "huge_body",
+)
 # Kinds of fault, in the order they are drawn.
-FAULT_KINDS = ("40100", "50000", "51001", "http_502", "http_504", "timeout")
+FAULT_KINDS = ("40100", "50000", "51001", "http_502", "http_504", "timeout", *MALFORMED_KINDS)
 FAULT_LABELS = {
     "40100": "Code 40100 (rate limited)",
     "50000": "Code 50000 (system error)",
@@ -18,7 +34,23 @@ FAULT_LABELS = {
     "http_502": "HTTP 502 Bad Gateway",
     "http_504": "HTTP 504 Gateway Timeout",
     "timeout": "Timeout (applied, then no answer)",
+    "not_json": "Malformed: a body cut short (not JSON)",
+    "data_not_object": "Malformed: code 0 with data an array",
+    "bad_ids": "Malformed: audience and advertiser ids that are not digits",
+    "long_strings": "Malformed: names, currency and time zone 1,000 characters long",
+    "endless_pages": "Malformed: page_info.total_page 1,000,000",
+    "huge_body": "Malformed: a 16 MiB answer",
 }
+# What the malformed kinds put in an answer (docs/SANDBOX.md "Fault injection").
+# An id that is not digits, and would break out of a JSON string pasted together by hand.
+BAD_ID_SUFFIX = '"],"x":["'
+LONG_STRING_LENGTH = 1000
+# The string fields long_strings lengthens: everything the product stores in a sized column.
+LONG_STRING_FIELDS = frozenset(
+    {"name", "advertiser_name", "display_name", "currency", "timezone", "display_timezone"}
+)
+ENDLESS_TOTAL_PAGE = 1_000_000
+HUGE_BODY_BYTES = 16 * 1024 * 1024
 # A script entry that lets one request through untouched.
 NO_FAULT = "none"
 DEFAULT_ENDPOINTS = ("/segment/mapping/",)
@@ -102,3 +134,75 @@ class Faults:
         if faults.audience_not_ready_seconds < 0:
             raise ValueError("audience_not_ready_seconds must not be negative")
         return faults
+
+
+# -- malformed answers ------------------------------------------------------------------------
+
+
+def malformed_body(kind: str, envelope: dict) -> bytes | Iterator[bytes]:
+    """The body a malformed fault sends instead of `envelope`, the request's real answer.
+
+    `huge_body` is an iterator (streamed, never held in memory); the others are bytes.
+    """
+    if kind == "not_json":
+        whole = orjson.dumps(envelope)
+        return whole[: len(whole) // 2]  # cut short: no longer JSON
+    if kind == "data_not_object":
+        return orjson.dumps({**envelope, "code": 0, "message": "OK", "data": [envelope["data"]]})
+    if kind == "bad_ids":
+        return orjson.dumps({**envelope, "data": _rewrite(envelope["data"], _bad_id)})
+    if kind == "long_strings":
+        return orjson.dumps({**envelope, "data": _rewrite(envelope["data"], _long_string)})
+    if kind == "endless_pages":
+        return orjson.dumps({**envelope, "data": _rewrite(envelope["data"], _endless_pages)})
+    if kind == "huge_body":
+        return _huge(envelope)
+    raise ValueError(f"{kind!r} is not a malformed-answer fault")
+
+
+def _rewrite(value: object, change) -> object:
+    """A copy of `value` with change(key, item) applied to every key of every nested object."""
+    if isinstance(value, dict):
+        return {key: change(key, _rewrite(item, change)) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rewrite(item, change) for item in value]
+    return value
+
+
+def _bad_id(key: str, value: object) -> object:
+    if key in ("audience_id", "advertiser_id") and isinstance(value, str):
+        return value + BAD_ID_SUFFIX
+    if key == "advertiser_ids" and isinstance(value, list):
+        return [f"{item}{BAD_ID_SUFFIX}" for item in value]
+    return value
+
+
+def _long_string(key: str, value: object) -> object:
+    if key in LONG_STRING_FIELDS and isinstance(value, str):
+        return (((value or key) + " ") * LONG_STRING_LENGTH)[:LONG_STRING_LENGTH]
+    return value
+
+
+def _endless_pages(key: str, value: object) -> object:
+    if key == "page_info" and isinstance(value, dict):
+        page_size = value.get("page_size") or 10
+        return {
+            **value,
+            "total_page": ENDLESS_TOTAL_PAGE,
+            "total_number": ENDLESS_TOTAL_PAGE * page_size,
+        }
+    return value
+
+
+def _huge(envelope: dict) -> Iterator[bytes]:
+    """The real answer with a `padding` string in `data` that makes it HUGE_BODY_BYTES long."""
+    head = orjson.dumps({k: v for k, v in envelope.items() if k != "data"})[:-1]
+    data = orjson.dumps(envelope["data"] if isinstance(envelope["data"], dict) else {})[:-1]
+    start = head + b',"data":' + data + (b"," if data != b"{" else b"") + b'"padding":"'
+    yield start
+    chunk = b"x" * 65536
+    left = HUGE_BODY_BYTES - len(start) - 3
+    while left > 0:
+        yield chunk[:left]
+        left -= len(chunk)
+    yield b'"}}'

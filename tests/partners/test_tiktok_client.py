@@ -1,6 +1,8 @@
 """The client maps TikTok's answers (envelope codes, HTTP statuses, network failures) to the
-few exceptions the rest of the code acts on. Unit tests with a stub HTTP session."""
+few exceptions the rest of the code acts on, and checks every answer it reads (types, ids,
+pages, size). Unit tests with a stub HTTP session."""
 
+import io
 import json
 
 import pytest
@@ -281,3 +283,252 @@ def test_the_products_client_counts_its_calls_in_the_tiktok_apps_limiter(setting
 
     assert limiter.key == "ratelimit:tiktok:7000000000000000042"
     assert limiter.limit == settings.TIKTOK_MAX_REQUESTS_PER_SECOND
+
+
+# TikTok's answers are checked, not trusted: anything malformed is a transient error
+# (TikTokMalformedAnswerError) that names what was wrong, never an AttributeError or KeyError,
+# and nothing of it is used.
+
+
+def answer(body, status=200):
+    """A response whose JSON body is exactly `body` (envelope() fills in what is missing)."""
+    response = requests.Response()
+    response.status_code = status
+    response._content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return response
+
+
+def ok(data):
+    return answer({"code": 0, "message": "OK", "request_id": "20261123000000ABCDEF", "data": data})
+
+
+def test_a_malformed_answer_is_a_transient_error_that_callers_retry():
+    from partners.tiktok.health import tiktok_error_sentence
+
+    client, _ = make_client(ok(["not", "an", "object"]))
+
+    with pytest.raises(TikTokTransientError) as raised:
+        client.user_info(access_token="t")
+
+    assert isinstance(raised.value, tiktok.TikTokMalformedAnswerError)
+    assert raised.value.request_id == "20261123000000ABCDEF"
+    assert tiktok_error_sentence(raised.value, "read the user") == (
+        "TikTok could not be reached to read the user (/user/info/: TikTok's answer is "
+        "malformed (data is an array, not an object)). Nothing was lost: try again in a moment."
+    )
+
+
+@pytest.mark.parametrize(
+    "audience_id",
+    [
+        '7250000000000000001"],"x":["',  # would break out of encode_mapping_rows' string
+        "../7250000000000000001",
+        "",
+        "1" * 33,  # wider than the column
+        "-1",
+        "٧٢٥٠",  # digits, but not ASCII ones
+        7.25,
+        True,
+        None,
+        {"id": "1"},
+    ],
+)
+def test_create_audience_takes_only_an_id_of_digits(audience_id):
+    client, _ = make_client(ok({"audience_id": audience_id}))
+
+    with pytest.raises(
+        TikTokTransientError, match=r"malformed \(data.audience_id is not an id of 1 to 32 digits"
+    ):
+        client.create_audience(access_token="t", advertiser_id="7001", name="Buyers")
+
+
+CALLS = {
+    "user_info": lambda c: c.user_info(access_token="t"),
+    "authorized_advertisers": lambda c: c.authorized_advertisers(access_token="t"),
+    "advertiser_info": lambda c: c.advertiser_info(access_token="t", advertiser_ids=["7001"]),
+    "create_audience": lambda c: c.create_audience(
+        access_token="t", advertiser_id="7001", name="B"
+    ),
+    "list_audiences": lambda c: c.list_audiences(access_token="t", advertiser_id="7001"),
+    "get_audiences": lambda c: c.get_audiences(
+        access_token="t", advertiser_id="7001", audience_ids=["9"]
+    ),
+    "revoke_token": lambda c: c.revoke_token(access_token="t"),
+    "map_users": lambda c: c.map_users(
+        access_token="t",
+        advertiser_ids=["7001"],
+        action="add",
+        id_schema=["EMAIL_SHA256"],
+        batch_data=[[{"id": "a" * 64, "audience_ids": ["9"]}]],
+    ),  # fmt: skip
+}
+
+
+@pytest.mark.parametrize("call", CALLS)
+@pytest.mark.parametrize("data", [["an", "array"], "a string", 7, True])
+def test_data_that_is_not_an_object_is_malformed_on_every_call(call, data):
+    client, _ = make_client(ok(data))
+
+    with pytest.raises(TikTokTransientError, match=r"TikTok's answer is malformed \(data is a"):
+        CALLS[call](client)
+
+
+def test_an_empty_data_is_no_data():
+    """A guard on the checks, not a fix: "data": [] carries nothing and is taken as {} (TikTok
+    documents {} for an empty success, and a mapping answered [] must not be retried)."""
+    client, _ = make_client(ok([]), ok(None))
+
+    assert client.map_users(
+        access_token="t", advertiser_ids=["7001"], action="add", id_schema=["EMAIL_SHA256"],
+        batch_data=[[{"id": "a" * 64, "audience_ids": ["9"]}]],
+    ).code == 0  # fmt: skip
+    assert client.user_info(access_token="t") == tiktok.TikTokUser("", "")
+
+
+@pytest.mark.parametrize(
+    ("call", "data", "place"),
+    [
+        ("authorized_advertisers", {"list": {"advertiser_id": "1"}}, "data.list is an object"),
+        ("authorized_advertisers", {"list": ["7001"]}, "data.list[0] is a string"),
+        ("authorized_advertisers", {"list": [{"advertiser_name": "x"}]}, "data.list[0].advertiser_id is not an id"),
+        ("authorized_advertisers", {"list": [{"advertiser_id": "7001", "advertiser_name": 5}]}, "data.list[0].advertiser_name is a number"),
+        ("advertiser_info", {"list": [{"advertiser_id": "7001", "currency": ["USD"]}]}, "data.list[0].currency is an array"),
+        ("advertiser_info", {"list": [{"advertiser_id": "7001 OR 1=1"}]}, "data.list[0].advertiser_id is not an id"),
+        ("user_info", {"display_name": {"first": "Ana"}}, "data.display_name is an object"),
+        ("revoke_token", {"advertiser_ids": "7001"}, "data.advertiser_ids is a string"),
+        ("list_audiences", {"list": [{"audience_id": "9", "cover_num": -1}]}, "data.list[0].cover_num is not a count"),
+        ("list_audiences", {"list": [{"audience_id": "9", "is_valid": "yes"}]}, "data.list[0].is_valid is a string"),
+        ("list_audiences", {"list": [], "page_info": [1]}, "data.page_info is an array"),
+        ("list_audiences", {"list": [], "page_info": {"total_page": "many"}}, "data.page_info.total_page is not a count"),
+        ("get_audiences", {"list": [{"audience_details": "9"}]}, "data.list[0].audience_details is a string"),
+    ],
+)  # fmt: skip
+def test_each_field_read_is_type_checked_and_named(call, data, place):
+    client, _ = make_client(ok(data))
+
+    with pytest.raises(TikTokTransientError, match="malformed") as raised:
+        CALLS[call](client)
+
+    assert place in raised.value.message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"code": "0", "data": {}},
+        {"code": 0.5, "data": {}},  # int() made it 0, success
+        {"code": True, "data": {}},
+    ],
+)
+def test_an_answer_without_an_integer_code_is_not_the_envelope(body):
+    client, _ = make_client(answer(body))
+
+    with pytest.raises(TikTokTransientError, match="not TikTok's envelope"):
+        client.user_info(access_token="t")
+
+
+def test_tiktoks_message_and_request_id_are_kept_to_a_sane_length():
+    client, _ = make_client(
+        answer({"code": 40002, "message": "m" * 100_000, "request_id": "r" * 1000, "data": {}})
+    )
+
+    with pytest.raises(TikTokPermanentError) as raised:
+        client.user_info(access_token="t")
+
+    assert len(raised.value.message) == 1000
+    assert len(raised.value.request_id) == 64
+
+
+def list_page(page, total_page, audience_id=None):
+    items = [{"audience_id": audience_id or f"{page}", "name": f"A{page}"}]
+    return ok({"list": items, "page_info": {"page": page, "total_page": total_page}})
+
+
+def test_an_endless_total_page_is_not_followed():
+    client, session = make_client(list_page(1, 1_000_000))
+
+    with pytest.raises(TikTokTransientError, match="page_info.total_page is 1000000, more than"):
+        client.list_audiences(access_token="t", advertiser_id="7001")
+
+    assert len(session.sent) == 1
+
+
+def test_a_total_page_that_keeps_growing_stops_at_the_page_bound():
+    bound = tiktok.MAX_LIST_PAGES
+    client, session = make_client(*(list_page(n, n + 1) for n in range(1, bound + 2)))
+
+    with pytest.raises(TikTokTransientError, match=f"total_page is {bound + 1}, more than the"):
+        client.list_audiences(access_token="t", advertiser_id="7001")
+
+    assert [s["params"]["page"] for s in session.sent] == list(range(1, bound + 1))
+
+
+def test_exactly_the_page_bound_is_read_whole():
+    bound = tiktok.MAX_LIST_PAGES
+    client, _ = make_client(*(list_page(n, bound) for n in range(1, bound + 1)))
+
+    audiences = client.list_audiences(access_token="t", advertiser_id="7001")
+
+    assert len(audiences) == bound
+
+
+class CountingBody(io.BytesIO):
+    """A streamed body that remembers how many bytes were read from it."""
+
+    def __init__(self, data):
+        super().__init__(data)
+        self.bytes_read = 0
+
+    def read(self, size=-1):
+        chunk = super().read(size)
+        self.bytes_read += len(chunk)
+        return chunk
+
+
+def streamed(body: bytes, **headers):
+    response = requests.Response()
+    response.status_code = 200
+    response.raw = CountingBody(body)
+    response.headers.update(headers)
+    return response
+
+
+def padded_envelope(size: int) -> bytes:
+    head = b'{"code":0,"message":"OK","request_id":"r","data":{"padding":"'
+    return head + b"x" * (size - len(head) - 3) + b'"}}'
+
+
+def test_an_answer_past_the_size_limit_is_not_read_to_its_end():
+    limit = tiktok.MAX_RESPONSE_BYTES
+    response = streamed(padded_envelope(4 * limit))
+    client, _ = make_client(response)
+
+    with pytest.raises(TikTokTransientError, match=r"malformed \(larger than 4 MiB, not read\)"):
+        client.user_info(access_token="t")
+
+    assert response.raw.bytes_read <= limit + tiktok.READ_CHUNK_BYTES
+
+
+def test_an_answer_announcing_a_size_past_the_limit_is_not_read_at_all():
+    response = streamed(padded_envelope(1000), **{"Content-Length": str(64 * 1024 * 1024)})
+    client, _ = make_client(response)
+
+    with pytest.raises(TikTokTransientError, match="larger than 4 MiB"):
+        client.user_info(access_token="t")
+
+    assert response.raw.bytes_read == 0
+
+
+def test_an_answer_of_exactly_the_limit_is_read():
+    response = streamed(padded_envelope(tiktok.MAX_RESPONSE_BYTES))
+    client, _ = make_client(response)
+
+    assert client.user_info(access_token="t") == tiktok.TikTokUser("", "")
+
+
+def test_a_stored_audience_id_cannot_break_out_of_the_mapping_json():
+    hostile = '9"],"x":["1'
+
+    body = tiktok.encode_mapping_rows([("a" * 64,)], positions=[0], audience_id=hostile)
+
+    assert json.loads(body) == [[{"id": "a" * 64, "audience_ids": [hostile]}]]

@@ -269,3 +269,144 @@ def test_stats_count_requests_per_second(tiktok_sandbox, token, small_body):
     assert mapping["max_requests_in_any_second"] >= 1
     assert mapping["rows"] == 3
     assert mapping["qps_limit"] == 50
+
+
+# Malformed answers: HTTP 200, but not what TikTok's contract promises (docs/SANDBOX.md
+# "Fault injection"). They test how far the product's client trusts TikTok.
+
+BAD_ID_SUFFIX = '"],"x":["'
+
+
+def raw_post(sandbox, path, body, token, **kwargs):
+    return requests.post(
+        sandbox.api_base + path, json=body, headers={"Access-Token": token}, timeout=30, **kwargs
+    )
+
+
+def raw_get(sandbox, path, token, **params):
+    return requests.get(
+        sandbox.api_base + path, params=params, headers={"Access-Token": token}, timeout=30
+    )
+
+
+def test_malformed_kinds_are_listed_and_accepted_like_any_fault(tiktok_sandbox):
+    malformed = [
+        "not_json", "data_not_object", "bad_ids", "long_strings", "endless_pages", "huge_body",
+    ]  # fmt: skip
+
+    faults = tiktok_sandbox.set_faults(
+        probabilities={"huge_body": 0.5}, script=["not_json", "none", "endless_pages"]
+    )
+
+    assert faults["kinds"][-len(malformed) :] == malformed
+    assert faults["probabilities"]["huge_body"] == 0.5
+    assert faults["script"] == ["not_json", "none", "endless_pages"]
+    panel = requests.get(tiktok_sandbox.base_url + "/sandbox/faults/", timeout=10).text
+    assert 'name="p_not_json"' in panel and "Malformed: a 16 MiB answer" in panel
+
+
+def test_not_json_cuts_the_answer_short_after_applying_the_request(
+    tiktok_sandbox, token, small_body, audience_id
+):
+    tiktok_sandbox.set_faults(script=["not_json"])
+
+    response = raw_post(tiktok_sandbox, "/segment/mapping/", small_body, token)
+
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.content.startswith(b'{"code":0')
+    with pytest.raises(ValueError):
+        response.json()
+    # Handled as usual: the client cannot tell whether it landed.
+    assert tiktok_sandbox.audience(audience_id)["size"] == 1
+    assert tiktok_sandbox.requests("/segment/mapping/")[0]["fault"] == "not_json"
+
+
+def test_data_not_object_says_ok_with_data_an_array(tiktok_sandbox, token):
+    tiktok_sandbox.set_faults(endpoints=["/user/info/"], script=["data_not_object"])
+
+    answer = tiktok_sandbox.api_get("/user/info/", token)
+
+    assert answer["code"] == 0 and answer["message"] == "OK"
+    assert isinstance(answer["data"], list)
+    assert answer["data"][0]["core_user_id"] == tiktok_sandbox.owner_user_id
+
+
+def test_bad_ids_answers_ids_that_are_not_digits(tiktok_sandbox, token, advertiser_id):
+    tiktok_sandbox.set_faults(endpoints=["*"], script=["bad_ids", "bad_ids", "bad_ids"])
+    body = {"advertiser_id": advertiser_id, "action": "create", "custom_audience_name": "Odd"}
+
+    created = tiktok_sandbox.api_post("/segment/audience/", body, token)
+    listed = tiktok_sandbox.api_get(
+        "/oauth2/advertiser/get/", token, app_id=tiktok_sandbox.app_id,
+        secret=tiktok_sandbox.app_secret,
+    )  # fmt: skip
+    exchanged = tiktok_sandbox.exchange(tiktok_sandbox.issue_auth_code())
+
+    real_id = created["data"]["audience_id"].removesuffix(BAD_ID_SUFFIX)
+    assert created["data"]["audience_id"] == real_id + BAD_ID_SUFFIX
+    assert real_id.isdigit()
+    # The audience was created all the same, under its real id.
+    assert tiktok_sandbox.audience(real_id)["name"] == "Odd"
+    assert {a["advertiser_id"] for a in listed["data"]["list"]} == {
+        a + BAD_ID_SUFFIX for a in tiktok_sandbox.advertiser_ids
+    }
+    assert exchanged["code"] == 0
+    assert exchanged["data"]["advertiser_ids"] == [
+        a + BAD_ID_SUFFIX for a in tiktok_sandbox.advertiser_ids
+    ]
+
+
+def test_long_strings_stretches_names_currency_and_time_zone(tiktok_sandbox, token, advertiser_id):
+    tiktok_sandbox.set_faults(endpoints=["*"], script=["long_strings", "long_strings"])
+
+    info = tiktok_sandbox.api_get("/advertiser/info/", token, advertiser_ids=[advertiser_id])
+    user = tiktok_sandbox.api_get("/user/info/", token)
+
+    account = info["data"]["list"][0]
+    for name in ("name", "currency", "timezone", "display_timezone"):
+        assert len(account[name]) == 1000, name
+    assert account["currency"].startswith("USD USD ")
+    assert len(user["data"]["display_name"]) == 1000
+    assert account["advertiser_id"] == advertiser_id  # ids are left alone
+
+
+def test_endless_pages_promises_a_million_pages(tiktok_sandbox, token, advertiser_id, audience_id):
+    tiktok_sandbox.set_faults(
+        endpoints=["/dmp/custom_audience/list/"], probabilities={"endless_pages": 1.0}
+    )
+
+    first = tiktok_sandbox.api_get(
+        "/dmp/custom_audience/list/", token, advertiser_id=advertiser_id, page=1, page_size=100
+    )
+    second = tiktok_sandbox.api_get(
+        "/dmp/custom_audience/list/", token, advertiser_id=advertiser_id, page=2, page_size=100
+    )
+
+    assert [a["audience_id"] for a in first["data"]["list"]] == [audience_id]
+    assert first["data"]["page_info"]["total_page"] == 1_000_000
+    assert first["data"]["page_info"]["total_number"] == 100_000_000
+    assert second["data"]["list"] == []
+    assert second["data"]["page_info"]["total_page"] == 1_000_000
+
+
+def test_huge_body_streams_16_mib_of_valid_json(tiktok_sandbox, token, small_body, audience_id):
+    tiktok_sandbox.set_faults(script=["huge_body"])
+
+    response = raw_post(tiktok_sandbox, "/segment/mapping/", small_body, token, stream=True)
+    body = b"".join(response.iter_content(1 << 20))
+
+    assert response.status_code == 200
+    assert "Content-Length" not in response.headers  # streamed: no size announced
+    assert body.startswith(b'{"code":0,"message":"OK"')
+    assert len(body) == 16 * 1024 * 1024
+    answer = requests.models.complexjson.loads(body)
+    assert answer["code"] == 0 and len(answer["data"]["padding"]) > 16_000_000
+    assert tiktok_sandbox.audience(audience_id)["size"] == 1
+
+
+def test_a_malformed_fault_is_one_shot_in_a_script(tiktok_sandbox, token):
+    tiktok_sandbox.set_faults(endpoints=["*"], script=["not_json"])
+
+    assert raw_get(tiktok_sandbox, "/user/info/", token).content[-1:] != b"}"
+    assert tiktok_sandbox.api_get("/user/info/", token)["code"] == 0
