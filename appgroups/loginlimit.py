@@ -5,8 +5,12 @@ requests cannot slip past the limit; a successful sign-in gives its slots back (
 email's counter). A counter over its limit refuses the form, even with the right password,
 until its window ends. The refusal is the same whether or not an account has that email, and
 the counters are named by a keyed hash of the email, so no email is stored in Redis or in the
-database. Counting uses core.ratelimit (fixed windows: Redis when REDIS_URL is set, else
-the database), so every web process on every machine shares the counts.
+database. The email is counted as Django signs in with it: its sign-in form strips and
+NFKC-normalizes what was typed before looking the account up, so "ａna@acme.test" (full-width
+ａ) opens ana@acme.test's account, and both must share one counter (normalized_email). Both
+sign-in pages, the dashboard's and Django admin's, share the counters (appgroups/views/auth.py).
+Counting uses core.ratelimit (fixed windows: Redis when REDIS_URL is set, else the database),
+so every web process on every machine shares the counts.
 
 Settings (environment variables of the same name, see .env.example):
     LOGIN_FAILURES_PER_EMAIL     failed sign-ins for one email per window (default 5)
@@ -14,7 +18,9 @@ Settings (environment variables of the same name, see .env.example):
     LOGIN_FAILURE_WINDOW_SECONDS the window (default 900 s)
     LOGIN_CLIENT_ADDRESS_HEADER  request header holding the client's address behind a proxy,
                                  e.g. X-Forwarded-For (its last entry, the one the proxy
-                                 appended, is used); empty: the connection's address
+                                 appended, is used); empty: the connection's address.
+                                 Required behind the proxy: `check --deploy` fails while it
+                                 is empty (appgroups/checks.py)
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import hmac
 import ipaddress
 import math
 import time
+import unicodedata
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -69,8 +76,24 @@ def _keyed(kind: str, value: str) -> str:
     return f"login:{kind}:{digest[:32]}"
 
 
+def normalized_email(typed: str) -> str:
+    """What names an email's counter: every spelling that can sign in to one account gives
+    the same value.
+
+    Django's sign-in form (UsernameField) strips the value and normalizes it with NFKC, then
+    the authentication backend looks the email up exactly; the manager stores emails in lower
+    case. This is coarser than both: NFKC, case folded (then NFKC again, as folding can undo
+    it), without any whitespace (no email has any, and NFKC can turn a character into one at
+    the edge, where Django's strip came too early to remove it). tests/security/
+    test_login_ratelimit.py checks it against Django's form for arbitrary text.
+    """
+    text = unicodedata.normalize("NFKC", typed or "")
+    text = unicodedata.normalize("NFKC", text.casefold())
+    return "".join(text.split())
+
+
 def _email_key(email: str) -> str:
-    return _keyed("email", (email or "").strip().lower())
+    return _keyed("email", normalized_email(email))
 
 
 def _address_key(address: str) -> str:

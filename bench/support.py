@@ -188,7 +188,9 @@ def stop(*processes: subprocess.Popen | None) -> None:
 
 
 def production_env(token_key: str | None = None) -> dict[str, str]:
-    """Production settings (DJANGO_DEBUG=0) with a throwaway secret key and token key."""
+    """Production settings (DJANGO_DEBUG=0) with a throwaway secret key and token key. They
+    talk to the TikTok sandbox on this machine over plain http, which production settings
+    refuse without TIKTOK_API_ALLOW_HTTP=1 (honoured for a loopback TIKTOK_API_BASE only)."""
     from cryptography.fernet import Fernet
 
     return {
@@ -196,6 +198,7 @@ def production_env(token_key: str | None = None) -> dict[str, str]:
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": "bench-only-secret-key-" + "x" * 40,
         "TIKTOK_TOKEN_KEYS": token_key or Fernet.generate_key().decode(),
+        "TIKTOK_API_ALLOW_HTTP": "1",
         "LOG_LEVEL": "WARNING",
     }
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 
@@ -135,7 +136,9 @@ LOGIN_FAILURES_PER_EMAIL = env.int("LOGIN_FAILURES_PER_EMAIL", default=5)
 LOGIN_FAILURES_PER_ADDRESS = env.int("LOGIN_FAILURES_PER_ADDRESS", default=50)
 LOGIN_FAILURE_WINDOW_SECONDS = env.int("LOGIN_FAILURE_WINDOW_SECONDS", default=15 * 60)
 # The header a trusted proxy puts the client's address in (e.g. X-Forwarded-For); empty:
-# REMOTE_ADDR. Only set it when every request comes through that proxy.
+# REMOTE_ADDR. Only set it when every request comes through that proxy. Behind the proxy
+# (DJANGO_BEHIND_PROXY, production's default) `check --deploy` fails while it is empty: every
+# client would count as the proxy's address (appgroups/checks.py).
 LOGIN_CLIENT_ADDRESS_HEADER = env("LOGIN_CLIENT_ADDRESS_HEADER", default="")
 
 # Internationalization
@@ -224,9 +227,36 @@ REDIS_URL = env("REDIS_URL", default="")
 # TikTok (partners/tiktok/client.py is the only code that knows TikTok's URLs and payloads)
 # https://business-api.tiktok.com/portal/docs (Marketing API v1.3)
 
-# One origin for both the consent page (/portal/auth) and the API (/open_api/v1.3/). The
-# sandbox in development; https://business-api.tiktok.com for the real TikTok.
-TIKTOK_API_BASE = env("TIKTOK_API_BASE", default="http://127.0.0.1:8100").rstrip("/")
+# One origin for both the consent page (/portal/auth) and the API (/open_api/v1.3/). Unset or
+# empty: the sandbox on this machine in development, the real TikTok in production.
+TIKTOK_SANDBOX_API_BASE = "http://127.0.0.1:8100"
+TIKTOK_PRODUCTION_API_BASE = "https://business-api.tiktok.com"
+# "This machine" for plain http to a sandbox (partners/tiktok/client.py checks the same).
+TIKTOK_LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+TIKTOK_API_BASE = (
+    env("TIKTOK_API_BASE", default="")
+    or (TIKTOK_SANDBOX_API_BASE if DEBUG else TIKTOK_PRODUCTION_API_BASE)
+).rstrip("/")
+# Plain http to TikTok is allowed for a sandbox on this machine only (127.0.0.1, localhost,
+# ::1; partners/tiktok/client.py): always in development, and in production only with
+# TIKTOK_API_ALLOW_HTTP=1, which the chaos scenarios, the benchmarks and the tests that run
+# production settings against the sandbox set. Production otherwise refuses to start unless
+# TIKTOK_API_BASE is https.
+TIKTOK_API_ALLOW_HTTP = DEBUG or env.bool("TIKTOK_API_ALLOW_HTTP", default=False)
+_tiktok_api = urlsplit(TIKTOK_API_BASE)
+if not DEBUG and _tiktok_api.scheme != "https":
+    if not TIKTOK_API_ALLOW_HTTP:
+        raise environ.ImproperlyConfigured(
+            f"TIKTOK_API_BASE must be https in production (DJANGO_DEBUG=0), not "
+            f"{TIKTOK_API_BASE}: unset it for {TIKTOK_PRODUCTION_API_BASE}. Only for a TikTok "
+            "sandbox on this machine, TIKTOK_API_ALLOW_HTTP=1 allows http://127.0.0.1:<port>."
+        )
+    if _tiktok_api.scheme != "http" or _tiktok_api.hostname not in TIKTOK_LOOPBACK_HOSTS:
+        raise environ.ImproperlyConfigured(
+            f"TIKTOK_API_ALLOW_HTTP=1 only allows a sandbox on this machine "
+            f"(http://127.0.0.1, localhost or [::1]), not {TIKTOK_API_BASE}: point "
+            f"TIKTOK_API_BASE at an https URL ({TIKTOK_PRODUCTION_API_BASE})."
+        )
 # The sandbox's seeded app; production sets the real app's id and secret.
 TIKTOK_APP_ID = env("TIKTOK_APP_ID", default="7000000000000000001" if DEBUG else "")
 TIKTOK_APP_SECRET = env("TIKTOK_APP_SECRET", default="sandbox-secret-change-me" if DEBUG else "")
@@ -324,6 +354,12 @@ LOGGING = {
     "root": {"handlers": ["stderr"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         # Django's dev server logs request lines through its own handler by default; route
+    # Re-readings of phone numbers whose worker died or whose message was lost.
+    "phone-renormalizations-resume": {
+        "task": "users.tasks.phone_renormalizations_resume",
+        "schedule": 60,
+        "options": {"expires": 60},
+    },
         # them through ours so the filters apply.
         "django.server": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},

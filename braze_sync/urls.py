@@ -22,6 +22,8 @@ urlpatterns = [
     path("canvas/", include("analytics.urls")),
     path("notifications/", include("notifications.urls")),
     path("settings/", include("monitoring.urls")),
+    # Django admin's sign-in on the same limiter; ahead of admin.site.urls, which has its own.
+    path("admin/login/", appgroup_auth.admin_login, name="admin_login"),
     path("admin/", admin.site.urls),
 ]
 

@@ -178,6 +178,8 @@ class Deployment:
             "CELERY_BROKER_URL": self.redis.url(0),
             "REDIS_URL": self.redis.url(1),
             "TIKTOK_API_BASE": self.sandbox_url,
+            # Production settings refuse plain http to TikTok without it (loopback only).
+            "TIKTOK_API_ALLOW_HTTP": "1",
             "TIKTOK_APP_ID": APP_ID,
             "TIKTOK_APP_SECRET": APP_SECRET,
             # Notification emails go to files in the run's folder, not to the console.

@@ -762,11 +762,20 @@ class _BoundedAdapter(HTTPAdapter):
 
 
 def _allow_plain_http_for_loopback(base_url: str) -> None:
-    """oauthlib refuses http:// token URLs; allow it only for a sandbox on this machine."""
+    """oauthlib refuses http:// token URLs; allow it only for a sandbox on this machine, and
+    only where settings allow plain http (TIKTOK_API_ALLOW_HTTP: development, or the explicit
+    opt-out in production). OAUTHLIB_INSECURE_TRANSPORT applies to the whole process."""
     parts = urlsplit(base_url)
     if parts.scheme == "https":
         return
-    if parts.scheme == "http" and parts.hostname in ("127.0.0.1", "localhost", "::1"):
+    if (
+        parts.scheme == "http"
+        and parts.hostname in settings.TIKTOK_LOOPBACK_HOSTS
+        and settings.TIKTOK_API_ALLOW_HTTP
+    ):
         os.environ.setdefault("OAUTHLIB_INSECURE_TRANSPORT", "1")
         return
-    raise ValueError(f"TIKTOK_API_BASE must be https (or a sandbox on 127.0.0.1): {base_url}")
+    raise ValueError(
+        "TIKTOK_API_BASE must be https (plain http only to a sandbox on 127.0.0.1, in "
+        f"development or with TIKTOK_API_ALLOW_HTTP=1): {base_url}"
+    )

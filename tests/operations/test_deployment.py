@@ -170,6 +170,9 @@ def deployment(tmp_path, settings) -> Iterator[Deployment]:
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "TIKTOK_TOKEN_KEYS": ",".join(settings.TIKTOK_TOKEN_KEYS),
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        # They talk to the sandbox over plain http, which production settings refuse without
+        # this opt-out (honoured for a TIKTOK_API_BASE on this machine only).
+        "TIKTOK_API_ALLOW_HTTP": "1",
         "PYTHONUNBUFFERED": "1",
         "LOG_FORMAT": "plain",  # the test reads the processes' log lines
     }

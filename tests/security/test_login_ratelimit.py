@@ -7,8 +7,11 @@ import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 from django.urls import resolve, reverse
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
-from appgroups.loginlimit import login_attempt_begin, login_attempt_succeeded
+from appgroups.loginlimit import _email_key, login_attempt_begin, login_attempt_succeeded
 from appgroups.views.auth import LoginView
 from core.models import RateLimitWindow
 from tests.factories import TEST_PASSWORD, UserFactory
@@ -182,3 +185,156 @@ def test_no_email_is_kept_in_the_counters(ana):
 
         names = [k.decode() for k in _redis_client(django_settings.REDIS_URL).scan_iter("*login*")]
         assert names and not any("ana" in name or "acme" in name for name in names)
+
+
+# Every spelling Django signs in as the same account counts against it (issue 15, item 3).
+# Django's sign-in form normalizes what was typed (strip, then NFKC) before looking the email
+# up, so "ａna@acme.test" (a full-width ａ, U+FF41) opens ana's account: a counter keyed on the
+# raw value gave each spelling its own five tries.
+SPELLINGS = [
+    "\uff41na@acme.test",  # full-width a
+    "\uff41\uff4e\uff41\uff20\uff41\uff43\uff4d\uff45\uff0e\uff54\uff45\uff53\uff54",  # all
+    "\u00a0ana@acme.test\u2003",  # no-break and em spaces around it
+]
+
+
+@pytest.mark.parametrize("spelling", SPELLINGS)
+def test_a_spelling_django_signs_in_with_shares_the_email_count(ana, spelling):
+    # The spelling really opens ana's account...
+    client, response = sign_in(spelling, TEST_PASSWORD)
+    assert response.status_code == 302 and signed_in(client)
+    assert client.session["_auth_user_id"] == str(ana.pk)
+
+    # ... so failures under either spelling count against the other.
+    for _ in range(3):
+        _, response = sign_in(EMAIL, "wrong")
+        assert response.status_code == 200
+    for typed in (spelling, spelling, EMAIL):
+        _, response = sign_in(typed, "wrong")
+        assert response.status_code == 429
+    client, response = sign_in(spelling, TEST_PASSWORD)
+
+    assert response.status_code == 429
+    assert LOCKED in response.content.decode()
+    assert not signed_in(client)
+
+
+def test_failures_under_a_spelling_lock_the_plain_email(ana):
+    for _ in range(3):
+        _, response = sign_in(SPELLINGS[0], "wrong")
+        assert response.status_code == 200
+    client, response = sign_in(EMAIL, TEST_PASSWORD)
+    assert response.status_code == 429 and not signed_in(client)
+
+
+@given(typed=st.text(max_size=60))
+@hypothesis_settings(
+    max_examples=500, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+def test_the_counter_is_named_after_what_django_authenticates_with(typed):
+    """Whatever is typed, its counter is the one of the value Django's sign-in form hands to
+    authenticate(): two spellings that open one account never have two counters."""
+    from django.contrib.auth.forms import UsernameField
+
+    authenticated_with = UsernameField(max_length=254).to_python(typed)
+    assert _email_key(typed) == _email_key(authenticated_with)
+
+
+# Django admin's sign-in (/admin/login/) is guarded by the same limiter and counters
+# (issue 15, item 3: 30 wrong passwords for a superuser, then the right one, used to work).
+ADMIN_LOGIN = "/admin/login/"
+ROOT = "root@acme.test"
+
+
+@pytest.fixture
+def root():
+    return UserFactory(email=ROOT, is_staff=True, is_superuser=True)
+
+
+def admin_sign_in(email, password, address="192.0.2.10", client=None):
+    client = client or Client()
+    response = client.post(
+        ADMIN_LOGIN,
+        {"username": email, "password": password, "next": "/admin/"},
+        REMOTE_ADDR=address,
+    )
+    return client, response
+
+
+def test_the_admin_sign_in_page_is_the_rate_limited_one():
+    match = resolve(ADMIN_LOGIN)
+    assert match.func.__module__ == LoginView.__module__
+    assert reverse("admin:login") == ADMIN_LOGIN  # what admin pages send anonymous users to
+
+
+def test_admin_after_n_failures_even_the_right_password_is_refused(root):
+    for _ in range(3):
+        _, response = admin_sign_in(ROOT, "wrong")
+        assert response.status_code == 200
+        assert "Please enter the correct email address and password" in response.content.decode()
+
+    client, response = admin_sign_in(ROOT, TEST_PASSWORD)
+
+    assert response.status_code == 429
+    assert LOCKED in response.content.decode()
+    assert 0 < int(response["Retry-After"]) <= 900
+    assert not signed_in(client)
+    assert client.get("/admin/").status_code == 302  # still sent to the sign-in page
+
+
+def test_the_admin_and_the_dashboard_share_their_counters(root):
+    sign_in(ROOT, "wrong")
+    admin_sign_in(ROOT, "wrong")
+    admin_sign_in("\uff52oot@acme.test", "wrong")  # a full-width r: the same account
+
+    for attempt in (admin_sign_in, sign_in):
+        client, response = attempt(ROOT, TEST_PASSWORD)
+        assert response.status_code == 429 and not signed_in(client)
+
+
+def test_the_admin_refusal_is_the_same_for_an_email_without_an_account(root):
+    answers = {}
+    for email in (ROOT, "nobody@acme.test"):
+        for _ in range(3):
+            admin_sign_in(email, "wrong")
+        _, answers[email] = admin_sign_in(email, TEST_PASSWORD)
+    known, unknown = answers[ROOT], answers["nobody@acme.test"]
+    assert known.status_code == unknown.status_code == 429
+    assert _comparable(known, ROOT) == _comparable(unknown, "nobody@acme.test")
+
+
+def test_the_admin_sign_in_works_and_gives_its_slots_back(root):
+    for _ in range(2):
+        admin_sign_in(ROOT, "wrong")
+    client, response = admin_sign_in(ROOT, TEST_PASSWORD)
+    assert response.status_code == 302 and response["Location"] == "/admin/"
+    assert signed_in(client) and client.get("/admin/").status_code == 200
+    # Signed in, the admin's sign-in page sends a staff user on to the admin.
+    assert client.get(ADMIN_LOGIN).status_code == 302
+
+    for _ in range(2):
+        admin_sign_in(ROOT, "wrong")
+    for _ in range(12):  # more than the address allows: successes give their slot back
+        client, response = admin_sign_in(ROOT, TEST_PASSWORD, address="198.51.100.8")
+        assert response.status_code == 302
+
+
+def test_a_dashboard_user_is_not_let_into_the_admin_and_that_counts(ana):
+    for _ in range(3):
+        client, response = admin_sign_in(EMAIL, TEST_PASSWORD)
+        assert response.status_code == 200 and not signed_in(client)
+    _, response = sign_in(EMAIL, TEST_PASSWORD)
+    assert response.status_code == 429
+
+
+def test_one_address_trying_many_emails_on_the_admin_is_stopped(root):
+    for n in range(10):
+        _, response = admin_sign_in(f"guess{n}@acme.test", "wrong", address="198.51.100.7")
+        assert response.status_code == 200
+
+    _, refused = admin_sign_in(ROOT, TEST_PASSWORD, address="198.51.100.7")
+    _, refused_too = sign_in(ROOT, TEST_PASSWORD, address="198.51.100.7")
+    client, elsewhere = admin_sign_in(ROOT, TEST_PASSWORD, address="203.0.113.5")
+
+    assert refused.status_code == refused_too.status_code == 429
+    assert elsewhere.status_code == 302 and signed_in(client)

@@ -79,6 +79,11 @@ def production(tmp_path_factory):
         "DATABASE_URL": f"sqlite:///{folder / 'prod.sqlite3'}",
         "CELERY_FILESYSTEM_DIR": str(folder / "celery"),
         "REDIS_URL": "",
+        # As `check --deploy` requires behind the proxy (appgroups/checks.py).
+        "LOGIN_CLIENT_ADDRESS_HEADER": "X-Forwarded-For",
+        # The environment running the tests may point TIKTOK_API_BASE at the sandbox on this
+        # machine (plain http), which production settings refuse without this opt-out.
+        "TIKTOK_API_ALLOW_HTTP": "1",
     }
     env.pop("CELERY_BROKER_URL", None)
     result = subprocess.run(
