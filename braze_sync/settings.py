@@ -224,6 +224,26 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Shared counters (rate limiter) when several machines run workers.
 REDIS_URL = env("REDIS_URL", default="")
 
+# Django's cache holds the TikTok audience lists that page views reuse (partners/tiktok/
+# audiences.py), so it must be shared by every process: Redis when REDIS_URL is set (every
+# machine), else files under var/cache (every process of this one machine, which is all the
+# embedded default runs on). Not locmem: each process would ask TikTok for itself.
+if REDIS_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "braze_sync",
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache"),
+        }
+    }
+
 # TikTok (partners/tiktok/client.py is the only code that knows TikTok's URLs and payloads)
 # https://business-api.tiktok.com/portal/docs (Marketing API v1.3)
 
@@ -282,6 +302,21 @@ if not TIKTOK_TOKEN_KEYS and not DEBUG:
 # Audience Sync (docs/ARCHITECTURE.md D1, D2, D3, D6)
 # At most this many /segment/mapping/ requests in any second, across every worker.
 TIKTOK_MAX_REQUESTS_PER_SECOND = env.int("TIKTOK_MAX_REQUESTS_PER_SECOND", default=50)
+# Of those, at most this many may be interactive calls (page views, the editor's look-ups,
+# launches, OAuth, token checks: everything but the flush's /segment/mapping/), so the flush
+# always keeps the rest (docs/ARCHITECTURE.md D3). Default: a fifth (10 of 50).
+TIKTOK_INTERACTIVE_REQUESTS_PER_SECOND = env.int(
+    "TIKTOK_INTERACTIVE_REQUESTS_PER_SECOND", default=max(1, TIKTOK_MAX_REQUESTS_PER_SECOND // 5)
+)
+if not 0 < TIKTOK_INTERACTIVE_REQUESTS_PER_SECOND < TIKTOK_MAX_REQUESTS_PER_SECOND:
+    raise environ.ImproperlyConfigured(
+        "TIKTOK_INTERACTIVE_REQUESTS_PER_SECOND must be at least 1 and less than "
+        "TIKTOK_MAX_REQUESTS_PER_SECOND: the flush keeps the rest"
+    )
+# Seconds an ad account's audience list from TikTok is reused by the Summary's launch check
+# and the Audience Sync editor (partners/tiktok/audiences.py). Viewers never ask TikTok: they
+# see the last list known, whatever its age, or that it was not checked.
+TIKTOK_AUDIENCE_CACHE_SECONDS = env.int("TIKTOK_AUDIENCE_CACHE_SECONDS", default=60)
 # Users per /segment/mapping/ request (TikTok's limit per Braze's TikTok page).
 TIKTOK_MAX_USERS_PER_REQUEST = env.int("TIKTOK_MAX_USERS_PER_REQUEST", default=10_000)
 # A user is retried this long after being queued (within one flush tick of the first attempt),
@@ -319,6 +354,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": JOURNEYS_ADVANCE_SECONDS,
         "options": {"expires": JOURNEYS_ADVANCE_SECONDS},
     },
+    # Re-readings of phone numbers whose worker died or whose message was lost.
+    "phone-renormalizations-resume": {
+        "task": "users.tasks.phone_renormalizations_resume",
+        "schedule": 60,
+        "options": {"expires": 60},
+    },
     "tiktok-connections-check": {
         "task": "partners.tasks.tiktok_connections_check",
         "schedule": TIKTOK_TOKEN_CHECK_SECONDS,
@@ -354,12 +395,6 @@ LOGGING = {
     "root": {"handlers": ["stderr"], "level": env("LOG_LEVEL", default="INFO")},
     "loggers": {
         # Django's dev server logs request lines through its own handler by default; route
-    # Re-readings of phone numbers whose worker died or whose message was lost.
-    "phone-renormalizations-resume": {
-        "task": "users.tasks.phone_renormalizations_resume",
-        "schedule": 60,
-        "options": {"expires": 60},
-    },
         # them through ours so the filters apply.
         "django.server": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
         "django.db.backends": {"level": "WARNING"},

@@ -1,5 +1,9 @@
 """The Audience Sync editor's type-ahead ("Choose a New or Existing Audience"): this Canvas's
-drafts, the ad account's audiences on TikTok, and the typed name as a new audience."""
+drafts, the ad account's audiences on TikTok, and the typed name as a new audience.
+
+TikTok's list is the one remembered for the ad account (up to TIKTOK_AUDIENCE_CACHE_SECONDS
+old, partners.tiktok.audiences.tiktok_audience_list), so typing and reloading do not spend the
+sync's TikTok budget; a Viewer's page never asks TikTok."""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from dataclasses import dataclass, field
 from canvas.models import Canvas
 from canvas.selectors import canvas_audience_choices
 from partners.models import AudienceStatus, TikTokAdAccount, TikTokAudience
-from partners.tiktok.audiences import tiktok_audiences_of
+from partners.tiktok.audiences import tiktok_audience_list
 from partners.tiktok.client import TikTokAuthError, TikTokError
 from partners.tiktok.health import INVALID_TOKEN_ADVICE
 
@@ -34,6 +38,8 @@ class AudienceOptions:
     searched: bool = False
     # The new name is the saved draft of the step being edited.
     is_own_draft: bool = False
+    # A Viewer's page with no list remembered: TikTok's audiences are not shown.
+    not_checked: bool = False
 
     @property
     def is_empty(self) -> bool:
@@ -50,6 +56,7 @@ def audience_options(
     ad_account: TikTokAdAccount | None,
     query: str,
     own_draft: TikTokAudience | None = None,
+    ask_tiktok: bool = True,
 ) -> AudienceOptions:
     """What "Choose a New or Existing Audience" offers for the typed text: the ad account's
     audiences on TikTok (every page), this Canvas's drafts, and the text as a new audience
@@ -57,6 +64,7 @@ def audience_options(
 
     `own_draft` is the not-yet-created draft of the step being edited: it is that step's new
     audience, so its name is offered as "new" (to change its fields) rather than as a draft.
+    `ask_tiktok=False` (a Viewer) shows only the list remembered, if any.
     """
     query = " ".join((query or "").split())
     options = AudienceOptions(query=query)
@@ -79,7 +87,9 @@ def audience_options(
             )
             options.drafts.append(AudienceOption(f"local:{audience.pk}", audience.name, status))
     try:
-        on_tiktok = tiktok_audiences_of(ad_account=ad_account)
+        listed = tiktok_audience_list(ad_account=ad_account, ask_tiktok=ask_tiktok)
+        options.not_checked = listed is None
+        on_tiktok = listed.audiences if listed is not None else []
     except TikTokAuthError as exc:
         options.error = f"TikTok refused the connection's token ({exc.message}). " + (
             INVALID_TOKEN_ADVICE

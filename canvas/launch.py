@@ -5,6 +5,8 @@ once (partners.tiktok.audiences), and only then makes the Canvas Active."""
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
@@ -22,33 +24,63 @@ from canvas.selectors import (
 from canvas.services import canvas_manage_require
 from partners.models import AdAccountStatus, AudienceStatus, TikTokAudience, TikTokConnection
 from partners.selectors import tiktok_connection_get
-from partners.tiktok.audiences import audience_create_on_tiktok, tiktok_audiences_by_account
+from partners.tiktok.audiences import AudienceList, audience_create_on_tiktok, tiktok_audience_list
 from partners.tiktok.client import MAX_AUDIENCES_PER_ADVERTISER, TikTokAuthError, TikTokError
 from partners.tiktok.health import INVALID_TOKEN_ADVICE, ad_account_health, connection_health
 
 logger = logging.getLogger(__name__)
 
 
+@dataclass
+class LaunchCheck:
+    """The launch check as a page shows it: the problems, and how TikTok's part was done."""
+
+    problems: list[LaunchProblem] = field(default_factory=list)
+    # When TikTok listed the audiences used (the oldest list, when some were remembered).
+    tiktok_checked_at: datetime | None = None
+    # A Viewer's page with no list remembered: TikTok's audiences were not checked at all.
+    tiktok_not_checked: bool = False
+
+
 def canvas_launch_problems(*, canvas: Canvas, check_tiktok: bool = True) -> list[LaunchProblem]:
     """Every reason the Canvas cannot launch (or resume) now; empty when it can.
 
     Without `check_tiktok` only what this database knows is checked (cheap, for the builder).
-    With it, TikTok is asked, per ad account used, for its audiences: the 400-audience cap
-    and whether the existing audiences chosen still exist.
+    With it, TikTok is asked now, per ad account used, for its audiences: the 400-audience cap
+    and whether the existing audiences chosen still exist (Launch and Resume use this).
     """
-    problems = canvas_setup_problems(canvas=canvas)
     if not check_tiktok:
-        return problems
+        return canvas_setup_problems(canvas=canvas)
+    return canvas_launch_check(canvas=canvas, max_age=0).problems
+
+
+def canvas_launch_check(
+    *, canvas: Canvas, max_age: float | None = None, ask_tiktok: bool = True
+) -> LaunchCheck:
+    """The launch check of the Summary tab. TikTok's audience lists are reused while at most
+    `max_age` seconds old (TIKTOK_AUDIENCE_CACHE_SECONDS by default), so page views do not
+    spend the sync's TikTok budget; `ask_tiktok=False` (a Viewer's visit) never calls TikTok
+    and checks only what was remembered (partners.tiktok.audiences.tiktok_audience_list)."""
+    check = LaunchCheck(problems=canvas_setup_problems(canvas=canvas))
     sync_steps = [s for s in step_list(canvas=canvas) if s.step_type == StepType.AUDIENCE_SYNC]
     connection = tiktok_connection_get(app_group=canvas.app_group)
     if sync_steps and connection_health(connection).ok:
-        problems.extend(_tiktok_problems(canvas=canvas, connection=connection, steps=sync_steps))
-    return problems
+        _tiktok_check(
+            check, canvas=canvas, connection=connection, steps=sync_steps,
+            max_age=max_age, ask_tiktok=ask_tiktok,
+        )  # fmt: skip
+    return check
 
 
-def _tiktok_problems(
-    *, canvas: Canvas, connection: TikTokConnection, steps: list[Step]
-) -> list[LaunchProblem]:
+def _tiktok_check(
+    check: LaunchCheck,
+    *,
+    canvas: Canvas,
+    connection: TikTokConnection,
+    steps: list[Step],
+    max_age: float | None,
+    ask_tiktok: bool,
+) -> None:
     settings_by_step = {s.pk: audience_sync_settings_of(s) for s in steps}
     accounts = {
         sync.ad_account_id: sync.ad_account
@@ -58,11 +90,17 @@ def _tiktok_problems(
         and sync.ad_account.status == AdAccountStatus.CONNECTED
     }
     if not accounts:
-        return []
+        return
+    lists: dict[int, AudienceList] = {}
     try:
-        on_tiktok = tiktok_audiences_by_account(
-            connection=connection, ad_accounts=list(accounts.values())
-        )
+        for account_id, account in accounts.items():
+            listed = tiktok_audience_list(
+                ad_account=account, max_age=max_age, ask_tiktok=ask_tiktok
+            )
+            if listed is None:
+                check.tiktok_not_checked = True
+            else:
+                lists[account_id] = listed
     except TikTokAuthError:
         connection.refresh_from_db()
         health = connection_health(connection)
@@ -77,19 +115,23 @@ def _tiktok_problems(
             account.refresh_from_db()
             account_health = ad_account_health(account)
             message = account_health.sentence() if not account_health.ok else message
-        return [launch_problem(message)]
+        check.problems.append(launch_problem(message))
+        return
     except TikTokError as exc:
-        return [
+        check.problems.append(
             launch_problem(
                 f"TikTok could not be reached to check the audiences ({exc}). "
                 "Try again in a moment."
             )
-        ]
+        )
+        return
+    if lists:
+        check.tiktok_checked_at = min(listed.checked_at for listed in lists.values())
 
-    problems = []
     pending = list(canvas_pending_drafts(canvas=canvas))
-    for account_id, audiences in on_tiktok.items():
+    for account_id, listed in lists.items():
         account = accounts[account_id]
+        audiences = listed.audiences
         creating = [a for a in pending if a.ad_account_id == account_id]
         if creating and len(audiences) + len(creating) > MAX_AUDIENCES_PER_ADVERTISER:
             message = (
@@ -102,22 +144,24 @@ def _tiktok_problems(
             for step in steps:
                 sync = settings_by_step[step.pk]
                 if sync and sync.creates_audience and sync.audience_id in creating_ids:
-                    problems.append(launch_problem(message, step))
-    existing_ids = {
-        account_id: {a.audience_id for a in audiences}
-        for account_id, audiences in on_tiktok.items()
-    }
+                    check.problems.append(launch_problem(message, step))
     for step in steps:
         sync = settings_by_step[step.pk]
         audience = sync.audience if sync else None
         if (
             audience is None
             or audience.status != AudienceStatus.CREATED
-            or audience.ad_account_id not in existing_ids
+            or audience.ad_account_id not in lists
         ):
             continue
-        if audience.tiktok_audience_id not in existing_ids[audience.ad_account_id]:
-            problems.append(
+        listed = lists[audience.ad_account_id]
+        # A list older than the audience (remembered elsewhere before it was created or
+        # registered) cannot tell whether it still exists.
+        known_since = audience.created_on_tiktok_at or audience.created_at
+        if known_since is not None and known_since > listed.checked_at:
+            continue
+        if audience.tiktok_audience_id not in {a.audience_id for a in listed.audiences}:
+            check.problems.append(
                 launch_problem(
                     f"Audience Does Not Exist: “{audience.name}” is no longer on TikTok "
                     "(deleted there, or access to it was removed). Choose or create another "
@@ -125,7 +169,6 @@ def _tiktok_problems(
                     step,
                 )
             )
-    return problems
 
 
 # State changes (gear actions)

@@ -499,11 +499,14 @@ def _audience_choice_context(request, canvas: Canvas, step: Step, values: dict, 
     connection_problem = None if health.ok else health.sentence()
     account = next((a for a in ad_accounts if str(a.pk) == values["ad_account"]), None)
     if account is not None and connection_problem is None:
+        # Security issue 5: a page view reuses the ad account's remembered TikTok list, and a
+        # Viewer's never asks TikTok, so reloading the editor does not slow the sync.
         options = audience_picker.audience_options(
             canvas=canvas,
             ad_account=account,
             query=values["audience_query"],
             own_draft=_own_draft(step),
+            ask_tiktok=_can_manage(request),
         )
     else:
         options = audience_picker.AudienceOptions(query=values["audience_query"])
@@ -668,12 +671,16 @@ def audience_sync_options(request, pk: int, step_id: int):
 @app_group_required()
 def canvas_summary(request, pk: int):
     canvas = _canvas(request, pk)
-    problems = (
-        launch.canvas_launch_problems(canvas=canvas, check_tiktok=True)
+    # Security issue 5: the check reuses TikTok's remembered audience lists (a short while),
+    # and a Viewer's visit never asks TikTok; Launch and Resume always do.
+    check = (
+        launch.canvas_launch_check(canvas=canvas, ask_tiktok=_can_manage(request))
         if canvas.state != CanvasState.ARCHIVED
-        else []
+        else launch.LaunchCheck()
     )
+    problems = check.problems
     context = _builder_context(request, canvas, "summary") | {
+        "launch_check": check,
         "launch_problems": problems,
         "flow": selectors.canvas_flow(canvas=canvas, problems=problems),
         "filter_labels": audience_filter_labels(canvas.audience_filters),

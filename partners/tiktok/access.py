@@ -1,6 +1,7 @@
 """Calling TikTok with a connection's token: the process's client (pooled connections, every
-call counted by the TikTok app's shared rate limiter), and what happens when TikTok refuses the
-token (the connection, or one ad account, is marked invalid at once and its queue pauses)."""
+call counted by the TikTok app's shared rate limiter, within the interactive share), and what
+happens when TikTok refuses the token (the connection, or one ad account, is marked invalid at
+once and its queue pauses)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from partners.tiktok.client import (
     TikTokClient,
     TikTokError,
 )
-from partners.tiktok.ratelimit import tiktok_rate_limiter
+from partners.tiktok.ratelimit import tiktok_interactive_limiter
 
 logger = logging.getLogger(__name__)
 
@@ -34,9 +35,12 @@ def _session() -> requests.Session:
 
 def tiktok_client() -> TikTokClient:
     """The TikTok client of this process: pooled connections, and every call counted by the
-    shared limiter of the TikTok app (docs/ARCHITECTURE.md D3), dashboard calls included."""
+    shared limiter of the TikTok app (docs/ARCHITECTURE.md D3), within the app's interactive
+    share (TIKTOK_INTERACTIVE_REQUESTS_PER_SECOND): page views, look-ups, launches, OAuth and
+    token checks never take the slots the flush keeps. The flush takes its own slots from the
+    app's window (`tiktok_rate_limiter`) and sends with `slot_taken=True`."""
     return TikTokClient.from_settings(
-        session=_session(), limiter=tiktok_rate_limiter(settings.TIKTOK_APP_ID)
+        session=_session(), limiter=tiktok_interactive_limiter(settings.TIKTOK_APP_ID)
     )
 
 

@@ -2,16 +2,25 @@
 TikTok exactly once (at launch, or at once for a Canvas already live; docs/ARCHITECTURE.md D8).
 
 Every call goes through the shared client (partners.tiktok.access.tiktok_client: pooled, counted by
-the app's rate limiter) and records auth failures on the connection at once
-(`tiktok_auth_errors_recorded`).
+the app's rate limiter within its interactive share) and records auth failures on the
+connection at once (`tiktok_auth_errors_recorded`).
+
+Page views must not spend the sync's TikTok budget, so an ad account's audience list is
+remembered in Django's cache (shared by every process: settings.CACHES) and reused by the
+Summary's launch check and the Audience Sync editor for TIKTOK_AUDIENCE_CACHE_SECONDS
+(`tiktok_audience_list`); Viewers only ever read it. Launch, Create Audience and the look-ups
+of a creation always ask TikTok. Creating an audience here forgets the ad account's list.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime, timedelta
 
+from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.utils import timezone
@@ -42,6 +51,11 @@ AUDIENCE_CLAIM_POLL_SECONDS = 0.2
 # TikTok's create_time is matched against the draft's creation with this much slack, as its
 # clock and time zone are TikTok's.
 TIKTOK_CLOCK_SLACK = timedelta(days=1)
+
+
+# How long a remembered audience list stays readable for Viewers (with its age shown); Marketers'
+# page views reuse it only for TIKTOK_AUDIENCE_CACHE_SECONDS.
+AUDIENCE_LIST_KEPT_SECONDS = 60 * 60
 
 
 class AudienceCreateError(ValidationError):
@@ -137,10 +151,13 @@ def _create_claimed(audience: TikTokAudience, *, claim: datetime, look_first: bo
                     access_token=token, advertiser_id=account.advertiser_id, name=audience.name
                 )
     except TikTokError as exc:
+        # A failure may still have created it (a timeout): the remembered list is stale too.
+        tiktok_audiences_forget(ad_account=account)
         message = tiktok_error_sentence(exc, f"create the audience “{audience.name}”")
         mine.update(status=AudienceStatus.FAILED, error_message=message)
         logger.warning("tiktok audience create failed audience=%s code=%s", audience.pk, exc.code)
         raise AudienceCreateError(message) from exc
+    tiktok_audiences_forget(ad_account=account)
     recorded = mine.update(
         status=AudienceStatus.CREATED,
         tiktok_audience_id=tiktok_id,
@@ -159,27 +176,124 @@ def _create_claimed(audience: TikTokAudience, *, claim: datetime, look_first: bo
 # Reading
 
 
+@dataclass(frozen=True)
+class AudienceList:
+    """An ad account's audiences on TikTok, and when TikTok was asked for them."""
+
+    audiences: list[Audience]
+    checked_at: datetime
+
+    @property
+    def age(self) -> timedelta:
+        return timezone.now() - self.checked_at
+
+
+# Audience's fields kept in the cache (not `raw`, TikTok's whole answer: nothing reads it).
+_CACHED_FIELDS = tuple(f.name for f in fields(Audience) if f.name != "raw")
+
+
+def _list_keys(ad_account: TikTokAdAccount) -> tuple[str, str]:
+    """(the list's key, the key of when it was last forgotten). Per ad account row, advertiser
+    and time of (re)connection: reconnecting starts afresh, and a database rebuilt with the
+    same ids (a restore, a test run) never reads another's list."""
+    connected = ad_account.connected_at.timestamp() if ad_account.connected_at else 0.0
+    key = f"tiktok:audiences:v1:{ad_account.pk}:{ad_account.advertiser_id}:{connected:.6f}"
+    return key, f"{key}:forgotten"
+
+
+def _remembered(ad_account: TikTokAdAccount) -> AudienceList | None:
+    """The list remembered for the ad account, unless it was asked for before the last time
+    the list was forgotten (a slow look-up racing a creation). The cache failing is a miss."""
+    key, forgotten_key = _list_keys(ad_account)
+    try:
+        found = cache.get_many([key, forgotten_key])
+        value = found.get(key)
+        if value is None or value["checked_at"] < found.get(forgotten_key, 0.0):
+            return None
+        return AudienceList(
+            audiences=[
+                Audience(**{k: v for k, v in item.items() if k in _CACHED_FIELDS})
+                for item in value["audiences"]
+            ],
+            checked_at=datetime.fromtimestamp(value["checked_at"], tz=UTC),
+        )
+    except Exception:  # a cache that fails or holds another shape is a miss, never an error
+        logger.warning(
+            "tiktok audience list unreadable ad_account=%s", ad_account.pk, exc_info=True
+        )
+        return None
+
+
+def _remember(ad_account: TikTokAdAccount, listed: AudienceList) -> None:
+    key, _ = _list_keys(ad_account)
+    value = {
+        "checked_at": listed.checked_at.timestamp(),
+        "audiences": [{f: getattr(a, f) for f in _CACHED_FIELDS} for a in listed.audiences],
+    }
+    timeout = max(AUDIENCE_LIST_KEPT_SECONDS, settings.TIKTOK_AUDIENCE_CACHE_SECONDS)
+    try:
+        cache.set(key, value, timeout=timeout)
+    except Exception:  # the cache is an optimisation: TikTok answered, the page goes on
+        logger.warning(
+            "tiktok audience list not cached ad_account=%s", ad_account.pk, exc_info=True
+        )
+
+
+def tiktok_audiences_forget(*, ad_account: TikTokAdAccount) -> None:
+    """Drop the ad account's remembered list: this product created (or may have created) an
+    audience there. A look-up already under way when this runs is not remembered either."""
+    key, forgotten_key = _list_keys(ad_account)
+    timeout = max(AUDIENCE_LIST_KEPT_SECONDS, settings.TIKTOK_AUDIENCE_CACHE_SECONDS) + 60
+    try:
+        cache.set(forgotten_key, timezone.now().timestamp(), timeout=timeout)
+        cache.delete(key)
+    except Exception:
+        logger.warning(
+            "tiktok audience list not forgotten ad_account=%s", ad_account.pk, exc_info=True
+        )
+
+
+def tiktok_audience_list(
+    *, ad_account: TikTokAdAccount, max_age: float | None = None, ask_tiktok: bool = True
+) -> AudienceList | None:
+    """The ad account's audiences on TikTok, for a page: the remembered list when it is at
+    most `max_age` seconds old (TIKTOK_AUDIENCE_CACHE_SECONDS by default; 0 always asks),
+    else TikTok's answer now, remembered for the next page views.
+
+    `ask_tiktok=False` (a Viewer's page) never calls TikTok: the remembered list whatever its
+    age, or None when there is none. Raises TikTokError when TikTok is asked and fails (auth
+    errors are recorded on the connection).
+    """
+    if max_age is None:
+        max_age = settings.TIKTOK_AUDIENCE_CACHE_SECONDS
+    known = _remembered(ad_account) if max_age > 0 or not ask_tiktok else None
+    if not ask_tiktok or (known is not None and known.age <= timedelta(seconds=max_age)):
+        return known
+    connection = ad_account.connection
+    asked_at = timezone.now()
+    with tiktok_auth_errors_recorded(connection, ad_account.advertiser_id):
+        audiences = tiktok_client().list_audiences(
+            access_token=connection.access_token, advertiser_id=ad_account.advertiser_id
+        )
+    listed = AudienceList(audiences=audiences, checked_at=asked_at)
+    _remember(ad_account, listed)
+    return listed
+
+
 def tiktok_audiences_by_account(
     *, connection: TikTokConnection, ad_accounts: list[TikTokAdAccount]
 ) -> dict[int, list[Audience]]:
-    client = tiktok_client()
-    token = connection.access_token
-    result = {}
-    for account in ad_accounts:
-        with tiktok_auth_errors_recorded(connection, account.advertiser_id):
-            result[account.pk] = client.list_audiences(
-                access_token=token, advertiser_id=account.advertiser_id
-            )
-    return result
+    """Each ad account's audiences, asked of TikTok now (and remembered)."""
+    return {
+        account.pk: tiktok_audience_list(ad_account=account, max_age=0).audiences
+        for account in ad_accounts
+    }
 
 
 def tiktok_audiences_of(*, ad_account: TikTokAdAccount) -> list[Audience]:
-    """The ad account's audiences on TikTok (raises TikTokError; auth errors are recorded)."""
-    connection = ad_account.connection
-    with tiktok_auth_errors_recorded(connection, ad_account.advertiser_id):
-        return tiktok_client().list_audiences(
-            access_token=connection.access_token, advertiser_id=ad_account.advertiser_id
-        )
+    """The ad account's audiences on TikTok, asked now (raises TikTokError; auth errors are
+    recorded), and remembered for the next page views."""
+    return tiktok_audience_list(ad_account=ad_account, max_age=0).audiences
 
 
 def parse_tiktok_time(value: str) -> datetime | None:

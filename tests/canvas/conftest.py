@@ -4,6 +4,7 @@ only; integration tests use the sandbox), and shortcuts for building flows."""
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from dataclasses import dataclass, field
 
 import pytest
@@ -23,6 +24,8 @@ class FakeAudienceTikTok:
     errors: dict[str, list[TikTokError]] = field(default_factory=dict)
     created: list[tuple[str, str]] = field(default_factory=list)
     is_configured: bool = True
+    # Calls per method: what page views and launches cost in TikTok requests.
+    calls: Counter = field(default_factory=Counter)
 
     def add(self, advertiser_id: str, name: str, *, create_time: str = "2020-01-01 00:00:00"):
         audience = Audience(
@@ -33,6 +36,7 @@ class FakeAudienceTikTok:
         return audience
 
     def _raise(self, method: str) -> None:
+        self.calls[method] += 1
         queued = self.errors.get(method)
         if queued:
             raise queued.pop(0)
