@@ -7,25 +7,25 @@ import logging
 import secrets
 from typing import Any
 
-import orjson
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from pydantic import ValidationError
 
-from api.rest import RestError, read_json_body, require_object, rest_endpoint, rest_response
+from api.errors import NOT_AN_OBJECT, canvas_id_message, trigger_request_problem
+from api.rest import RestError, read_json_body, rest_endpoint, rest_response
+from api.schemas import CanvasTriggerRequest
+from api.track import parse_track
 from appgroups.models import ApiPermission, AppGroup
 from canvas.models import Canvas, CanvasState, EntryType
 from core.ids import parse_id
 from journeys.entries import canvas_audience, canvas_entries_create, canvas_entries_create_for
 from users.models import Profile
 from users.services.profiles import profiles_track
-from users.tracking import TrackFatal, parse_track_body
+from users.tracking import TrackFatal
 
 logger = logging.getLogger(__name__)
 
-# Braze: "up to 50 recipients per request"; entry properties at most 50 KB.
-MAX_RECIPIENTS = 50
-MAX_PROPERTIES_BYTES = 50 * 1024
 NOTICES = {
     CanvasState.STOPPED: (
         "The Canvas is paused. Resume the Canvas to ensure trigger requests will take effect."
@@ -39,24 +39,26 @@ NOTICES = {
 @rest_endpoint(permission=ApiPermission.CANVAS_TRIGGER_SEND)
 def canvas_trigger_send(request):
     app_group: AppGroup = request.rest.app_group
-    body = require_object(read_json_body(request))
-    canvas = _canvas(app_group, body.get("canvas_id"))
-    properties = _properties(body, where="request")
+    body = read_json_body(request)
+    try:
+        CanvasTriggerRequest.model_validate(body)
+        problems = []
+    except ValidationError as exc:
+        problems = exc.errors(include_url=False)
+    # Braze looks the Canvas up before reading the rest of the request: a bad request for a
+    # Canvas that does not exist is a 404.
+    if any(not error["loc"] and error["type"] == "model_type" for error in problems):
+        raise RestError(400, NOT_AN_OBJECT)
+    for error in problems:
+        if error["loc"][:1] == ("canvas_id",):
+            raise RestError(400, canvas_id_message(error))
+    canvas = _canvas(app_group, body["canvas_id"])
+    if problems:
+        message, errors = trigger_request_problem(problems)
+        raise RestError(400, message, errors)
+    properties = _properties(body)
     broadcast = body.get("broadcast", False)
-    if not isinstance(broadcast, bool):
-        raise RestError(400, "'broadcast' must be true or false")
-    if "audience" in body:
-        raise RestError(
-            400,
-            "'audience' (connected audience) is not supported: the Canvas's Target Audience "
-            "applies to every trigger",
-        )
-    recipients = body.get("recipients")
-    if broadcast and recipients is not None:
-        raise RestError(400, "'broadcast' cannot be combined with 'recipients'")
-    if not broadcast and recipients is None:
-        raise RestError(400, "'recipients' is required unless 'broadcast' is true")
-    parsed = [] if broadcast else _recipients(recipients, properties)
+    parsed = [] if broadcast else [_recipient(r, properties) for r in body["recipients"]]
 
     dispatch_id = secrets.token_hex(16)
     response: dict[str, Any] = {"dispatch_id": dispatch_id, "message": "success"}
@@ -95,11 +97,7 @@ def _wake_the_engine() -> None:
     journeys_advance.delay()
 
 
-def _canvas(app_group: AppGroup, canvas_id: Any) -> Canvas:
-    if canvas_id is None or canvas_id == "":
-        raise RestError(400, "'canvas_id' is required")
-    if isinstance(canvas_id, bool) or not isinstance(canvas_id, str | int):
-        raise RestError(400, "'canvas_id' must be a string")
+def _canvas(app_group: AppGroup, canvas_id: str | int) -> Canvas:
     pk = parse_id(canvas_id)
     # Scoped to the key's app group: another group's Canvas does not exist for this key.
     canvas = Canvas.objects.filter(app_group=app_group, pk=pk).first() if pk else None
@@ -112,105 +110,30 @@ def _canvas(app_group: AppGroup, canvas_id: Any) -> Canvas:
     return canvas
 
 
-def _properties(obj: dict, *, where: str) -> dict | None:
-    """canvas_entry_properties, or `context` (its newer name); never both."""
-    given = [key for key in ("canvas_entry_properties", "context") if key in obj]
-    if len(given) == 2:
-        raise RestError(400, f"{where}: use 'context' or 'canvas_entry_properties', not both")
-    if not given:
-        return None
-    value = obj[given[0]]
-    if value is None:
-        return None
-    if not isinstance(value, dict):
-        raise RestError(400, f"{where}: '{given[0]}' must be an object")
-    if len(orjson.dumps(value)) > MAX_PROPERTIES_BYTES:
-        raise RestError(400, f"{where}: '{given[0]}' is larger than 50 KB")
-    if _holds_nul(value):
-        # PostgreSQL's jsonb refuses \u0000 (a 500 otherwise); SQLite would store it.
-        raise RestError(400, f"{where}: '{given[0]}' must not contain NUL characters")
-    return value
+def _properties(obj: dict) -> dict | None:
+    """canvas_entry_properties, or `context` (its newer name; the model refuses both)."""
+    for key in ("canvas_entry_properties", "context"):
+        if key in obj:
+            return obj[key]
+    return None
 
 
-def _holds_nul(value: Any) -> bool:
-    """A NUL character in any key or string, at any depth (a 50 KB value: no deep recursion
-    worth fearing, but walk it without recursion anyway)."""
-    stack = [value]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, str):
-            if "\x00" in item:
-                return True
-        elif isinstance(item, dict):
-            stack.extend(item.keys())
-            stack.extend(item.values())
-        elif isinstance(item, list):
-            stack.extend(item)
-    return False
-
-
-def _recipients(recipients: Any, top_level: dict | None) -> list[dict]:
-    if not isinstance(recipients, list):
-        raise RestError(400, "'recipients' must be an array")
-    if not recipients:
-        raise RestError(400, "'recipients' must not be empty")
-    if len(recipients) > MAX_RECIPIENTS:
-        raise RestError(400, f"'recipients' has more than {MAX_RECIPIENTS} objects")
-    errors = []
-    parsed = []
-    for index, recipient in enumerate(recipients):
-        try:
-            parsed.append(_recipient(recipient, index, top_level))
-        except RestError as exc:
-            errors.append({"type": exc.message, "input_array": "recipients", "index": index})
-    if errors:
-        # Nothing enters when a recipient is malformed: a fatal error writes nothing.
-        raise RestError(400, "Invalid recipients", errors)
-    return parsed
-
-
-def _recipient(recipient: Any, index: int, top_level: dict | None) -> dict:
-    where = f"recipients[{index}]"
-    if not isinstance(recipient, dict):
-        raise RestError(400, f"{where} must be an object")
-    identifiers = [k for k in ("external_user_id", "user_alias") if recipient.get(k) is not None]
-    if len(identifiers) != 1:
-        raise RestError(400, f"{where} needs exactly one of 'external_user_id' or 'user_alias'")
-    existing_only = recipient.get("send_to_existing_only", True)
-    if not isinstance(existing_only, bool):
-        raise RestError(400, f"{where}: 'send_to_existing_only' must be true or false")
-    attributes = recipient.get("attributes")
-    if attributes is not None and not isinstance(attributes, dict):
-        raise RestError(400, f"{where}: 'attributes' must be an object")
+def _recipient(recipient: dict, top_level: dict | None) -> dict:
+    """A recipient the model accepted, as _resolve uses it."""
     identifier: dict
-    if identifiers[0] == "external_user_id":
-        external_id = recipient["external_user_id"]
-        if not isinstance(external_id, str) or not external_id.strip():
-            raise RestError(400, f"{where}: 'external_user_id' must be a non-empty string")
-        identifier = {"external_id": external_id}
+    if recipient.get("external_user_id") is not None:
+        identifier = {"external_id": recipient["external_user_id"]}
     else:
         alias = recipient["user_alias"]
-        if not (
-            isinstance(alias, dict)
-            and isinstance(alias.get("alias_name"), str)
-            and isinstance(alias.get("alias_label"), str)
-        ):
-            raise RestError(400, f"{where}: 'user_alias' needs alias_name and alias_label")
-        if not existing_only:
-            raise RestError(
-                400, f"{where}: 'send_to_existing_only' false needs an 'external_user_id'"
-            )
         identifier = {"user_alias": {"alias_name": alias["alias_name"],
                                      "alias_label": alias["alias_label"]}}  # fmt: skip
-    if not existing_only and not attributes:
-        raise RestError(400, f"{where}: 'send_to_existing_only' false needs 'attributes'")
-    own = _properties(recipient, where=where)
+    own = _properties(recipient)
     # Recipient-level properties override the top-level ones.
     properties = {**(top_level or {}), **(own or {})} if (top_level or own) else None
     return {
         "identifier": identifier,
-        "existing_only": existing_only,
-        "attributes": attributes,
+        "existing_only": recipient.get("send_to_existing_only", True),
+        "attributes": recipient.get("attributes"),
         "properties": properties,
     }
 
@@ -225,7 +148,7 @@ def _resolve(app_group: AppGroup, recipients: list[dict], now) -> list[tuple[int
     ]
     if updates:
         try:
-            batch = parse_track_body(
+            batch = parse_track(
                 {"attributes": updates}, default_country=app_group.default_country, now=now
             )
         except TrackFatal as exc:

@@ -6,7 +6,7 @@ An endpoint is a plain function decorated with `rest_endpoint(permission=...)`:
     def canvas_trigger_send(request):
         body = read_json_body(request)            # 413 / 400 as RestError
         app_group = request.rest.app_group        # the key's app group: scope every query to it
-        ...
+        ...                                       # validate with a model (api/schemas.py)
         raise RestError(400, "canvas_id is required")          # Braze fatal error
         return rest_response({"message": "success", ...}, status=201)
 
@@ -208,9 +208,3 @@ def read_json_body(request: HttpRequest) -> Any:
         return orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise RestError(400, "Invalid JSON in request body") from exc
-
-
-def require_object(body: Any) -> dict:
-    if not isinstance(body, dict):
-        raise RestError(400, "Request body must be a JSON object")
-    return body

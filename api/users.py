@@ -7,22 +7,20 @@ from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
+from pydantic import ValidationError
 
-from api.rest import RestError, read_json_body, require_object, rest_endpoint, rest_response
+from api.errors import by_item, delete_fatal_message, delete_item_message, export_message
+from api.rest import RestError, read_json_body, rest_endpoint, rest_response
+from api.schemas import EXPORT_SINGLE_KEYS, DeleteRequest, ExportRequest
+from api.track import parse_track
 from appgroups.models import ApiPermission, AppGroup
 from users import identifiers
 from users.models import Profile
-from users.profile_fields import EXTERNAL_ID_MAX_LENGTH, FieldError, clean_identifier
-from users.selectors.profiles import EXPORT_FIELDS, profiles_export
+from users.selectors.profiles import profiles_export
 from users.services.profiles import profiles_delete, profiles_track
-from users.tracking import TrackFatal, parse_track_body
+from users.tracking import TrackFatal
 
 logger = logging.getLogger(__name__)
-
-# Braze: "Up to 50 external_ids, user_aliases, or braze_ids can be included in a single request."
-MAX_IDS_PER_REQUEST = 50
-DELETE_KEYS = ("external_ids", "user_aliases", "braze_ids", "email_addresses", "phone_numbers")
-PRIORITIZATIONS = frozenset({"identified", "unidentified", "most_recently_updated"})
 
 
 @rest_endpoint(permission=ApiPermission.USERS_TRACK)
@@ -30,7 +28,7 @@ def users_track(request):
     app_group = request.rest.app_group
     now = timezone.now()
     try:
-        batch = parse_track_body(
+        batch = parse_track(
             read_json_body(request), default_country=app_group.default_country, now=now
         )
     except TrackFatal as exc:
@@ -62,83 +60,80 @@ def users_track(request):
 @rest_endpoint(permission=ApiPermission.USERS_DELETE)
 def users_delete(request):
     app_group = request.rest.app_group
-    body = require_object(read_json_body(request))
-    given = [key for key in DELETE_KEYS if body.get(key) is not None]
-    if len(given) != 1:
-        raise RestError(400, f"Provide exactly one of: {', '.join(DELETE_KEYS)}")
-    key = given[0]
-    items = body[key]
-    if not isinstance(items, list) or not items:
-        raise RestError(400, f"'{key}' must be a non-empty array")
-    if len(items) > MAX_IDS_PER_REQUEST:
-        raise RestError(
-            400, f"The max number of ids per request was exceeded: at most {MAX_IDS_PER_REQUEST}"
-        )
-    errors: list[dict] = []
-    ids: set[int] = set()
+    body = read_json_body(request)
+    bad: dict[tuple, list] = {}  # the items' problems, by (array, index)
+    try:
+        key = DeleteRequest.model_validate(body).given()
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False)
+        fatal = [error for error in errors if len(error["loc"]) < 2]
+        if fatal:
+            raise RestError(400, delete_fatal_message(fatal[0])) from None
+        bad = by_item(errors, 2)
+        key = errors[0]["loc"][0]
+    items = body[key]  # the JSON as sent: the model's instances are not used
+    country = app_group.default_country
+    problems = []
     for index, item in enumerate(items):
-        try:
-            ids.update(_profiles_to_delete(app_group, key, item))
-        except FieldError as exc:
-            errors.append({"type": str(exc), "input_array": key, "index": index})
-    if errors:
+        if (key, index) in bad:
+            message = delete_item_message(
+                key, bad[key, index], lambda item=item: _invalid_contact(key, item, country)
+            )
+        else:
+            message = _invalid_contact(key, item, country)
+        if message:
+            problems.append({"type": message, "input_array": key, "index": index})
+    if problems:
         # Deleting cannot be undone: one bad item refuses the whole request.
-        raise RestError(400, f"Invalid '{key}': nothing was deleted", errors)
+        raise RestError(400, f"Invalid '{key}': nothing was deleted", problems)
+    ids: set[int] = set()
+    for item in items:
+        ids.update(_profiles_to_delete(app_group, key, item))
     deleted = profiles_delete(app_group=app_group, profile_ids=sorted(ids))
     logger.info("users/delete key=%s deleted=%s", request.rest.api_key.pk, deleted)
     return rest_response({"message": "success", "deleted": deleted}, status=201)
 
 
-def _alias(item: Any, field: str) -> tuple[str, str]:
-    if not isinstance(item, dict):
-        raise FieldError(f"'{field}' items must be objects with alias_name and alias_label")
-    return (
-        clean_identifier(item.get("alias_name"), field="alias_name"),
-        clean_identifier(item.get("alias_label"), field="alias_label"),
-    )
+def _contact(key: str, item: Any, default_country: str) -> identifiers.Normalized | None:
+    """The normalized email or phone of an email_addresses or phone_numbers item."""
+    if key == "email_addresses":
+        return identifiers.normalize_email(item["email"])
+    if key == "phone_numbers":
+        return identifiers.normalize_phone(item["phone"], default_country=default_country)
+    return None
+
+
+def _invalid_contact(key: str, item: Any, default_country: str) -> str | None:
+    """Why an item's email or phone (well-formed: the model checked it) cannot be used."""
+    contact = _contact(key, item, default_country)
+    if contact is None or contact.is_valid:
+        return None
+    return f"'{'email' if key == 'email_addresses' else 'phone'}' is not valid"
 
 
 def _profiles_to_delete(app_group: AppGroup, key: str, item: Any) -> list[int]:
     profiles = Profile.objects.filter(app_group=app_group)
     if key == "external_ids":
-        value = clean_identifier(item, field="external_ids", max_length=EXTERNAL_ID_MAX_LENGTH)
-        return list(profiles.filter(external_id=value).values_list("id", flat=True))
+        return list(profiles.filter(external_id=item).values_list("id", flat=True))
     if key == "braze_ids":
-        value = clean_identifier(item, field="braze_ids", max_length=64)
-        return list(profiles.filter(braze_id=value).values_list("id", flat=True))
+        return list(profiles.filter(braze_id=item).values_list("id", flat=True))
     if key == "user_aliases":
-        name, label = _alias(item, "user_aliases")
         return list(
-            profiles.filter(alias_name=name, alias_label=label).values_list("id", flat=True)
+            profiles.filter(
+                alias_name=item["alias_name"], alias_label=item["alias_label"]
+            ).values_list("id", flat=True)
         )
     # email_addresses / phone_numbers: {"email"|"phone": ..., "prioritization": [...]}
-    field = "email" if key == "email_addresses" else "phone"
-    if not isinstance(item, dict):
-        raise FieldError(f"'{key}' items must be objects with {field} and prioritization")
-    raw = clean_identifier(item.get(field), field=field)
-    if field == "email":
-        normalized = identifiers.normalize_email(raw)
-    else:
-        normalized = identifiers.normalize_phone(raw, default_country=app_group.default_country)
-    if not normalized.is_valid:
-        raise FieldError(f"'{field}' is not valid")
-    prioritization = item.get("prioritization")
-    if (
-        not isinstance(prioritization, list)
-        or not prioritization
-        or not all(isinstance(p, str) and p in PRIORITIZATIONS for p in prioritization)
-    ):
-        raise FieldError(
-            "'prioritization' must list identified, unidentified or most_recently_updated"
-        )
-    column = f"{field}_sha256"
+    column = "email_sha256" if key == "email_addresses" else "phone_sha256"
+    contact = _contact(key, item, app_group.default_country)
     candidates = list(
-        profiles.filter(Q(**{column: normalized.sha256}))
+        profiles.filter(Q(**{column: contact.sha256}))
         .order_by("-updated_at", "-id")
         .values_list("id", "external_id")
     )
     # The first of identified/unidentified that matches someone picks the group; the most
     # recently updated profile of that group is deleted (one profile per entry).
+    prioritization = item["prioritization"]
     for preference in prioritization:
         if preference == "identified":
             group = [pk for pk, external_id in candidates if external_id is not None]
@@ -153,63 +148,21 @@ def _profiles_to_delete(app_group: AppGroup, key: str, item: Any) -> list[int]:
     return [pk for pk, _ in candidates[:1]]
 
 
-def _optional_string(body: dict, key: str) -> str | None:
-    value = body.get(key)
-    if value is None:
-        return None
-    try:
-        return clean_identifier(value, field=key)
-    except FieldError as exc:
-        raise RestError(400, str(exc)) from exc
-
-
 @rest_endpoint(permission=ApiPermission.USERS_EXPORT_IDS)
 def users_export_ids(request):
     app_group = request.rest.app_group
-    body = require_object(read_json_body(request))
+    body = read_json_body(request)
     try:
-        # Absent or null is "none"; any other non-array ({}, "", 0, false) is an error.
-        external_ids = body.get("external_ids")
-        external_ids = [] if external_ids is None else external_ids
-        if not isinstance(external_ids, list):
-            raise FieldError("'external_ids' must be an array of strings")
-        external_ids = [
-            clean_identifier(e, field="external_ids", max_length=EXTERNAL_ID_MAX_LENGTH)
-            for e in external_ids
-        ]
-        aliases = body.get("user_aliases")
-        aliases = [] if aliases is None else aliases
-        if not isinstance(aliases, list):
-            raise FieldError("'user_aliases' must be an array of user alias objects")
-        aliases = [_alias(a, "user_aliases") for a in aliases]
-        fields = body.get("fields_to_export")
-        if fields is not None:
-            if not isinstance(fields, list) or not all(isinstance(f, str) for f in fields):
-                raise FieldError("'fields_to_export' must be an array of field names")
-            unknown = [f for f in fields if f not in EXPORT_FIELDS]
-            if unknown:
-                raise FieldError(f"'fields_to_export' has an unknown field: '{unknown[0][:50]}'")
-            fields = frozenset(fields)
-    except FieldError as exc:
-        raise RestError(400, str(exc)) from exc
-    if len(external_ids) + len(aliases) > MAX_IDS_PER_REQUEST:
-        raise RestError(
-            400,
-            "The max number of external_ids and aliases per request was exceeded: "
-            f"at most {MAX_IDS_PER_REQUEST}",
-        )
-    singles = {
-        key: _optional_string(body, key)
-        for key in ("braze_id", "device_id", "email_address", "phone")
-    }
-    if not external_ids and not aliases and not any(singles.values()):
-        raise RestError(
-            400,
-            "Provide at least one of: external_ids, user_aliases, braze_id, device_id, "
-            "email_address, phone",
-        )
+        query = ExportRequest.model_validate(body)
+    except ValidationError as exc:
+        raise RestError(400, export_message(exc.errors(include_url=False))) from None
+    fields = query.fields_to_export
     users, invalid = profiles_export(
-        app_group=app_group, external_ids=external_ids, aliases=aliases, fields=fields, **singles
+        app_group=app_group,
+        external_ids=query.external_ids or [],
+        aliases=[(a.alias_name, a.alias_label) for a in query.user_aliases or ()],
+        fields=None if fields is None else frozenset(fields),
+        **{key: getattr(query, key) for key in EXPORT_SINGLE_KEYS},
     )
     data: dict[str, Any] = {"message": "success", "users": users}
     if invalid:

@@ -6,7 +6,7 @@ from appgroups.models import ApiPermission
 from canvas.models import Canvas, CanvasState, EntryType, StepType
 from journeys.models import Entry
 from tests.api.conftest import Api
-from tests.factories import rest_api_key
+from tests.factories import profile_track, rest_api_key
 from tests.plugins.canvases import add_step
 from users.models import Profile
 
@@ -226,3 +226,28 @@ def test_odd_canvas_ids_answer_404(api, canvas, canvas_id):
 
     assert response.status_code == 404
     assert response.json()["message"].startswith("No Canvas")
+
+
+def test_recipients_named_by_user_alias_enter(api, canvas, app_group):
+    alias = {"alias_name": "device-7", "alias_label": "ios"}
+    profile = profile_track(app_group, user_alias=alias, _update_existing_only=False)
+
+    response = trigger(
+        api,
+        canvas_id=str(canvas.pk),
+        recipients=[
+            {"user_alias": alias, "context": {"coupon": "A"}},
+            {"user_alias": {"alias_name": "nobody", "alias_label": "ios"}},
+        ],
+    )
+
+    assert response.status_code == 201, response.text
+    [entry] = Entry.objects.filter(canvas=canvas)
+    assert (entry.profile_id, entry.properties) == (profile.pk, {"coupon": "A"})
+
+
+def test_a_trigger_body_must_be_an_object(api, canvas):
+    response = api.post("/canvas/trigger/send", json=[{"canvas_id": str(canvas.pk)}])
+
+    assert response.status_code == 400
+    assert response.json() == {"message": "Request body must be a JSON object", "errors": []}

@@ -157,3 +157,71 @@ def test_nul_in_entry_properties_is_a_400_that_writes_nothing(
     assert response.status_code == 400, response.content
     assert set(response.json()) >= {"message", "errors"}
     assert_unchanged(before, snapshot(), "trigger with NUL in properties")
+
+
+@pytest.mark.parametrize(
+    "recipient",
+    [
+        {"external_user_id": "known-0\x00"},
+        {"user_alias": {"alias_name": "a\x00", "alias_label": "l"}},
+    ],
+    ids=["external_user_id", "user_alias"],
+)
+def test_nul_in_a_recipients_identifier_is_a_400_that_writes_nothing(
+    fuzz_target, client, recipient
+):
+    """PostgreSQL cannot look up a text holding \\u0000 (it was a 500 there)."""
+    headers, canvas = fuzz_target
+    before = snapshot()
+
+    response = client.post(
+        "/api/canvas/trigger/send",
+        json.dumps({"canvas_id": str(canvas.pk), "recipients": [recipient]}),
+        content_type="application/json",
+        headers=headers,
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["message"] == "Invalid recipients"
+    assert_unchanged(before, snapshot(), "trigger with NUL in a recipient's identifier")
+
+
+# Found by reading the code: JSON nested deeper than orjson writes (254 levels) was a 500.
+
+DEEP = '{"a":' * 300 + "1" + "}" * 300
+
+
+def test_event_properties_nested_too_deeply_skip_the_event(fuzz_target, client):
+    headers, _ = fuzz_target
+    event = '{"external_id": "known-0", "name": "e", "time": "2024-01-01", "properties": %s}'
+    before = snapshot()
+
+    response = client.post(
+        "/api/users/track",
+        '{"events": [%s]}' % (event % DEEP),
+        content_type="application/json",
+        headers=headers,
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["errors"] == [
+        {"type": "'properties' is nested too deeply", "input_array": "events", "index": 0}
+    ]
+    assert_unchanged(before, snapshot(), "event with deep properties")
+
+
+def test_entry_properties_nested_too_deeply_are_a_400(fuzz_target, client):
+    headers, canvas = fuzz_target
+    body = '{"canvas_id": "%s", "context": %s, "recipients": [{"external_user_id": "known-0"}]}'
+    before = snapshot()
+
+    response = client.post(
+        "/api/canvas/trigger/send",
+        body % (canvas.pk, DEEP),
+        content_type="application/json",
+        headers=headers,
+    )
+
+    assert response.status_code == 400, response.content
+    assert response.json()["message"] == "request: 'context' is nested too deeply"
+    assert_unchanged(before, snapshot(), "trigger with deep properties")
