@@ -142,7 +142,9 @@ def _resolve(app_group: AppGroup, recipients: list[dict], now) -> list[tuple[int
     """Apply `attributes` (creating users when send_to_existing_only is false) and find each
     recipient's profile. Unknown users are skipped, as Braze does."""
     updates = [
-        {**r["identifier"], **r["attributes"], "_update_existing_only": r["existing_only"]}
+        # The recipient's identifier last: it names the user, whatever the attributes hold (the
+        # model refuses identifiers in them already).
+        {**r["attributes"], **r["identifier"], "_update_existing_only": r["existing_only"]}
         for r in recipients
         if r["attributes"]
     ]

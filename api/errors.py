@@ -349,7 +349,8 @@ def _rule_or_head(error: ErrorDetails) -> str:
 
 _RECIPIENT_ORDER = (fields.RULE_RECIPIENT_IDENTIFIER, "send_to_existing_only", "attributes",
                     "external_user_id", "user_alias", fields.RULE_ALIAS_EXISTING_ONLY,
-                    fields.RULE_ATTRIBUTES_REQUIRED, fields.RULE_PROPERTIES_TWICE,
+                    fields.RULE_ATTRIBUTES_REQUIRED, fields.RULE_IDENTIFIER_IN_ATTRIBUTES,
+                    fields.RULE_PROPERTIES_TWICE,
                     "canvas_entry_properties", "context")  # fmt: skip
 
 
@@ -406,5 +407,9 @@ def _trigger_message(where: str, error: ErrorDetails) -> str:
         ),
         fields.RULE_ATTRIBUTES_REQUIRED: (
             f"{where}: 'send_to_existing_only' false needs 'attributes'"
+        ),
+        fields.RULE_IDENTIFIER_IN_ATTRIBUTES: (
+            f"{where}: 'attributes' may not hold external_id, user_alias or braze_id: the "
+            "recipient's external_user_id or user_alias names the user"
         ),
     }[head]

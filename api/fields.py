@@ -59,6 +59,7 @@ RULE_RECIPIENTS_REQUIRED = "rule_recipients_required"
 RULE_RECIPIENT_IDENTIFIER = "rule_recipient_identifier"
 RULE_ALIAS_EXISTING_ONLY = "rule_alias_existing_only"
 RULE_ATTRIBUTES_REQUIRED = "rule_attributes_required"
+RULE_IDENTIFIER_IN_ATTRIBUTES = "rule_identifier_in_attributes"
 # A value the normalizing code refused; the message is Braze's, ready to show.
 FIELD_ERROR = "field_error"
 

@@ -44,6 +44,7 @@ from api.fields import (
     RULE_ATTRIBUTE_NAME,
     RULE_ATTRIBUTES_REQUIRED,
     RULE_BROADCAST_WITH_RECIPIENTS,
+    RULE_IDENTIFIER_IN_ATTRIBUTES,
     RULE_MISSING_IDENTIFIER,
     RULE_NO_IDENTIFIER,
     RULE_NO_OBJECTS,
@@ -684,6 +685,13 @@ class CanvasTriggerRecipient(Model):
                     )
                 if not data.get("attributes"):
                     rules.append(rule(RULE_ATTRIBUTES_REQUIRED, "needs attributes", value=data))
+            # The recipient's identifier names the user; one inside `attributes` would win the
+            # merge and rename another profile.
+            attributes = data.get("attributes")
+            if isinstance(attributes, dict) and set(attributes) & set(PRIMARY_IDENTIFIERS):
+                rules.append(
+                    rule(RULE_IDENTIFIER_IN_ATTRIBUTES, "identifier in attributes", value=data)
+                )
             rules.extend(_properties_twice(data))
         return with_rules(cls, data, handler, rules)
 

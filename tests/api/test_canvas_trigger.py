@@ -251,3 +251,41 @@ def test_a_trigger_body_must_be_an_object(api, canvas):
 
     assert response.status_code == 400
     assert response.json() == {"message": "Request body must be a JSON object", "errors": []}
+
+
+@pytest.mark.parametrize(
+    "smuggled",
+    [{"external_id": "bob"}, {"user_alias": {"alias_name": "b", "alias_label": "x"}},
+     {"braze_id": "000000000000000000000001"}],
+)  # fmt: skip
+def test_an_identifier_inside_attributes_cannot_rename_another_profile(
+    api, canvas, make_profiles, smuggled
+):
+    make_profiles(
+        {"external_id": "alice", "first_name": "Alice"},
+        {"external_id": "bob", "first_name": "Bob"},
+    )
+
+    response = trigger(
+        api,
+        canvas_id=str(canvas.pk),
+        recipients=[
+            {"external_user_id": "alice", "attributes": {**smuggled, "first_name": "Mallory"}},
+        ],
+    )
+
+    assert response.status_code == 400
+    body = response.json()
+    assert body["message"] == "Invalid recipients"
+    assert body["errors"] == [
+        {
+            "type": "recipients[0]: 'attributes' may not hold external_id, user_alias or "
+            "braze_id: the recipient's external_user_id or user_alias names the user",
+            "input_array": "recipients",
+            "index": 0,
+        }
+    ]
+    # Nothing was written for the recipient, and nobody entered.
+    names = dict(Profile.objects.values_list("external_id", "first_name"))
+    assert names == {"alice": "Alice", "bob": "Bob"}
+    assert not Entry.objects.exists()
