@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
-from audience_sync.models import AudienceSyncItem
-from canvas.models import MatchField, Step
-from core.rawsql import column, table
+from audience_sync.models import AudienceMember, AudienceSyncItem
+from canvas.models import MatchField, Step, SyncAction
+from core.rawsql import column, is_postgres, table
 from users.models import Profile
 
 # Profile columns per field to match, in TikTok id_schema order (docs/ARCHITECTURE.md D10), and the bit
@@ -71,6 +71,38 @@ class SyncPlan:
             *source_params,
         ]  # fmt: skip
         return sql, params
+
+    def members_sql(self, source: str, source_params: list) -> tuple[str, list] | None:
+        """For a step that adds users: remember them as the audience's members with the cells
+        queued for them, so that deleting them takes them back (audience_sync/erasure.py).
+
+        Written here, in the statement that queues them, rather than when TikTok accepts them:
+        set-based in the database, with no batch to send back from the flush. A user deleted
+        before their add went out is then also "removed" from TikTok, which changes nothing
+        there."""
+        if self.settings.action != SyncAction.ADD:
+            return None
+        table_ = table(AudienceMember)
+        cells = ", ".join(MATCH_COLUMNS[f][0] for f in MATCH_COLUMNS)
+        selected = [self._hash(f) if f in self.fields else "NULL" for f in MATCH_COLUMNS]
+        # A user who entered twice in one batch: one row (PostgreSQL refuses to update a row
+        # twice in one statement).
+        distinct = "DISTINCT ON (e.profile_id) " if is_postgres() else ""
+        merge = ", ".join(
+            [f"schema = {table_}.schema | EXCLUDED.schema"]
+            + [
+                f"{c} = COALESCE(EXCLUDED.{c}, {table_}.{c})"
+                for c in (MATCH_COLUMNS[f][0] for f in MATCH_COLUMNS)
+            ]
+        )
+        sql = (
+            f"INSERT INTO {table_} (profile_id, audience_id, schema, {cells}) "
+            f"SELECT {distinct}e.profile_id, %s, %s, {', '.join(selected)} "
+            f"{source} AND ({self.any_present()}) "
+            f"ON CONFLICT (profile_id, audience_id) DO UPDATE SET {merge}"
+        )
+        schema = sum(MATCH_COLUMNS[f][2] for f in self.fields)
+        return sql, [self.settings.audience.pk, schema, *source_params]
 
     def reasons_sql(self, source: str, source_params: list) -> tuple[str, list]:
         """Why each unsent user was not sent: the first selected field whose value could not

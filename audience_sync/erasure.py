@@ -4,8 +4,9 @@ Braze stops syncing a deleted user; we also take them back. Data-protection law 
 controller to pass an erasure on to whoever it shared the data with, and TikTok's audiences hold
 the user's hashes. So:
 
-* while a user is in an audience, `AudienceMember` keeps the cells this product added (written
-  by the flush when an add succeeds, dropped when a remove succeeds);
+* while a user is in an audience, or queued to be added to it, `AudienceMember` keeps the
+  cells this product sends (written in the statement that queues the add,
+  audience_sync/enqueue.py `SyncPlan.members_sql`; dropped when a remove succeeds);
 * deleting the user (users.services.profiles.profiles_delete, which sends `profiles_deleting`)
   drops their queued rows in the same transaction, and turns each of their memberships into a
   removal row: `action = remove`, no step, no profile, due at once. The next flush sends them as
@@ -56,39 +57,12 @@ def _erasure_lock(app_group_id: int) -> None:
         )
 
 
-def audience_members_record(
-    rows: Sequence[Any], *, audience_id: int, action: str, schema: int
-) -> None:
-    """After a successful request: who is in the audience now. `rows` are the sent queue rows
-    (with `profile_id` and `hashes`); removals queued by a deletion name no profile."""
+def audience_members_forget(rows: Sequence[Any], *, audience_id: int) -> None:
+    """After a successful remove: these users are no longer in the audience. (Adds are
+    remembered when users are queued: SyncPlan.members_sql.)"""
     profile_ids = [row.profile_id for row in rows if row.profile_id is not None]
-    if not profile_ids:
-        return
-    if action == SyncAction.REMOVE:
+    if profile_ids:
         AudienceMember.objects.filter(audience_id=audience_id, profile_id__in=profile_ids).delete()
-        return
-    table = AudienceMember._meta.db_table
-    columns = ("profile_id", "audience_id", "schema", *HASH_COLUMNS)
-    rawsql.insert(
-        table,
-        columns,
-        (
-            (row.profile_id, audience_id, schema, *row.hashes)
-            for row in rows
-            if row.profile_id is not None
-        ),
-        model=AudienceMember,
-        conflict=("profile_id", "audience_id"),
-        # The user was added again, perhaps with other fields: remember every cell still
-        # there to take back (a field the new row lacks keeps its earlier hash).
-        update={
-            "schema": f"{rawsql.quote(table)}.schema | EXCLUDED.schema",
-            **{
-                c: f"COALESCE(EXCLUDED.{rawsql.quote(c)}, {rawsql.quote(table)}.{rawsql.quote(c)})"
-                for c in HASH_COLUMNS
-            },
-        },
-    )
 
 
 def removals_queue(
@@ -144,7 +118,7 @@ def audience_sync_profiles_forget(
         f"FROM {rawsql.table(AudienceMember)} m "
         f"JOIN {rawsql.table(TikTokAudience)} a ON a.id = m.audience_id "
         f"JOIN {rawsql.table(TikTokAdAccount)} acc ON acc.id = a.ad_account_id "
-        f"WHERE m.profile_id IN ({in_ids}) ORDER BY m.id",
+        f"WHERE m.profile_id IN ({in_ids}) ORDER BY m.profile_id, m.audience_id",
         [
             SyncAction.REMOVE, now, now,
             now + timedelta(seconds=settings.AUDIENCE_SYNC_RETRY_WINDOW_SECONDS), *ids,

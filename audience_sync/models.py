@@ -95,11 +95,14 @@ class AudienceMember(models.Model):
     """A user this product added to a TikTok audience and has not removed since, with the cells
     it sent: what deleting the user must take back from TikTok (docs/ARCHITECTURE.md D16).
 
-    Written by the flush when an add succeeds, deleted when a remove succeeds or when the user
-    is deleted (their removal is then queued). Nothing else is kept per synced user.
+    Written when the add is queued (in the same statement: set-based, nothing for the flush to
+    write back), deleted when a remove succeeds or when the user is deleted (their removal is
+    then queued). Nothing else is kept per synced user.
     """
 
-    # The unique constraint's index (profile first) also finds a profile's rows.
+    # One row per (profile, audience), and its only index: the primary key (profile first) also
+    # finds a deleted profile's rows. No surrogate id: a second index on every flushed user.
+    pk = models.CompositePrimaryKey("profile", "audience")
     profile = models.ForeignKey(
         Profile, on_delete=models.DO_NOTHING, related_name="+", db_index=False,
         db_constraint=False,
@@ -113,11 +116,6 @@ class AudienceMember(models.Model):
     phone_sha256 = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     idfa_sha256 = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
     gaid_sha256 = models.CharField(max_length=64, null=True, blank=True)  # noqa: DJ001
-
-    class Meta:
-        constraints = [
-            models.UniqueConstraint(fields=["profile", "audience"], name="audience_member_unique")
-        ]
 
     def __str__(self) -> str:
         return f"Profile {self.profile_id} in audience {self.audience_id}"

@@ -249,6 +249,9 @@ def _audience_sync(step: Step, entries: QuerySet[Entry], *, token: int, now: dat
     )
     sql, params = plan.insert_sql(source, [token], now=now)
     queued = execute(sql, params)
+    members = plan.members_sql(source, [token])
+    if members is not None:
+        execute(*members)
     if entered - queued:
         sql, params = plan.reasons_sql(source, [token])
         not_synced_reasons_bump(step.pk, dict(fetchall(sql, params)))
@@ -289,6 +292,9 @@ def _advance_in_one_statement(step: Step, *, now: datetime, chunk: int) -> int:
         sql, params = plan.insert_sql(source, [], now=now)
         ctes.append((f"queued AS ({sql} RETURNING 1)", params))
         results.append("SELECT 'queued', COUNT(*) FROM queued")
+        members = plan.members_sql(source, [])
+        if members is not None:
+            ctes.append((f"members AS ({members[0]})", members[1]))
         sql, params = plan.reasons_sql(source, [])
         ctes.append((f"missing AS ({sql})", params))
         results.append("SELECT * FROM missing")

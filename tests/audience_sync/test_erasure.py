@@ -10,9 +10,10 @@ from django.db import connection as db_connection
 from analytics.models import StepStats
 from audience_sync.flush import audience_sync_flush
 from audience_sync.models import AudienceMember, AudienceSyncItem
-from canvas.models import MatchField, SyncAction
+from canvas.models import MatchField, StepType, SyncAction
+from tests.factories import AudienceSyncSettingsFactory
 from tests.fakes import FakeTikTokClient
-from tests.plugins.canvases import T0, enter
+from tests.plugins.canvases import T0, add_step, enter
 from users.identifiers import sha256_hex
 from users.models import Profile
 from users.services.profiles import profiles_delete
@@ -40,15 +41,24 @@ def test_a_queued_user_deleted_is_never_sent_and_leaves_users_pending(
 
     assert _delete(app_group, profiles["a"]) == 1
 
-    # Gone with the profile, in the same transaction: nothing of a is left to send.
-    assert list(AudienceSyncItem.objects.values_list("email_sha256", flat=True)) == [EMAIL_B]
+    # Gone with the profile, in the same transaction: nothing of a is left to add, only b's add
+    # and a's removal (a was remembered as a member when queued).
+    assert set(AudienceSyncItem.objects.values_list("action", "email_sha256")) == {
+        (SyncAction.ADD, EMAIL_B),
+        (SyncAction.REMOVE, EMAIL_A),
+    }
     stats = StepStats.objects.get(step=step)
     assert (stats.entered, stats.deleted, stats.synced, stats.errored, stats.pending) == (
         2, 1, 0, 0, 1,
     )  # fmt: skip
     client = FakeTikTokClient()
-    audience_sync_flush(now=T0, client=client)
-    assert client.sent_rows == [[{"id": EMAIL_B, "audience_ids": ["9001"]}]]
+    audience_sync_flush(client=client)
+    # Only b is added; TikTok is told to remove a, a no-op there; nothing of a is left here.
+    adds = [row for call in client.calls if call["action"] == "add" for row in call["rows"]]
+    assert adds == [[{"id": EMAIL_B, "audience_ids": ["9001"]}]]
+    deletes = [row for call in client.calls if call["action"] == "delete" for row in call["rows"]]
+    assert deletes == [[{"id": EMAIL_A, "audience_ids": ["9001"]}]]
+    assert not AudienceSyncItem.objects.exists()
     stats.refresh_from_db()
     assert (stats.synced, stats.deleted, stats.pending, stats.errored) == (1, 1, 0, 0)
 
@@ -118,23 +128,29 @@ def test_a_user_removed_by_a_remove_step_is_not_removed_again_at_deletion(
 
 @pytest.mark.django_db
 def test_adding_a_user_again_keeps_every_field_to_take_back(
-    app_group, active_canvas, sync_step, make_profiles
+    app_group, active_canvas, tiktok, make_profiles
 ):
-    step = sync_step([MatchField.EMAIL])
-    profiles = make_profiles({"external_id": "a", "email": "a@example.com"})
+    # Two steps add to the same audience: the first with the email, the second with the phone.
+    first = add_step(active_canvas, StepType.AUDIENCE_SYNC)
+    AudienceSyncSettingsFactory(step=first, audience=tiktok[2], match_fields=[MatchField.EMAIL])
+    second = add_step(active_canvas, StepType.AUDIENCE_SYNC, parent=first)
+    AudienceSyncSettingsFactory(step=second, audience=tiktok[2], match_fields=[MatchField.PHONE])
+    profiles = make_profiles(
+        {"external_id": "a", "email": "a@example.com", "phone": "+33612345678"}
+    )
+
     enter(active_canvas, profiles.values())
-    client = FakeTikTokClient()
-    audience_sync_flush(now=T0, client=client)
-    # The same user reaches another step adding to the same audience with their phone only.
-    AudienceSyncItem.objects.create(
-        step=step, profile=profiles["a"], audience=step.audience_sync.audience,
-        connection=step.audience_sync.ad_account.connection, action=SyncAction.ADD, schema=2,
-        phone_sha256=PHONE_A, next_attempt_at=T0,
-    )  # fmt: skip
-    audience_sync_flush(now=T0, client=client)
 
     (member,) = AudienceMember.objects.all()
     assert (member.schema, member.email_sha256, member.phone_sha256) == (3, EMAIL_A, PHONE_A)
+    _delete(app_group, profiles["a"])
+    client = FakeTikTokClient()
+    audience_sync_flush(client=client)
+    (delete,) = [call for call in client.calls if call["action"] == "delete"]
+    assert delete["id_schema"] == ["EMAIL_SHA256", "PHONE_SHA256"]
+    assert delete["rows"] == [
+        [{"id": EMAIL_A, "audience_ids": ["9001"]}, {"id": PHONE_A, "audience_ids": ["9001"]}]
+    ]
 
 
 @pytest.mark.django_db(transaction=True)
@@ -178,8 +194,15 @@ def test_a_deletion_during_a_request_in_flight_still_takes_the_user_back(
     assert outcome == ["deleted"]
     assert not Profile.objects.exists()
     assert not AudienceMember.objects.exists()
-    # The add went out before the deletion completed; its removal is queued and sent next.
+    # The add went out before the deletion completed; its removal is queued and sent after it
+    # (on SQLite once more when the flush records the add, in case another worker sent the
+    # first removal while the add was still out: deleting twice changes nothing at TikTok).
     audience_sync_flush(client=client)
-    assert [call["action"] for call in client.calls] == ["add", "delete"]
-    assert client.calls[1]["rows"] == [[{"id": EMAIL_A, "audience_ids": ["9001"]}]]
+    actions = [call["action"] for call in client.calls]
+    assert actions[0] == "add" and set(actions[1:]) == {"delete"}
+    assert all(
+        row == [{"id": EMAIL_A, "audience_ids": ["9001"]}]
+        for call in client.calls[1:]
+        for row in call["rows"]
+    )
     assert not AudienceSyncItem.objects.exists()
