@@ -26,6 +26,9 @@ MATCH_COLUMNS = {
     MatchField.GAID: ("gaid_sha256", "gaid_invalid_reason", 8),
 }
 
+# The queue row's hash cells, in that order.
+MATCH_CELLS = tuple(column for column, _, _ in MATCH_COLUMNS.values())
+
 
 class SyncPlan:
     """The SQL pieces of an Audience Sync step: which profile columns go into the queue row,
@@ -72,37 +75,45 @@ class SyncPlan:
         ]  # fmt: skip
         return sql, params
 
-    def members_sql(self, source: str, source_params: list) -> tuple[str, list] | None:
+    def cells_sql(self, source: str) -> str:
+        """The users queued from `source`, as the queue row has them: profile_id and the four
+        hash cells (NULL where a field is not matched). A FROM-able subquery for members_sql."""
+        selected = [
+            f"{self._hash(f) if f in self.fields else 'NULL'} AS {MATCH_COLUMNS[f][0]}"
+            for f in MATCH_COLUMNS
+        ]
+        return f"(SELECT e.profile_id, {', '.join(selected)} {source} AND ({self.any_present()}))"
+
+    def members_sql(self, rows: str, rows_params: list) -> tuple[str, list] | None:
         """For a step that adds users: remember them as the audience's members with the cells
         queued for them, so that deleting them takes them back (audience_sync/erasure.py).
+        `rows` is a FROM-able name for the users queued (profile_id and the hash cells): the
+        `RETURNING` of the statement that queued them where it can be read (PostgreSQL), else
+        cells_sql.
 
-        Written here, in the statement that queues them, rather than when TikTok accepts them:
-        set-based in the database, with no batch to send back from the flush. A user deleted
-        before their add went out is then also "removed" from TikTok, which changes nothing
-        there."""
+        Written here, with the queueing, rather than when TikTok accepts them: set-based in the
+        database, with no batch to send back from the flush. A user deleted before their add
+        went out is then also "removed" from TikTok, which changes nothing there."""
         if self.settings.action != SyncAction.ADD:
             return None
         table_ = table(AudienceMember)
-        cells = ", ".join(MATCH_COLUMNS[f][0] for f in MATCH_COLUMNS)
-        selected = [self._hash(f) if f in self.fields else "NULL" for f in MATCH_COLUMNS]
+        cells = MATCH_CELLS
         # A user who entered twice in one batch: one row (PostgreSQL refuses to update a row
         # twice in one statement).
-        distinct = "DISTINCT ON (e.profile_id) " if is_postgres() else ""
+        distinct = "DISTINCT ON (r.profile_id) " if is_postgres() else ""
         merge = ", ".join(
             [f"schema = {table_}.schema | EXCLUDED.schema"]
-            + [
-                f"{c} = COALESCE(EXCLUDED.{c}, {table_}.{c})"
-                for c in (MATCH_COLUMNS[f][0] for f in MATCH_COLUMNS)
-            ]
+            + [f"{c} = COALESCE(EXCLUDED.{c}, {table_}.{c})" for c in cells]
         )
+        # "WHERE TRUE": SQLite's parser needs a WHERE before an upsert's ON CONFLICT.
         sql = (
-            f"INSERT INTO {table_} (profile_id, audience_id, schema, {cells}) "
-            f"SELECT {distinct}e.profile_id, %s, %s, {', '.join(selected)} "
-            f"{source} AND ({self.any_present()}) "
+            f"INSERT INTO {table_} (profile_id, audience_id, schema, {', '.join(cells)}) "
+            f"SELECT {distinct}r.profile_id, %s, %s, {', '.join(f'r.{c}' for c in cells)} "
+            f"FROM {rows} r WHERE TRUE "
             f"ON CONFLICT (profile_id, audience_id) DO UPDATE SET {merge}"
         )
         schema = sum(MATCH_COLUMNS[f][2] for f in self.fields)
-        return sql, [self.settings.audience.pk, schema, *source_params]
+        return sql, [self.settings.audience.pk, schema, *rows_params]
 
     def reasons_sql(self, source: str, source_params: list) -> tuple[str, list]:
         """Why each unsent user was not sent: the first selected field whose value could not

@@ -19,7 +19,7 @@ from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
 from analytics.services import not_synced_reasons_bump, step_error_record, step_stats_bump
-from audience_sync.enqueue import SyncPlan
+from audience_sync.enqueue import MATCH_CELLS, SyncPlan
 from canvas.models import Branch, CanvasState, Step, StepType
 from core.rawsql import execute, fetchall, new_claim_token, skip_locked, table
 from journeys.models import Entry, MessageSend, Phase
@@ -249,7 +249,7 @@ def _audience_sync(step: Step, entries: QuerySet[Entry], *, token: int, now: dat
     )
     sql, params = plan.insert_sql(source, [token], now=now)
     queued = execute(sql, params)
-    members = plan.members_sql(source, [token])
+    members = plan.members_sql(plan.cells_sql(source), [token])
     if members is not None:
         execute(*members)
     if entered - queued:
@@ -290,9 +290,12 @@ def _advance_in_one_statement(step: Step, *, now: datetime, chunk: int) -> int:
     if step.step_type == StepType.AUDIENCE_SYNC:
         plan = SyncPlan.for_step(step)
         sql, params = plan.insert_sql(source, [], now=now)
-        ctes.append((f"queued AS ({sql} RETURNING 1)", params))
+        members = plan.members_sql("queued", [])
+        # The members are read from the queued rows, not from a second join of the entries
+        # with their profiles.
+        returning = "profile_id, " + ", ".join(MATCH_CELLS) if members else "1"
+        ctes.append((f"queued AS ({sql} RETURNING {returning})", params))
         results.append("SELECT 'queued', COUNT(*) FROM queued")
-        members = plan.members_sql(source, [])
         if members is not None:
             ctes.append((f"members AS ({members[0]})", members[1]))
         sql, params = plan.reasons_sql(source, [])
