@@ -1,11 +1,9 @@
 from __future__ import annotations
 
-from functools import cache
-
 import phonenumbers
 from django import forms
-from phonenumbers.geocoder import country_name_for_number
 
+from appgroups.countries import country_name
 from appgroups.models import ApiPermission, AppGroup
 
 # Also worded on the page while the numbers are re-read (users.selectors.phone_renormalizations).
@@ -14,13 +12,6 @@ DEFAULT_COUNTRY_HELP = (
     "the numbers already stored, in the background. Users already synced to TikTok keep their "
     "old phone hash in TikTok's audiences: this product does not take it back."
 )
-
-
-@cache
-def country_name(region: str) -> str:
-    """The English name of a region ("Germany" for "DE", from phonenumbers), else its code."""
-    example = phonenumbers.example_number(region)
-    return (country_name_for_number(example, "en") if example else "") or region
 
 
 def _country_choices() -> list[tuple[str, str]]:

@@ -7,7 +7,7 @@ import datetime as dt
 
 from django.utils import timezone
 
-from appgroups.forms import country_name
+from appgroups.countries import country_name
 from appgroups.models import AppGroup
 from appgroups.signals import WorkspaceNotice
 from users.models import PhoneRenormalization
