@@ -27,6 +27,7 @@ from django.utils import timezone
 
 from appgroups.models import AppGroup, Membership, Role, User
 from canvas.models import Step
+from core.durations import duration_words
 from notifications.models import Notification, Problem, ProblemKind, ProblemStatus
 from partners.models import AdAccountStatus, ConnectionStatus, TikTokAdAccount, TikTokConnection
 from partners.tiktok.health import Problem as HealthProblem
@@ -306,10 +307,10 @@ def _step_words(problem: Problem, *, resolved: bool) -> _Words:
             link=analytics,
             link_label=ANALYTICS_PAGE,
         )
-    hours = round(settings.AUDIENCE_SYNC_RETRY_WINDOW_SECONDS / 3600)
+    window = duration_words(settings.AUDIENCE_SYNC_RETRY_WINDOW_SECONDS)
     return _Words(
         title=title,
-        body=f"Users of {where} were not synced to TikTok within the {hours}-hour retry window "
+        body=f"Users of {where} were not synced to TikTok within the retry window ({window}) "
         "and count as Users Errored. This points to a problem with the TikTok account.",
         advice="Audit the TikTok partner account (connection, ad account and audience); the "
         "Canvas analytics page shows the step's last error.",
