@@ -31,6 +31,16 @@
       const off = section.dataset.audienceSection !== mode;
       section.hidden = off;
       section.disabled = off;
+      // Both sections' Add/Remove radios share the name "action" (one radio group): tick the
+      // shown section's choice, else its default, so the editor shows what will be saved.
+      const radios = section.querySelectorAll("input[name=action]");
+      if (off || !radios.length || section.querySelector("input[name=action]:checked")) return;
+      const chosen = section.dataset.chosenAction;
+      const pick =
+        [...radios].find((radio) => radio.value === chosen) ||
+        section.querySelector("input[name=action][data-default]") ||
+        radios[0];
+      pick.checked = true;
     });
   }
 
@@ -46,6 +56,10 @@
     if (event.target.matches("select[name=filter_field]")) syncFilterRow(event.target);
     if (event.target.matches("input[name=entry_type]")) syncEntry(event.target.form);
     if (event.target.matches("input[name=audience]")) syncAudienceSections(event.target.form);
+    if (event.target.matches("input[name=action]")) {
+      const section = event.target.closest("[data-audience-section]");
+      if (section) section.dataset.chosenAction = event.target.value;
+    }
   });
   document.addEventListener("DOMContentLoaded", () => apply(document));
   document.addEventListener("htmx:afterSwap", (event) => apply(event.target));

@@ -251,3 +251,48 @@ def test_build_refuse_fix_launch_stop_and_resume_an_audience_sync_canvas(
     tiktok_connection_check(connection=TikTokConnection.objects.get())
     page.get_by_role("link", name="Cart abandoners").click()
     assert page.get_by_role("alert").filter(has_text="TikTok: Invalid Token.").is_visible()
+
+
+def test_the_editor_ticks_the_action_that_will_be_saved(live_server, page, tiktok_sandbox, ana):
+    """Both sections' Add/Remove radios share one name: the shown one must be the ticked one,
+    whichever way the editor was reached."""
+    sign_in(page, live_server, "ana@acme.test")
+    connect_tiktok(page, live_server)
+    token = TikTokConnection.objects.get().access_token
+    tiktok_sandbox.create_audience(token, "7230000000000000101", "Existing buyers")
+    page.goto(f"{live_server.url}/canvas/")
+    page.get_by_role("link", name="Create Canvas").click()
+    page.get_by_label("Name").fill("Radios")
+    page.get_by_role("button", name="Create Canvas").click()
+    page.get_by_role("link", name="Build Canvas").click()
+    add_step(page, "at the top of the flow", "Audience Sync")
+    open_sync_editor(page, "Audience Sync")
+    choose_ad_account(page)
+    add_new = page.get_by_label("Add Users to Audience")
+
+    # Choosing "Create new audience".
+    choose_audience(page, "High value", "Create new audience “High value”")
+    assert add_new.is_visible() and add_new.is_checked()
+
+    # An existing audience: Add by default; Remove chosen, then new and back keeps Remove.
+    choose_audience(page, "Existing", re.compile(r"^Existing buyers"))
+    assert page.get_by_label("Add to the Audience").is_checked()
+    page.get_by_label("Remove from the Audience").check()
+    choose_audience(page, "High value", "Create new audience “High value”")
+    assert add_new.is_checked()
+    choose_audience(page, "Existing", re.compile(r"^Existing buyers"))
+    assert page.get_by_label("Remove from the Audience").is_checked()
+    assert not page.get_by_label("Add to the Audience").is_checked()
+
+    # After Create Audience, the editor shows the step's draft with Add ticked.
+    choose_audience(page, "High value", "Create new audience “High value”")
+    page.get_by_label("Email").check()
+    page.get_by_role("button", name="Create Audience", exact=True).click()
+    assert "was saved as a draft" in editor_notice(page)
+    assert add_new.is_visible() and add_new.is_checked()
+
+    # Reopened with Edit, from a fresh page.
+    page.reload()
+    open_sync_editor(page, "Audience Sync")
+    page.get_by_role("button", name="Create Audience", exact=True).wait_for()
+    assert add_new.is_visible() and add_new.is_checked()
