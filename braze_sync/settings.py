@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "journeys",
     "monitoring",
     "api",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -371,6 +372,8 @@ CELERY_BEAT_SCHEDULE = {
 # LOG_FORMAT=json writes JSON objects (one per line) for log shippers.
 LOG_FORMAT = env("LOG_FORMAT", default="plain")
 
+LOG_LEVEL = env("LOG_LEVEL", default="INFO")
+CELERY_TASK_TRAFFIC_LOGGERS = ("celery.worker.strategy", "celery.app.trace", "celery.beat")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -392,7 +395,7 @@ LOGGING = {
             "filters": ["no_query_strings", "redact_identifiers", "request_context"],
         }
     },
-    "root": {"handlers": ["stderr"], "level": env("LOG_LEVEL", default="INFO")},
+    "root": {"handlers": ["stderr"], "level": LOG_LEVEL},
     "loggers": {
         # Django's dev server logs request lines through its own handler by default; route
         # them through ours so the filters apply.
@@ -402,6 +405,15 @@ LOGGING = {
         "requests_oauthlib": {"level": "WARNING"},
         "oauthlib": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
+        # Celery's task traffic (task received, task succeeded, beat sending a due task):
+        # in development, three lines every 2 s would scroll the sign-in banner away, so only
+        # warnings, while the product's own lines (one per mapping request, errors, start-up)
+        # stay. Production logs it at LOG_LEVEL. The tests' workers ask for it
+        # (CELERY_TASK_LOG_LEVEL=INFO) to see which tasks ran.
+        **{
+            name: {"level": env("CELERY_TASK_LOG_LEVEL", default="WARNING" if DEBUG else LOG_LEVEL)}
+            for name in CELERY_TASK_TRAFFIC_LOGGERS
+        },
     },
 }
 

@@ -62,8 +62,12 @@ PASSED_SETTINGS = (
 
 def child_environment() -> dict[str, str]:
     """The environment of a product process started by a test: this one's (broker, broker
-    folder, REDIS_URL), the test database, and the settings a test may have pointed elsewhere."""
-    env = os.environ | {"DATABASE_URL": database_url_for_test_database()}
+    folder, REDIS_URL), the test database, Celery's task lines, and the settings a test may have pointed elsewhere."""
+    env = os.environ | {
+        "DATABASE_URL": database_url_for_test_database(),
+        # Tests read which tasks a worker received and finished from its log.
+        "CELERY_TASK_LOG_LEVEL": "INFO",
+    }
     return env | {name: str(getattr(settings, name)) for name in PASSED_SETTINGS}
 
 
