@@ -1,5 +1,5 @@
 """Ops bootstrap commands (create_app_group, add_dashboard_user): idempotent, clear errors,
-non-zero exit on bad input. seed_demo (users) is tested in tests/users/test_seed_demo.py."""
+non-zero exit on bad input. seed_demo (demo) is tested in tests/demo/test_seed_demo.py."""
 
 import io
 import subprocess

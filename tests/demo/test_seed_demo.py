@@ -31,7 +31,7 @@ def test_seed_demo_is_idempotent_and_prints_working_credentials(db, settings, tm
 
 
 def test_seed_demo_adds_demo_users_some_of_them_not_syncable(db, settings, tmp_path):
-    from users.management.commands.seed_demo import DEMO_PROFILES
+    from demo.services import DEMO_PROFILES
     from users.models import Device, Profile
 
     settings.DEBUG = True
