@@ -10,9 +10,9 @@ from django.views.decorators.http import require_POST
 from appgroups.decorators import app_group_required
 from appgroups.forms import AppGroupSettingsForm
 from appgroups.middleware import SESSION_KEY
-from appgroups.models import AppGroup, Permission
+from appgroups.models import ROLE_PERMISSIONS, AppGroup, Permission
 from appgroups.selectors import membership_for_user
-from appgroups.services import app_group_settings_update
+from appgroups.services import app_group_settings_update, membership_require
 from appgroups.signals import workspace_settings_notices
 from core.ids import parse_id
 
@@ -39,10 +39,13 @@ def app_group_switch(request):
     return redirect(next_url)
 
 
-@app_group_required(Permission.MANAGE_SETTINGS)
+@app_group_required()
 def app_group_settings(request):
+    """Every member sees the settings (as in Braze); only Admins change them."""
     app_group = request.app_group
+    can_manage = Permission.MANAGE_SETTINGS in ROLE_PERMISSIONS[request.membership.role]
     if request.method == "POST":
+        membership_require(request.membership, Permission.MANAGE_SETTINGS)
         form = AppGroupSettingsForm(request.POST)
         if form.is_valid():
             try:
@@ -57,6 +60,9 @@ def app_group_settings(request):
         form = AppGroupSettingsForm(
             initial={"name": app_group.name, "default_country": app_group.default_country}
         )
+        if not can_manage:
+            for field in form.fields.values():
+                field.disabled = True
     # Work a settings change started elsewhere (re-reading phone numbers, in users): while any is
     # in progress the notices refresh themselves with htmx (hx-select on this same page).
     notices = [
@@ -73,6 +79,7 @@ def app_group_settings(request):
             "form": form,
             "notices": notices,
             "notices_in_progress": any(notice.in_progress for notice in notices),
+            "can_manage": can_manage,
         },
     )
 

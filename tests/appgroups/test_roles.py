@@ -1,5 +1,7 @@
 """Roles are enforced by services and views, not only hidden in templates."""
 
+import re
+
 import pytest
 from django.core.exceptions import PermissionDenied
 from django.urls import reverse
@@ -18,17 +20,52 @@ def test_admin_has_every_permission_and_viewer_only_view():
 
 
 @pytest.mark.parametrize("who", ["viewer_client", "marketer_client"])
-def test_non_admin_gets_limited_access_page_for_admin_action(request, who, app_group):
+def test_non_admins_see_workspace_settings_read_only_and_cannot_change_them(
+    request, who, app_group
+):
     client = request.getfixturevalue(who)
 
     get = client.get(SETTINGS_URL)
     post = client.post(SETTINGS_URL, {"name": "Hijacked", "default_country": "FR"})
 
-    assert get.status_code == 403
-    assert "Limited access" in get.content.decode()
+    assert get.status_code == 200
+    page = get.content.decode()
+    assert 'name="name"' in page and 'value="Acme"' in page
+    assert all(field.disabled for field in get.context["form"].fields.values())
+    assert ">Save</button>" not in page
+    assert "Only Admins can change them." in page
     assert post.status_code == 403
+    assert "Limited access" in post.content.decode()
     app_group.refresh_from_db()
     assert (app_group.name, app_group.default_country) == ("Acme", "US")
+
+
+@pytest.mark.parametrize(
+    ("who", "shown", "hidden"),
+    [
+        (
+            "viewer_client",
+            ["APIs and Identifiers", "Workspace Settings"],
+            ["Import Users", "Sync Status"],
+        ),
+        ("marketer_client", ["Import Users", "Workspace Settings"], ["Sync Status"]),
+        ("admin_client", ["Import Users", "APIs and Identifiers", "Sync Status"], []),
+    ],
+)
+def test_the_sidebar_shows_each_role_what_it_can_use(request, who, shown, hidden):
+    client = request.getfixturevalue(who)
+    sidebar = client.get(reverse("canvas:list")).content.decode()
+    sidebar = sidebar[sidebar.index('<nav class="sidebar"') : sidebar.index("</nav>")]
+
+    for label in shown:
+        assert f">{label}</a>" in sidebar
+    for label in hidden:
+        assert f">{label}</a>" not in sidebar
+    # Every page the sidebar links to answers this role (no "Limited access").
+    for href in re.findall(r'href="([^"]+)"', sidebar):
+        answer = client.get(href, follow=True)
+        assert answer.status_code == 200, href
+        assert "Limited access" not in answer.content.decode(), href
 
 
 def test_admin_changes_workspace_settings(admin_client, app_group):
