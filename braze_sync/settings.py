@@ -191,13 +191,15 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://localhost/")
 CELERY_FILESYSTEM_DIR = BASE_DIR / env("CELERY_FILESYSTEM_DIR", default=str(VAR_DIR / "celery"))
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu's filesystem transport: producers and consumers share one folder of message files.
+    # Our subclass only lets an idle worker notice a shutdown sooner (braze_sync/broker.py).
+    CELERY_BROKER_TRANSPORT = "braze_sync.broker:FilesystemTransport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_FILESYSTEM_DIR / "queue"),
         "data_folder_out": str(CELERY_FILESYSTEM_DIR / "queue"),
         "control_folder": str(CELERY_FILESYSTEM_DIR / "control"),
         "store_processed": False,
         # Seconds between folder scans when idle; a wake-up need not wait a full second.
-        "polling_interval": 0.5,
+        "polling_interval": 0.2,
     }
     # kombu creates none of these folders itself.
     for _folder in ("queue", "control", "results"):
@@ -220,6 +222,9 @@ CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=150)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Workers log through LOGGING below (request ids, JSON, redaction), not Celery's own setup.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# The longest the worker's timer thread sleeps (Celery's default: 1 s). Stopping the worker
+# waits for that thread, so a stop took up to a second longer than the work in flight.
+CELERY_WORKER_TIMER_PRECISION = 0.1
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # Shared counters (rate limiter) when several machines run workers.
