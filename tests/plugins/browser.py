@@ -6,6 +6,7 @@ keep a root, offline Chromium from trying to reach the network.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 from collections.abc import Iterator
@@ -61,3 +62,27 @@ def sign_in(page, live_server, email: str, password: str | None = None) -> None:
     page.get_by_label("Password").fill(password or TEST_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(re.compile(r"/$"))
+
+
+# Accessibility: axe-core's WCAG 2.2 A/AA rules, run in the page (issue 18). A serious or
+# critical violation fails the test; each waiver names its rule and says why.
+AXE_FAILING_IMPACTS = {"serious", "critical"}
+AXE_WAIVERS: dict[str, str] = {}
+
+
+@functools.cache
+def _axe():
+    from axe_playwright_python.sync_playwright import Axe
+
+    return Axe()
+
+
+def assert_accessible(page, what: str = "") -> None:
+    """No serious or critical axe-core violation on the page as it is now."""
+    violations = _axe().run(page).response["violations"]
+    problems = [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in violations
+        if v["impact"] in AXE_FAILING_IMPACTS and v["id"] not in AXE_WAIVERS
+    ]
+    assert not problems, f"{what or page.url}: " + "; ".join(problems)
