@@ -19,3 +19,25 @@ document.addEventListener("input", (event) => {
     tile.hidden = query !== "" && !tile.dataset.filterText.toLowerCase().includes(query);
   });
 });
+
+// Disclosure menus (<details> whose <summary role="button" aria-expanded>: the Canvas gear,
+// the + between steps): the expanded state follows the details, and Escape closes an open one
+// and puts focus back on its button. "toggle" does not bubble, hence the capture.
+document.addEventListener(
+  "toggle",
+  (event) => {
+    const details = event.target;
+    if (!(details instanceof HTMLDetailsElement)) return;
+    const summary = details.querySelector(":scope > summary[aria-expanded]");
+    if (summary) summary.setAttribute("aria-expanded", String(details.open));
+  },
+  true,
+);
+document.addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  const details = event.target.closest("details[open]");
+  const summary = details && details.querySelector(":scope > summary[aria-expanded]");
+  if (!summary) return;
+  details.open = false;
+  summary.focus();
+});

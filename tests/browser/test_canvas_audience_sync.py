@@ -43,7 +43,7 @@ def card(page, name):
 
 
 def add_step(page, where, component):
-    page.get_by_label(f"Add a step {where}").click()
+    page.get_by_role("button", name=f"Add a step {where}").click()
     page.locator("details.add-step[open]").get_by_role("button", name=component, exact=True).click()
     page.locator("#step-editor h2", has_text=component).wait_for()
 
@@ -234,12 +234,12 @@ def test_build_refuse_fix_launch_stop_and_resume_an_audience_sync_canvas(
     # Stop and resume from the gear menu.
     page.goto(f"{live_server.url}/canvas/")
     page.get_by_role("link", name="Cart abandoners").click()
-    page.get_by_text("⚙ Actions").click()
-    page.get_by_role("menuitem", name="Stop").click()
+    page.get_by_role("button", name="Canvas actions").click()
+    page.get_by_role("button", name="Stop", exact=True).click()
     page.get_by_text("Canvas “Cart abandoners” is Stopped.").wait_for()
     assert page.get_by_test_id("canvas-state").inner_text() == "Stopped"
-    page.get_by_text("⚙ Actions").click()
-    page.get_by_role("menuitem", name="Resume").click()
+    page.get_by_role("button", name="Canvas actions").click()
+    page.get_by_role("button", name="Resume", exact=True).click()
     page.get_by_text("Canvas “Cart abandoners” is Active again.").wait_for()
     assert page.get_by_test_id("canvas-state").inner_text() == "Active"
 

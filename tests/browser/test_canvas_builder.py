@@ -4,6 +4,7 @@ Decision Split edited without page reloads, and what a Viewer sees."""
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from appgroups.models import Role
 from canvas.models import Canvas, Step
@@ -18,7 +19,7 @@ def card(page, name):
 
 
 def add_step(page, where, component):
-    page.get_by_label(f"Add a step {where}").click()
+    page.get_by_role("button", name=f"Add a step {where}").click()
     page.locator("details.add-step[open]").get_by_role("button", name=component, exact=True).click()
     page.locator("#step-editor h2", has_text=component).wait_for()
 
@@ -127,3 +128,37 @@ def test_build_a_flow_with_a_decision_split_without_reloading_the_page(live_serv
     assert page.get_by_text("⚙ Actions").count() == 0
     page.get_by_role("link", name="Summary").click()
     assert page.get_by_role("button", name="Launch Canvas").count() == 0
+
+
+def test_the_gear_and_the_plus_are_buttons_that_work_from_the_keyboard(live_server, page):
+    """Screen readers and role-based tools find them as buttons with their state; Tab, Enter,
+    Escape and Space are enough to add a step."""
+    acme = AppGroupFactory(name="Acme")
+    MembershipFactory(app_group=acme, role=Role.MARKETER, user__email="mia@acme.test")
+    sign_in(page, live_server, "mia@acme.test")
+    page.goto(f"{live_server.url}/canvas/")
+    page.get_by_role("link", name="Create Canvas").click()
+    page.get_by_label("Name").fill("Keys")
+    page.get_by_role("button", name="Create Canvas").click()
+    page.get_by_role("link", name="Build Canvas").click()
+
+    gear = page.get_by_role("button", name="Canvas actions")
+    assert gear.get_attribute("aria-expanded") == "false"
+    plus = page.get_by_role("button", name="Add a step at the top of the flow")
+    plus.focus()
+    page.keyboard.press("Enter")
+    expect(plus).to_have_attribute("aria-expanded", "true")
+    page.keyboard.press("Tab")  # into the menu
+    page.keyboard.press("Escape")
+    expect(plus).to_have_attribute("aria-expanded", "false")
+    expect(plus).to_be_focused()
+
+    page.keyboard.press("Enter")
+    page.keyboard.press("Tab")
+    focused = page.evaluate("document.activeElement.textContent.trim()")
+    while focused != "Delay":
+        page.keyboard.press("Tab")
+        focused = page.evaluate("document.activeElement.textContent.trim()")
+    page.keyboard.press("Space")
+    page.locator("#step-editor h2", has_text="Delay").wait_for()
+    assert Step.objects.filter(canvas__name="Keys", step_type="delay").count() == 1

@@ -40,8 +40,12 @@ def test_sign_in_then_switch_app_group(live_server, page):
     assert page.get_by_label("App group").input_value() == str(globex.id)
     assert page.locator(".role-badge").inner_text() == "Viewer"
 
-    # A Viewer in Globex meets the Limited access page for an Admin-only page.
+    # A Viewer in Globex reads Workspace Settings without changing them, and meets the
+    # Limited access page only by typing an Admin-only address.
     page.get_by_role("link", name="Workspace Settings").click()
+    assert page.get_by_label("Name").is_disabled()
+    assert page.get_by_role("button", name="Save").count() == 0
+    page.goto(f"{live_server.url}/settings/sync-status/")
     assert page.get_by_role("heading", name="Limited access").is_visible()
 
     page.get_by_role("button", name="Sign out").click()
