@@ -10,7 +10,7 @@ call, nothing else: the folder is scanned every polling interval anyway.
 
 from __future__ import annotations
 
-from kombu.transport import filesystem
+from kombu.transport import TRANSPORT_ALIASES, filesystem
 
 DRAIN_SECONDS = 0.25
 
@@ -20,3 +20,8 @@ class FilesystemTransport(filesystem.Transport):
         if timeout is None or timeout > DRAIN_SECONDS:
             timeout = DRAIN_SECONDS
         return super().drain_events(connection, timeout=timeout)
+
+
+# filesystem:// URLs get this class wherever they are used (worker, beat, web, /healthz), and
+# other URLs are untouched. Registered by braze_sync/celery.py, which every process loads.
+TRANSPORT_ALIASES["filesystem"] = f"{__name__}:{FilesystemTransport.__name__}"

@@ -6,6 +6,10 @@ import os
 
 from celery import Celery
 
+# The embedded default broker, answering a worker's shutdown promptly (registered for
+# filesystem:// URLs before any connection is made).
+import braze_sync.broker  # noqa: E402, F401
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "braze_sync.settings")
 
 app = Celery("braze_sync")

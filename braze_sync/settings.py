@@ -191,8 +191,6 @@ CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://localhost/")
 CELERY_FILESYSTEM_DIR = BASE_DIR / env("CELERY_FILESYSTEM_DIR", default=str(VAR_DIR / "celery"))
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu's filesystem transport: producers and consumers share one folder of message files.
-    # Our subclass only lets an idle worker notice a shutdown sooner (braze_sync/broker.py).
-    CELERY_BROKER_TRANSPORT = "braze_sync.broker:FilesystemTransport"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_FILESYSTEM_DIR / "queue"),
         "data_folder_out": str(CELERY_FILESYSTEM_DIR / "queue"),
