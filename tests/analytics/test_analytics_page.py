@@ -19,7 +19,7 @@ pytestmark = pytest.mark.django_db
 
 def metric(content: str, step, name: str) -> int:
     row = re.search(rf'id="sync-step-{step.pk}">(.*?)</tr>', content, re.S).group(1)
-    value = re.search(rf'data-metric="{name}">([\d,]+)<', row).group(1)
+    value = re.search(rf'data-metric="{name}"[^>]*>([\d,]+)<', row).group(1)
     return int(value.replace(",", ""))
 
 

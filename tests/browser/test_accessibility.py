@@ -96,6 +96,7 @@ def test_an_admin_walk_through_every_page(live_server, page, tiktok_sandbox, acm
     page.get_by_label("Email").check()
     page.get_by_role("button", name="Create Audience", exact=True).click()
     expect(page.get_by_test_id("editor-notice")).to_contain_text("was saved as a draft")
+    expect(page.locator("#live-announcer")).to_contain_text("was saved as a draft")
     assert_accessible(page, "Audience Sync editor, draft created")
     page.get_by_role("link", name="Summary").click()
     page.get_by_role("button", name="Launch Canvas").click()

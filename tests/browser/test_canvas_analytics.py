@@ -79,6 +79,8 @@ def test_metrics_chart_and_sync_log_move_as_users_are_synced(
 
     audience_sync_flush()  # beat's next tick
     expect(metric("synced")).to_have_text("3", timeout=15_000)
+    # Read to screen readers once, through the page's live region (not on every refresh).
+    expect(page.locator("#live-announcer")).to_contain_text("3 Users Synced")
     expect(metric("pending")).to_have_text("0")
     chart = page.locator('figure.activity-chart[data-period="minute"]')
     expect(chart).to_have_attribute("data-synced", "3")

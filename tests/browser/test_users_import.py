@@ -4,6 +4,7 @@ worker, htmx polling), read the rejected rows, download the report, find an impo
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from appgroups.models import Role
 from tests.factories import AppGroupFactory, MembershipFactory
@@ -37,6 +38,7 @@ def test_marketer_imports_a_csv_and_reads_the_rejected_rows(
 
     # htmx swaps the panel until the worker is done; no reload needed.
     page.get_by_role("heading", name="Import finished").wait_for(timeout=60_000)
+    expect(page.locator("#live-announcer")).to_contain_text("Import finished")
     assert page.get_by_test_id("import-percent").inner_text() == "100%"
     assert page.get_by_test_id("rows-imported").inner_text() == "301"
     assert page.get_by_test_id("rows-rejected").inner_text() == "3"
