@@ -128,6 +128,8 @@ def demo_canvas_complete(*, connection: TikTokConnection) -> int:
     if not demo_connection_is_ready(connection):
         return 0
     account = connection.ad_accounts.filter(status=AdAccountStatus.CONNECTED).order_by("pk").first()
+    if account is None:
+        return 0
     waiting = Step.objects.filter(
         canvas__app_group_id=connection.app_group_id,
         canvas__name=DEMO_CANVAS,
@@ -137,7 +139,7 @@ def demo_canvas_complete(*, connection: TikTokConnection) -> int:
         audience_sync__ad_account__isnull=True,
     ).select_related("canvas", "audience_sync")
     completed = 0
-    for step in waiting if account is not None else []:
+    for step in waiting:
         actor = Membership.objects.filter(
             app_group_id=connection.app_group_id, user_id=step.canvas.created_by_id
         ).first()

@@ -152,6 +152,8 @@ def test_the_gear_and_the_plus_are_buttons_that_work_from_the_keyboard(live_serv
     page.keyboard.press("Escape")
     expect(plus).to_have_attribute("aria-expanded", "false")
     expect(plus).to_be_focused()
+    outline = plus.evaluate("element => getComputedStyle(element).outlineStyle")
+    assert outline == "solid"  # the focus ring shows
 
     page.keyboard.press("Enter")
     page.keyboard.press("Tab")
