@@ -1,5 +1,5 @@
 """POST /api/canvas/trigger/send: API-triggered Canvas entry, in Braze's shapes
-(BRAZE_PRODUCT.md §6.3)."""
+(docs/ARCHITECTURE.md B7)."""
 
 from __future__ import annotations
 

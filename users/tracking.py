@@ -7,7 +7,7 @@ then applies the batch in one transaction. The REST API (api/track.py) checks a 
 with its models first, then builds the writes object by object with `parse_attributes_object`
 and `parse_activity_object`.
 
-Rules (BRAZE_PRODUCT.md §6.2, user_attributes_object.md):
+Rules (docs/ARCHITECTURE.md B6, after Braze's user attributes object):
 - an object is identified by one of `external_id`, `user_alias`, `braze_id`; without them by
   `email`, then `phone` (email wins when both are given), which must then be valid;
 - `_update_existing_only` defaults to false, except for `user_alias` (true) and `braze_id`
@@ -15,7 +15,7 @@ Rules (BRAZE_PRODUCT.md §6.2, user_attributes_object.md):
 - `null` removes a field; custom attributes take `{"inc": n}` and `{"add"/"remove": [...]}`;
 - extension (not Braze): `"devices": [{"device_id", "idfa", "google_ad_id",
   "ad_tracking_enabled", "os", "model"}]` upserts devices by `device_id`; `"devices": null`
-  removes all of the profile's devices. Braze fills devices from its SDKs (DESIGN.md §4.10).
+  removes all of the profile's devices. Braze fills devices from its SDKs (docs/ARCHITECTURE.md D13).
 """
 
 from __future__ import annotations
