@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from appgroups.decorators import app_group_required
 from appgroups.forms import AppGroupSettingsForm
 from appgroups.middleware import SESSION_KEY
-from appgroups.models import ROLE_PERMISSIONS, AppGroup, Permission
+from appgroups.models import AppGroup, Permission
 from appgroups.selectors import membership_for_user
 from appgroups.services import app_group_settings_update, membership_require
 from appgroups.signals import workspace_settings_notices
@@ -43,7 +43,7 @@ def app_group_switch(request):
 def app_group_settings(request):
     """Every member sees the settings (as in Braze); only Admins change them."""
     app_group = request.app_group
-    can_manage = Permission.MANAGE_SETTINGS in ROLE_PERMISSIONS[request.membership.role]
+    can_manage = request.membership.has_permission(Permission.MANAGE_SETTINGS)
     if request.method == "POST":
         membership_require(request.membership, Permission.MANAGE_SETTINGS)
         form = AppGroupSettingsForm(request.POST)
