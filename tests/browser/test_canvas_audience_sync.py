@@ -5,13 +5,15 @@ TikTok, then the Canvas is stopped and resumed."""
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from appgroups.models import Role
+from canvas.models import Canvas
 from partners.models import TikTokConnection
 from partners.services import tiktok_connection_check
 from tests.canvas.conftest import sandbox_audiences
 from tests.factories import AppGroupFactory, MembershipFactory
-from tests.plugins.browser import sign_in
+from tests.plugins.browser import assert_accessible, htmx_settled, sign_in
 from tests.tiktok import point_at_sandbox
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -46,11 +48,13 @@ def add_step(page, where, component):
     page.get_by_role("button", name=f"Add a step {where}").click()
     page.locator("details.add-step[open]").get_by_role("button", name=component, exact=True).click()
     page.locator("#step-editor h2", has_text=component).wait_for()
+    htmx_settled(page)
 
 
 def open_sync_editor(page, card_name):
     card(page, card_name).get_by_role("link", name=re.compile(r"^(Custom Audience|Edit)$")).click()
     page.get_by_role("heading", name="Set up Audience Sync").wait_for()
+    htmx_settled(page)
 
 
 def typeahead_answer(page):
@@ -63,12 +67,18 @@ def choose_ad_account(page, label=NORTHWIND_US):
         page.get_by_label("Ad account").select_option(label=label)
 
 
+def audience_combobox(page):
+    return page.get_by_role("combobox", name="Choose a New or Existing Audience")
+
+
 def choose_audience(page, typed, option_label):
+    """Type into the audience combobox, click the option called `option_label` in its
+    listbox: the list closes and the option's radio (what the form posts) is ticked."""
     with typeahead_answer(page):
-        page.get_by_label("Choose a New or Existing Audience").fill(typed)
-    option = page.get_by_label(option_label)
-    if not option.is_checked():
-        option.check()
+        audience_combobox(page).fill(typed)
+    page.get_by_role("listbox", name="Audiences").get_by_role("option", name=option_label).click()
+    expect(audience_combobox(page)).to_have_attribute("aria-expanded", "false")
+    assert page.get_by_label(option_label).is_checked()
 
 
 def editor_notice(page):
@@ -103,6 +113,7 @@ def test_build_refuse_fix_launch_stop_and_resume_an_audience_sync_canvas(
     add_step(page, "at the top of the flow", "Audience Sync")
     page.locator("#step-editor").get_by_role("link", name="Custom Audience").click()
     page.get_by_role("heading", name="Set up Audience Sync").wait_for()
+    htmx_settled(page)
     assert page.get_by_label("TikTok").is_disabled()
     assert page.get_by_text("TikTok is not connected.").first.is_visible()
     assert (
@@ -296,3 +307,87 @@ def test_the_editor_ticks_the_action_that_will_be_saved(live_server, page, tikto
     open_sync_editor(page, "Audience Sync")
     page.get_by_role("button", name="Create Audience", exact=True).wait_for()
     assert add_new.is_visible() and add_new.is_checked()
+
+
+def test_the_audience_picker_is_an_aria_combobox(live_server, page, tiktok_sandbox, ana):
+    """The WAI-ARIA combobox pattern (list autocomplete): focus stays in the field, Down/Up
+    move the active option (aria-activedescendant) and wrap, Enter accepts without submitting
+    the form, Escape closes, Alt+Down opens; the radios the form posts follow."""
+    sign_in(page, live_server, "ana@acme.test")
+    connect_tiktok(page, live_server)
+    token = TikTokConnection.objects.get().access_token
+    tiktok_sandbox.create_audience(token, "7230000000000000101", "Existing buyers")
+    tiktok_sandbox.create_audience(token, "7230000000000000101", "Existing churners")
+    page.goto(f"{live_server.url}/canvas/")
+    page.get_by_role("link", name="Create Canvas").click()
+    page.get_by_label("Name").fill("Combobox")
+    page.get_by_role("button", name="Create Canvas").click()
+    page.get_by_role("link", name="Build Canvas").click()
+    add_step(page, "at the top of the flow", "Audience Sync")
+    open_sync_editor(page, "Audience Sync")
+    choose_ad_account(page)
+
+    combobox = audience_combobox(page)
+    expect(combobox).to_have_attribute("aria-autocomplete", "list")
+    expect(combobox).to_have_attribute("aria-controls", "audience-listbox")
+    combobox.focus()
+    with typeahead_answer(page):
+        page.keyboard.type("Existing")
+    listbox = page.get_by_role("listbox", name="Audiences")
+    expect(combobox).to_have_attribute("aria-expanded", "true")
+    names = [n.strip() for n in listbox.get_by_role("option").all_inner_texts()]
+    assert [re.split(r"\s+·", n)[0] for n in names] == [
+        "Create new audience “Existing”",
+        "Existing buyers",
+        "Existing churners",
+    ]
+    assert_accessible(page, "Audience Sync editor, combobox open")
+
+    def active_option():
+        return page.locator(f"#{combobox.get_attribute('aria-activedescendant')}")
+
+    page.keyboard.press("ArrowDown")
+    expect(active_option()).to_contain_text("Create new audience “Existing”")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")
+    expect(active_option()).to_contain_text("Existing churners")
+    page.keyboard.press("ArrowDown")  # wraps to the first
+    expect(active_option()).to_contain_text("Create new audience")
+    page.keyboard.press("ArrowUp")  # and back to the last
+    expect(active_option()).to_contain_text("Existing churners")
+    assert page.evaluate("document.activeElement.id") == "id_audience_query"
+
+    # Escape closes the list and keeps what was typed; Alt+Down opens it again.
+    page.keyboard.press("Escape")
+    expect(combobox).to_have_attribute("aria-expanded", "false")
+    expect(listbox).to_be_hidden()
+    assert combobox.get_attribute("aria-activedescendant") is None
+    expect(combobox).to_have_value("Existing")
+    page.keyboard.press("Alt+ArrowDown")
+    expect(combobox).to_have_attribute("aria-expanded", "true")
+
+    # Enter accepts the active option: its name in the field, its radio ticked, the Action
+    # section shown, and no form submitted.
+    page.keyboard.press("ArrowUp")
+    page.keyboard.press("ArrowUp")
+    expect(active_option()).to_contain_text("Existing buyers")
+    posted = []
+    page.on(
+        "request", lambda request: posted.append(request.url) if request.method == "POST" else None
+    )
+    page.keyboard.press("Enter")
+    expect(combobox).to_have_attribute("aria-expanded", "false")
+    expect(combobox).to_have_value("Existing buyers")
+    assert page.get_by_label(re.compile(r"^Existing buyers")).is_checked()
+    expect(page.get_by_label("Add to the Audience")).to_be_checked()
+    expect(page.get_by_role("button", name="Done")).to_be_visible()
+    chosen = page.get_by_role("option", name=re.compile(r"^Existing buyers"), include_hidden=True)
+    expect(chosen).to_have_attribute("aria-selected", "true")
+    assert posted == []
+
+    # The choice is what Done saves.
+    page.get_by_label("Email").check()
+    with page.expect_response(lambda response: response.request.method == "POST"):
+        page.get_by_role("button", name="Done").click()
+    step = Canvas.objects.get(name="Combobox").steps.get()
+    assert step.audience_sync.audience.name == "Existing buyers"

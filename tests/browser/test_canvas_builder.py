@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from appgroups.models import Role
 from canvas.models import Canvas, Step
 from tests.factories import AppGroupFactory, MembershipFactory, profile_track
-from tests.plugins.browser import sign_in
+from tests.plugins.browser import htmx_settled, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -22,6 +22,7 @@ def add_step(page, where, component):
     page.get_by_role("button", name=f"Add a step {where}").click()
     page.locator("details.add-step[open]").get_by_role("button", name=component, exact=True).click()
     page.locator("#step-editor h2", has_text=component).wait_for()
+    htmx_settled(page)
 
 
 def rename_step(page, name):
@@ -163,4 +164,5 @@ def test_the_gear_and_the_plus_are_buttons_that_work_from_the_keyboard(live_serv
         focused = page.evaluate("document.activeElement.textContent.trim()")
     page.keyboard.press("Space")
     page.locator("#step-editor h2", has_text="Delay").wait_for()
+    htmx_settled(page)
     assert Step.objects.filter(canvas__name="Keys", step_type="delay").count() == 1

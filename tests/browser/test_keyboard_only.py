@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from appgroups.models import Role
 from canvas.models import Canvas, CanvasState
 from tests.factories import TEST_PASSWORD, AppGroupFactory, MembershipFactory
+from tests.plugins.browser import htmx_settled
 from tests.tiktok import point_at_sandbox
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -96,9 +97,11 @@ def test_the_main_job_with_the_keyboard_only(live_server, page, settings, tiktok
     tab_to(page, "Audience Sync")
     page.keyboard.press("Space")
     page.locator("#step-editor h2", has_text="Audience Sync").wait_for()
+    htmx_settled(page)
     tab_to(page, "Custom Audience")
     page.keyboard.press("Enter")
     page.get_by_role("heading", name="Set up Audience Sync").wait_for()
+    htmx_settled(page)
 
     # The editor: ad account (arrow keys), a new audience typed, Email ticked, Create Audience.
     tab_to(page, "Ad account")
@@ -107,8 +110,15 @@ def test_the_main_job_with_the_keyboard_only(live_server, page, settings, tiktok
     tab_to(page, "Choose a New or Existing Audience")
     with page.expect_response(lambda response: "/audiences/?" in response.url):
         page.keyboard.type("Keyboard list")
-    tab_to(page, "Create new audience “Keyboard list”")
-    page.keyboard.press("Space")
+    # The type-ahead is an ARIA combobox: Down reaches the option, which shows the ring while
+    # the field keeps the focus; Enter accepts it.
+    combobox = page.get_by_role("combobox", name="Choose a New or Existing Audience")
+    page.keyboard.press("ArrowDown")
+    option = page.locator(f"#{combobox.get_attribute('aria-activedescendant')}")
+    expect(option).to_have_text("Create new audience “Keyboard list”")
+    assert option.evaluate("e => getComputedStyle(e).outlineStyle") != "none"
+    page.keyboard.press("Enter")
+    expect(combobox).to_have_attribute("aria-expanded", "false")
     expect(page.get_by_label("Create new audience “Keyboard list”")).to_be_checked()
     tab_to(page, "Email")
     page.keyboard.press("Space")

@@ -51,6 +51,15 @@ def page(browser) -> Iterator[object]:
     context.close()
 
 
+def htmx_settled(page) -> None:
+    """Wait until htmx has settled what it swapped in. htmx binds the new content's hx-*
+    attributes in its settle step, 20 ms after the swap: content is visible, but a change
+    made to it before then sends no request."""
+    page.wait_for_function(
+        "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+    )
+
+
 def sign_in(page, live_server, email: str, password: str | None = None) -> None:
     """Sign in through the login form and wait for the dashboard."""
     import re
