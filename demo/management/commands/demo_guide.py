@@ -90,7 +90,7 @@ class Command(BaseCommand):
                 "Try the demo in three steps:",
                 f"  1. Signed in as the admin, open {web}{reverse('partners:tiktok')}",
                 "     (Partner Integrations > Technology Partners > TikTok), click Connect TikTok,",
-                "     confirm on the sandbox's consent page and Save the ad account.",
+                "     confirm on the sandbox's consent page and Save the ad accounts.",
                 f"  2. Signed in as the marketer, open {summary}",
                 f"     (Canvas “{DEMO_CANVAS}”) and click Launch Canvas.",
                 f"  3. Open {analytics}",
