@@ -84,7 +84,9 @@ class SyncPlan:
         ]
         return f"(SELECT e.profile_id, {', '.join(selected)} {source} AND ({self.any_present()}))"
 
-    def members_sql(self, rows: str, rows_params: list) -> tuple[str, list] | None:
+    def members_sql(
+        self, rows: str, rows_params: list, *, known_new: bool = False
+    ) -> tuple[str, list] | None:
         """For a step that adds users: remember them as the audience's members with the cells
         queued for them, so that deleting them takes them back (audience_sync/erasure.py).
         `rows` is a FROM-able name for the users queued (profile_id and the hash cells): the
@@ -93,14 +95,20 @@ class SyncPlan:
 
         Written here, with the queueing, rather than when TikTok accepts them: set-based in the
         database, with no batch to send back from the flush. A user deleted before their add
-        went out is then also "removed" from TikTok, which changes nothing there."""
+        went out is then also "removed" from TikTok, which changes nothing there.
+
+        `known_new`: the caller expects none of these users to be a member of the audience yet
+        and will run the statement again without it if one is: a plain INSERT, which costs
+        PostgreSQL half of what the upsert does (docs/PERFORMANCE.md), and fails on a user who
+        is already a member instead of merging."""
         if self.settings.action != SyncAction.ADD:
             return None
         table_ = table(AudienceMember)
         cells = MATCH_CELLS
         # A user who entered twice in one batch: one row (PostgreSQL refuses to update a row
-        # twice in one statement).
-        distinct = "DISTINCT ON (r.profile_id) " if is_postgres() else ""
+        # twice in one statement). The plain INSERT skips that sort: such a batch fails it and
+        # runs again with the upsert.
+        distinct = "DISTINCT ON (r.profile_id) " if is_postgres() and not known_new else ""
         merge = ", ".join(
             [f"schema = {table_}.schema | EXCLUDED.schema"]
             + [f"{c} = COALESCE(EXCLUDED.{c}, {table_}.{c})" for c in cells]
@@ -109,9 +117,10 @@ class SyncPlan:
         sql = (
             f"INSERT INTO {table_} (profile_id, audience_id, schema, {', '.join(cells)}) "
             f"SELECT {distinct}r.profile_id, %s, %s, {', '.join(f'r.{c}' for c in cells)} "
-            f"FROM {rows} r WHERE TRUE "
-            f"ON CONFLICT (profile_id, audience_id) DO UPDATE SET {merge}"
+            f"FROM {rows} r WHERE TRUE"
         )
+        if not known_new:
+            sql += f" ON CONFLICT (profile_id, audience_id) DO UPDATE SET {merge}"
         schema = sum(MATCH_COLUMNS[f][2] for f in self.fields)
         return sql, [self.settings.audience.pk, schema, *rows_params]
 

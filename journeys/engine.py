@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
@@ -266,7 +266,31 @@ ONE_STATEMENT_TYPES = (StepType.AUDIENCE_SYNC, StepType.MESSAGE)
 COUNT_LABELS = ("moved", "queued", "sent")
 
 
+# Audiences that already had a member when a batch added users to them, in this process: their
+# batches write memberships with the upsert from the start (see _advance_in_one_statement).
+_AUDIENCES_WITH_MEMBERS: set[int] = set()
+
+
 def _advance_in_one_statement(step: Step, *, now: datetime, chunk: int) -> int:
+    """Claim, move and act on one chunk of the step's due entries in one statement.
+
+    An Audience Sync step that adds users also records them as the audience's members. Most
+    batches add users who are not members yet, for whom a plain INSERT costs PostgreSQL half
+    of what an upsert does; so it is tried first, in a savepoint, and a batch that meets a
+    member (a user added again, or by another worker at the same moment) is run again with the
+    upsert, which its audience then keeps in this process."""
+    audience_id = getattr(getattr(step, "audience_sync", None), "audience_id", None)
+    if step.step_type != StepType.AUDIENCE_SYNC or audience_id in _AUDIENCES_WITH_MEMBERS:
+        return _advance_chunk(step, now=now, chunk=chunk, known_new=False)
+    try:
+        with transaction.atomic():
+            return _advance_chunk(step, now=now, chunk=chunk, known_new=True)
+    except IntegrityError:
+        _AUDIENCES_WITH_MEMBERS.add(audience_id)
+        return _advance_chunk(step, now=now, chunk=chunk, known_new=False)
+
+
+def _advance_chunk(step: Step, *, now: datetime, chunk: int, known_new: bool) -> int:
     child = _next_step(step, Branch.NEXT)
     if child is None:
         move, move_params = "step_id = NULL, due_at = NULL, exited_at = %s, phase = 0", [now]
@@ -290,7 +314,7 @@ def _advance_in_one_statement(step: Step, *, now: datetime, chunk: int) -> int:
     if step.step_type == StepType.AUDIENCE_SYNC:
         plan = SyncPlan.for_step(step)
         sql, params = plan.insert_sql(source, [], now=now)
-        members = plan.members_sql("queued", [])
+        members = plan.members_sql("queued", [], known_new=known_new)
         # The members are read from the queued rows, not from a second join of the entries
         # with their profiles.
         returning = "profile_id, " + ", ".join(MATCH_CELLS) if members else "1"

@@ -11,6 +11,8 @@ from analytics.models import StepStats
 from audience_sync.flush import audience_sync_flush
 from audience_sync.models import AudienceMember, AudienceSyncItem
 from canvas.models import MatchField, StepType, SyncAction
+from journeys.engine import _AUDIENCES_WITH_MEMBERS, journeys_advance
+from journeys.models import Entry
 from tests.factories import AudienceSyncSettingsFactory
 from tests.fakes import FakeTikTokClient
 from tests.plugins.canvases import T0, add_step, enter
@@ -139,10 +141,16 @@ def test_adding_a_user_again_keeps_every_field_to_take_back(
         {"external_id": "a", "email": "a@example.com", "phone": "+33612345678"}
     )
 
+    _AUDIENCES_WITH_MEMBERS.discard(tiktok[2].pk)
+
     enter(active_canvas, profiles.values())
 
     (member,) = AudienceMember.objects.all()
     assert (member.schema, member.email_sha256, member.phone_sha256) == (3, EMAIL_A, PHONE_A)
+    # Both adds are queued. On PostgreSQL the second step's plain INSERT met the member and
+    # the batch ran again with the upsert, which the audience keeps (journeys/engine.py).
+    assert AudienceSyncItem.objects.filter(action=SyncAction.ADD).count() == 2
+    assert (tiktok[2].pk in _AUDIENCES_WITH_MEMBERS) == (db_connection.vendor == "postgresql")
     _delete(app_group, profiles["a"])
     client = FakeTikTokClient()
     audience_sync_flush(client=client)
@@ -206,3 +214,29 @@ def test_a_deletion_during_a_request_in_flight_still_takes_the_user_back(
         for row in call["rows"]
     )
     assert not AudienceSyncItem.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_user_twice_in_one_batch_is_one_member(
+    app_group, active_canvas, sync_step, make_profiles
+):
+    """Two entries of one user reach the step in the same batch: both adds are queued, one
+    membership is kept (on PostgreSQL the plain INSERT fails on the second and the batch runs
+    again with the upsert)."""
+    step = sync_step([MatchField.EMAIL])
+    _AUDIENCES_WITH_MEMBERS.discard(step.audience_sync.audience_id)
+    profiles = make_profiles({"external_id": "a", "email": "a@example.com"})
+    # Entering by API keeps one entry per user; a user who entered again (re-eligibility)
+    # while the first entry still waited can reach the step with it.
+    for _ in range(2):
+        Entry.objects.create(
+            canvas=active_canvas, profile=profiles["a"], step=step, due_at=T0, entered_at=T0
+        )
+    journeys_advance(now=T0)
+
+    assert AudienceSyncItem.objects.filter(action=SyncAction.ADD).count() == 2
+    (member,) = AudienceMember.objects.all()
+    assert (member.profile_id, member.email_sha256) == (profiles["a"].pk, EMAIL_A)
+    assert StepStats.objects.get(step=step).entered == 2
+    in_upsert_mode = step.audience_sync.audience_id in _AUDIENCES_WITH_MEMBERS
+    assert in_upsert_mode == (db_connection.vendor == "postgresql")
