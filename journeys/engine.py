@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from analytics.services import not_synced_reasons_bump, step_error_record, step_stats_bump
 from audience_sync.enqueue import MATCH_CELLS, SyncPlan
-from canvas.models import Branch, CanvasState, Step, StepType
+from canvas.models import Branch, CanvasState, Step, StepType, SyncAction
 from core.rawsql import execute, fetchall, new_claim_token, skip_locked, table
 from journeys.models import Entry, MessageSend, Phase
 from telemetry.worker import shutdown_requested
@@ -279,14 +279,17 @@ def _advance_in_one_statement(step: Step, *, now: datetime, chunk: int) -> int:
     of what an upsert does; so it is tried first, in a savepoint, and a batch that meets a
     member (a user added again, or by another worker at the same moment) is run again with the
     upsert, which its audience then keeps in this process."""
-    audience_id = getattr(getattr(step, "audience_sync", None), "audience_id", None)
-    if step.step_type != StepType.AUDIENCE_SYNC or audience_id in _AUDIENCES_WITH_MEMBERS:
+    sync = (
+        getattr(step, "audience_sync", None) if step.step_type == StepType.AUDIENCE_SYNC else None
+    )
+    adds = sync is not None and sync.action == SyncAction.ADD
+    if not adds or sync.audience_id in _AUDIENCES_WITH_MEMBERS:
         return _advance_chunk(step, now=now, chunk=chunk, known_new=False)
     try:
         with transaction.atomic():
             return _advance_chunk(step, now=now, chunk=chunk, known_new=True)
     except IntegrityError:
-        _AUDIENCES_WITH_MEMBERS.add(audience_id)
+        _AUDIENCES_WITH_MEMBERS.add(sync.audience_id)
         return _advance_chunk(step, now=now, chunk=chunk, known_new=False)
 
 

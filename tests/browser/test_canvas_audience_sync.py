@@ -13,7 +13,7 @@ from partners.models import TikTokConnection
 from partners.services import tiktok_connection_check
 from tests.canvas.conftest import sandbox_audiences
 from tests.factories import AppGroupFactory, MembershipFactory
-from tests.plugins.browser import assert_accessible, htmx_settled, sign_in
+from tests.plugins.browser import assert_accessible, build_new_canvas, htmx_settled, sign_in
 from tests.tiktok import point_at_sandbox
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -81,6 +81,20 @@ def choose_audience(page, typed, option_label):
     assert page.get_by_label(option_label).is_checked()
 
 
+def open_new_sync_editor(page, live_server, tiktok_sandbox, canvas_name, audiences):
+    """Ana connects TikTok, the sandbox's first ad account gets `audiences`, and a new Canvas's
+    Audience Sync step is opened on that ad account."""
+    sign_in(page, live_server, "ana@acme.test")
+    connect_tiktok(page, live_server)
+    token = TikTokConnection.objects.get().access_token
+    for name in audiences:
+        tiktok_sandbox.create_audience(token, "7230000000000000101", name)
+    build_new_canvas(page, live_server, canvas_name)
+    add_step(page, "at the top of the flow", "Audience Sync")
+    open_sync_editor(page, "Audience Sync")
+    choose_ad_account(page)
+
+
 def editor_notice(page):
     notice = page.get_by_test_id("editor-notice")
     notice.wait_for()
@@ -105,11 +119,7 @@ def test_build_refuse_fix_launch_stop_and_resume_an_audience_sync_canvas(
     sign_in(page, live_server, "ana@acme.test")
 
     # Create the Canvas and a first Audience Sync step, before TikTok is connected.
-    page.goto(f"{live_server.url}/canvas/")
-    page.get_by_role("link", name="Create Canvas").click()
-    page.get_by_label("Name").fill("Cart abandoners")
-    page.get_by_role("button", name="Create Canvas").click()
-    page.get_by_role("link", name="Build Canvas").click()
+    build_new_canvas(page, live_server, "Cart abandoners")
     add_step(page, "at the top of the flow", "Audience Sync")
     page.locator("#step-editor").get_by_role("link", name="Custom Audience").click()
     page.get_by_role("heading", name="Set up Audience Sync").wait_for()
@@ -267,18 +277,7 @@ def test_build_refuse_fix_launch_stop_and_resume_an_audience_sync_canvas(
 def test_the_editor_ticks_the_action_that_will_be_saved(live_server, page, tiktok_sandbox, ana):
     """Both sections' Add/Remove radios share one name: the shown one must be the ticked one,
     whichever way the editor was reached."""
-    sign_in(page, live_server, "ana@acme.test")
-    connect_tiktok(page, live_server)
-    token = TikTokConnection.objects.get().access_token
-    tiktok_sandbox.create_audience(token, "7230000000000000101", "Existing buyers")
-    page.goto(f"{live_server.url}/canvas/")
-    page.get_by_role("link", name="Create Canvas").click()
-    page.get_by_label("Name").fill("Radios")
-    page.get_by_role("button", name="Create Canvas").click()
-    page.get_by_role("link", name="Build Canvas").click()
-    add_step(page, "at the top of the flow", "Audience Sync")
-    open_sync_editor(page, "Audience Sync")
-    choose_ad_account(page)
+    open_new_sync_editor(page, live_server, tiktok_sandbox, "Radios", ["Existing buyers"])
     add_new = page.get_by_label("Add Users to Audience")
 
     # Choosing "Create new audience".
@@ -313,19 +312,9 @@ def test_the_audience_picker_is_an_aria_combobox(live_server, page, tiktok_sandb
     """The WAI-ARIA combobox pattern (list autocomplete): focus stays in the field, Down/Up
     move the active option (aria-activedescendant) and wrap, Enter accepts without submitting
     the form, Escape closes, Alt+Down opens; the radios the form posts follow."""
-    sign_in(page, live_server, "ana@acme.test")
-    connect_tiktok(page, live_server)
-    token = TikTokConnection.objects.get().access_token
-    tiktok_sandbox.create_audience(token, "7230000000000000101", "Existing buyers")
-    tiktok_sandbox.create_audience(token, "7230000000000000101", "Existing churners")
-    page.goto(f"{live_server.url}/canvas/")
-    page.get_by_role("link", name="Create Canvas").click()
-    page.get_by_label("Name").fill("Combobox")
-    page.get_by_role("button", name="Create Canvas").click()
-    page.get_by_role("link", name="Build Canvas").click()
-    add_step(page, "at the top of the flow", "Audience Sync")
-    open_sync_editor(page, "Audience Sync")
-    choose_ad_account(page)
+    open_new_sync_editor(
+        page, live_server, tiktok_sandbox, "Combobox", ["Existing buyers", "Existing churners"]
+    )
 
     combobox = audience_combobox(page)
     expect(combobox).to_have_attribute("aria-autocomplete", "list")

@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 from appgroups.models import Role
 from canvas.models import Canvas, Step
 from tests.factories import AppGroupFactory, MembershipFactory, profile_track
-from tests.plugins.browser import htmx_settled, sign_in
+from tests.plugins.browser import build_new_canvas, htmx_settled, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -137,11 +137,7 @@ def test_the_gear_and_the_plus_are_buttons_that_work_from_the_keyboard(live_serv
     acme = AppGroupFactory(name="Acme")
     MembershipFactory(app_group=acme, role=Role.MARKETER, user__email="mia@acme.test")
     sign_in(page, live_server, "mia@acme.test")
-    page.goto(f"{live_server.url}/canvas/")
-    page.get_by_role("link", name="Create Canvas").click()
-    page.get_by_label("Name").fill("Keys")
-    page.get_by_role("button", name="Create Canvas").click()
-    page.get_by_role("link", name="Build Canvas").click()
+    build_new_canvas(page, live_server, "Keys")
 
     gear = page.get_by_role("button", name="Canvas actions")
     assert gear.get_attribute("aria-expanded") == "false"

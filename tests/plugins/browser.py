@@ -60,6 +60,15 @@ def htmx_settled(page) -> None:
     )
 
 
+def build_new_canvas(page, live_server, name: str) -> None:
+    """Canvas > Create Canvas named `name` > Build Canvas."""
+    page.goto(f"{live_server.url}/canvas/")
+    page.get_by_role("link", name="Create Canvas").click()
+    page.get_by_label("Name").fill(name)
+    page.get_by_role("button", name="Create Canvas").click()
+    page.get_by_role("link", name="Build Canvas").click()
+
+
 def sign_in(page, live_server, email: str, password: str | None = None) -> None:
     """Sign in through the login form and wait for the dashboard."""
     import re
