@@ -12,12 +12,26 @@ STAMP := $(VENV)/.installed
 # Procfile commands (python, celery) and tools run from the virtualenv.
 export PATH := $(abspath $(BIN)):$(PATH)
 
-.PHONY: run install migrate seed worker beat web sandbox test lint lint-imports format migrations-check pytest check-deploy chaos clean
+# The translation catalogs (issue 16), compiled for Django by Babel in pure Python, so that no
+# gettext system package is needed; a catalog is compiled again only when it changed.
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard locale/*/LC_MESSAGES/django.po))
+LANGUAGES := es pt_BR de fr
+
+.PHONY: messages run install migrate seed worker beat web sandbox test lint lint-imports format migrations-check pytest check-deploy chaos clean
 
 run: install migrate seed
 	DJANGO_DEBUG=$${DJANGO_DEBUG:-1} $(BIN)/honcho start -f Procfile
 
-install: $(STAMP)
+install: $(STAMP) $(MO_FILES)
+
+%.mo: %.po $(STAMP)
+	$(BIN)/pybabel -q compile -i $< -o $@
+
+# Brings the catalogs up to date with the code after strings changed (needs GNU gettext's
+# xgettext: apt-get install gettext); docs/I18N.md says how to translate what it adds.
+messages: install
+	DJANGO_DEBUG=1 $(BIN)/python manage.py makemessages $(addprefix -l ,$(LANGUAGES)) --add-location file \
+		--ignore '.venv/*' --ignore 'tiktok_sandbox/*' --ignore 'bench/*' --ignore 'chaos/*' --ignore 'tests/*' --ignore 'api/*' --ignore 'var/*'
 
 $(STAMP): $(REQUIREMENTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)

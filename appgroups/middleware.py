@@ -1,10 +1,32 @@
-"""Puts the signed-in user's current app group on every request."""
+"""Puts the signed-in user's language and current app group on every request."""
 
 from __future__ import annotations
+
+from django.utils import translation
 
 from appgroups.selectors import membership_for_user, membership_list_for_user
 
 SESSION_KEY = "app_group_id"
+
+
+class UserLanguageMiddleware:
+    """A signed-in user's own language (the user menu's choice) wins over the browser's.
+
+    LocaleMiddleware, earlier in the chain, has already activated the language from the
+    sign-in page's cookie or Accept-Language; it runs before authentication, so the user's
+    stored choice is applied here. Its response handling then labels the answer with the
+    language used (Content-Language).
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and user.language:
+            translation.activate(user.language)
+            request.LANGUAGE_CODE = translation.get_language()
+        return self.get_response(request)
 
 
 class CurrentAppGroupMiddleware:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import hashlib
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 
 class DashboardUserManager(UserManager):
@@ -36,7 +38,12 @@ class User(AbstractUser):
     """A person who signs in to the dashboard (not a profile synced to TikTok)."""
 
     username = None
-    email = models.EmailField("email address", unique=True)
+    email = models.EmailField(_("email address"), unique=True)
+    # The dashboard's language for this person (the user menu's Language select); empty: the
+    # browser's Accept-Language decides, as before sign-in (core/i18n.py).
+    language = models.CharField(
+        _("language"), max_length=10, blank=True, default="", choices=settings.LANGUAGES
+    )
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: list[str] = []
@@ -72,20 +79,20 @@ class AppGroup(models.Model):
 
 
 class Role(models.TextChoices):
-    ADMIN = "admin", "Admin"
-    MARKETER = "marketer", "Marketer"
-    VIEWER = "viewer", "Viewer"
+    ADMIN = "admin", _("Admin")
+    MARKETER = "marketer", _("Marketer")
+    VIEWER = "viewer", _("Viewer")
 
 
 class Permission(models.TextChoices):
     """What a role allows. Services check these, templates only mirror them."""
 
-    VIEW = "view", "View the app group"
-    MANAGE_CANVASES = "manage_canvases", "Build, launch and stop Canvases"
-    MANAGE_USERS = "manage_users", "Import and edit user profiles"
-    MANAGE_PARTNERS = "manage_partners", "Connect and disconnect technology partners"
-    MANAGE_API_KEYS = "manage_api_keys", "Create and revoke REST API keys"
-    MANAGE_SETTINGS = "manage_settings", "Change app group settings"
+    VIEW = "view", _("View the app group")
+    MANAGE_CANVASES = "manage_canvases", _("Build, launch and stop Canvases")
+    MANAGE_USERS = "manage_users", _("Import and edit user profiles")
+    MANAGE_PARTNERS = "manage_partners", _("Connect and disconnect technology partners")
+    MANAGE_API_KEYS = "manage_api_keys", _("Create and revoke REST API keys")
+    MANAGE_SETTINGS = "manage_settings", _("Change app group settings")
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[str]] = {

@@ -7,3 +7,7 @@ class CoreConfig(AppConfig):
 
     name = "core"
     verbose_name = "Core"
+
+    def ready(self) -> None:
+        # System check: the translation catalogs are compiled (core/checks.py).
+        from core import checks  # noqa: F401

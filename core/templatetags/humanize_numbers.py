@@ -1,5 +1,6 @@
 from django import template
 from django.conf import settings
+from django.utils import formats
 
 from core.durations import duration_words
 
@@ -8,11 +9,13 @@ register = template.Library()
 
 @register.filter
 def intcomma_plain(value) -> str:
-    """12345 → "12,345" (without django.contrib.humanize's locale machinery)."""
+    """12345 → "12,345" in English, "12.345" in German, "12 345" in French: grouped the way
+    the active language writes numbers (Django's locale formats)."""
     try:
-        return f"{int(value):,}"
+        number = int(value)
     except (TypeError, ValueError):
         return "0" if value in (None, "") else str(value)
+    return formats.number_format(number, force_grouping=True)
 
 
 @register.simple_tag
