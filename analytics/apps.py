@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AnalyticsConfig(AppConfig):
@@ -6,4 +7,4 @@ class AnalyticsConfig(AppConfig):
     sync log, and the Canvas analytics page that shows them."""
 
     name = "analytics"
-    verbose_name = "Canvas analytics"
+    verbose_name = _("Canvas analytics")

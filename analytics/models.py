@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from canvas.models import Step, SyncAction
 from partners.models import TikTokAudience
@@ -46,7 +48,7 @@ class StepStats(models.Model):
 
     class Meta:
         db_table = "journeys_stepstats"
-        verbose_name_plural = "step stats"
+        verbose_name_plural = _("step stats")
 
     def __str__(self) -> str:
         return f"Stats of step {self.step_id}"
@@ -57,8 +59,8 @@ class StepStats(models.Model):
 
 
 class Period(models.TextChoices):
-    MINUTE = "minute", "Minute"
-    DAY = "day", "Day"
+    MINUTE = "minute", _("Minute")
+    DAY = "day", _("Day")
 
 
 class StepActivity(models.Model):
@@ -74,7 +76,7 @@ class StepActivity(models.Model):
 
     class Meta:
         db_table = "journeys_stepactivity"
-        verbose_name_plural = "step activity"
+        verbose_name_plural = _("step activity")
         constraints = [
             models.UniqueConstraint(fields=["step", "period", "start"], name="step_activity_unique")
         ]
@@ -101,8 +103,8 @@ class NotSyncedReason(models.Model):
 
 
 class BatchOutcome(models.TextChoices):
-    SYNCED = "synced", "Synced"
-    RETRY = "retry", "Will retry"
+    SYNCED = "synced", pgettext_lazy("sync log outcome", "Synced")
+    RETRY = "retry", pgettext_lazy("sync log outcome", "Will retry")
 
 
 class AudienceSyncBatch(models.Model):
@@ -123,7 +125,7 @@ class AudienceSyncBatch(models.Model):
 
     class Meta:
         db_table = "journeys_audiencesyncbatch"
-        verbose_name_plural = "audience sync batches"
+        verbose_name_plural = _("audience sync batches")
         indexes = [
             models.Index(fields=["audience", "-sent_at"], name="sync_batch_audience_idx"),
             # The status page's and /metrics' requests in the last minute, every audience.

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class AudienceSyncConfig(AppConfig):
@@ -6,7 +7,7 @@ class AudienceSyncConfig(AppConfig):
     TikTok, retried until their deadline, and counted."""
 
     name = "audience_sync"
-    verbose_name = "Audience Sync"
+    verbose_name = _("Audience Sync")
 
     def ready(self):
         from audience_sync.erasure import audience_sync_profiles_forget

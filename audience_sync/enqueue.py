@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
+from analytics.wording import not_synced_invalid_prefix, not_synced_missing
 from audience_sync.models import AudienceMember, AudienceSyncItem
 from canvas.models import MatchField, Step, SyncAction
 from core.rawsql import column, is_postgres, table
@@ -126,15 +127,15 @@ class SyncPlan:
 
     def reasons_sql(self, source: str, source_params: list) -> tuple[str, list]:
         """Why each unsent user was not sent: the first selected field whose value could not
-        be normalized, else the fields that are missing."""
-        labels = {f: str(MatchField(f).label) for f in self.fields}
+        be normalized, else the fields that are missing. Stored in English whatever the
+        language active here; the analytics page translates it (analytics.wording)."""
         whens = " ".join(
             f"WHEN p.{column(Profile, MATCH_COLUMNS[f][1])} <> '' "
             f"THEN %s || p.{column(Profile, MATCH_COLUMNS[f][1])}"
             for f in self.fields
         )
         reason = f"CASE {whens} ELSE %s END"
-        params = [f"{labels[f]}: " for f in self.fields]
-        params.append(f"No {' or '.join(labels.values())}")
+        params = [not_synced_invalid_prefix(f) for f in self.fields]
+        params.append(not_synced_missing(self.fields))
         sql = f"SELECT {reason}, COUNT(*) {source} AND NOT ({self.any_present()}) GROUP BY 1"
         return sql, [*params, *source_params]

@@ -33,10 +33,11 @@ from django.conf import settings
 from django.db import connection as db
 from django.db import transaction
 from django.db.models import Min, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from analytics.models import AudienceSyncBatch, BatchOutcome, StepStats
 from analytics.services import step_error_record, step_stats_bump
+from analytics.wording import AUDIENCE_NEVER_CREATED, NOT_SENT_IN_RETRY_WINDOW
 from audience_sync.erasure import (
     audience_members_forget,
     erasure_lock_shared,
@@ -403,10 +404,13 @@ def _send(rows, group, audience, client, report) -> TikTokError | None:
     """One /segment/mapping/ request. Returns None on success, else the error."""
     ad_account = audience.ad_account
     if not audience.tiktok_audience_id:
-        return TikTokError("Audience Does Not Exist: it was never created on TikTok")
+        return TikTokError(AUDIENCE_NEVER_CREATED)
     health = ad_account_health(ad_account)
     if not health.ok:
-        return TikTokError(health.sentence())
+        # Stored for every reader of the analytics page and the sync log: in English, like
+        # TikTok's own messages, whatever language is active here.
+        with translation.override(None):
+            return TikTokError(health.sentence())
     token = ad_account.connection.access_token
     body = encode_mapping_rows(
         [row[HASH_CELLS] for row in rows],
@@ -518,7 +522,7 @@ def audience_sync_deadlines_expire(*, now: datetime) -> int:
                 step_error_record(
                     [step_id],
                     code=code,
-                    message=message or "Not sent before the retry window ended",
+                    message=message or NOT_SENT_IN_RETRY_WINDOW,
                     at=now,
                 )
             step_problems_open(kind=ProblemKind.USERS_ERRORING, step_ids=per_step)

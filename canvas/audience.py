@@ -37,6 +37,9 @@ from decimal import Decimal, InvalidOperation
 from django.core.exceptions import ValidationError
 from django.db.models import F, JSONField, Q, Value
 from django.db.models.fields.json import HasKey, KeyTransform
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 # A Canvas or Decision Split with more filters than this is a mistake, not a use case; it also
 # bounds the SQL one filter list can produce.
@@ -47,7 +50,11 @@ MAX_TEXT_VALUE_LENGTH = 255
 IS = "is"
 EQUALS = "equals"
 NOT_EQUALS = "not_equals"
-TEXT_OPS = {EQUALS: "is", NOT_EQUALS: "is not"}
+# The operators' labels in the filter editor's Operator list.
+TEXT_OPS = {
+    EQUALS: pgettext_lazy("audience filter operator", "is"),
+    NOT_EQUALS: pgettext_lazy("audience filter operator", "is not"),
+}
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _TRUE_WORDS = {"true", "1", "yes", "on"}
@@ -57,40 +64,42 @@ _FALSE_WORDS = {"false", "0", "no", "off"}
 @dataclass(frozen=True)
 class FilterField:
     name: str
-    label: str
+    label: str | Promise
     # "flag": a yes/no question; "text": equals / not equals a typed value.
     kind: str
     # For flags, the profile column and how it is tested.
     column: str = ""
-    true_label: str = ""
-    false_label: str = ""
+    true_label: str | Promise = ""
+    false_label: str | Promise = ""
 
 
 FIELDS: dict[str, FilterField] = {
     f.name: f
     for f in (
         FilterField(
-            "has_email", "Has email address", "flag", "email_sha256",
-            "Has an email address", "Has no email address",
+            "has_email", gettext_lazy("Has email address"), "flag", "email_sha256",
+            gettext_lazy("Has an email address"), gettext_lazy("Has no email address"),
         ),
         FilterField(
-            "has_phone", "Has phone number", "flag", "phone_sha256",
-            "Has a phone number", "Has no phone number",
+            "has_phone", gettext_lazy("Has phone number"), "flag", "phone_sha256",
+            gettext_lazy("Has a phone number"), gettext_lazy("Has no phone number"),
         ),
         FilterField(
-            "has_idfa", "Has iOS IDFA", "flag", "idfa_sha256",
-            "Has an iOS IDFA", "Has no iOS IDFA",
+            "has_idfa", gettext_lazy("Has iOS IDFA"), "flag", "idfa_sha256",
+            gettext_lazy("Has an iOS IDFA"), gettext_lazy("Has no iOS IDFA"),
         ),
         FilterField(
-            "has_gaid", "Has Android GAID", "flag", "gaid_sha256",
-            "Has an Android GAID", "Has no Android GAID",
+            "has_gaid", gettext_lazy("Has Android GAID"), "flag", "gaid_sha256",
+            gettext_lazy("Has an Android GAID"), gettext_lazy("Has no Android GAID"),
         ),
         FilterField(
-            "ad_tracking_enabled", "Ad Tracking Enabled", "flag", "ad_tracking_enabled",
-            "Ad Tracking Enabled is true", "Ad Tracking Enabled is not true",
+            "ad_tracking_enabled", gettext_lazy("Ad Tracking Enabled"), "flag",
+            "ad_tracking_enabled",
+            gettext_lazy("Ad Tracking Enabled is true"),
+            gettext_lazy("Ad Tracking Enabled is not true"),
         ),
-        FilterField("country", "Country", "text"),
-        FilterField("custom_attribute", "Custom attribute", "text"),
+        FilterField("country", gettext_lazy("Country"), "text"),
+        FilterField("custom_attribute", gettext_lazy("Custom attribute"), "text"),
     )
 }  # fmt: skip
 FIELD_CHOICES = [(f.name, f.label) for f in FIELDS.values()]
@@ -116,37 +125,43 @@ def audience_filter_clean(raw: object) -> dict:
     """One filter, normalized; ValidationError keyed by form field ("field", "op", "key",
     "value") so a form can show each message next to its input."""
     if not isinstance(raw, dict):
-        raise ValidationError("A filter must be an object.")
+        raise ValidationError(_("A filter must be an object."))
     field = FIELDS.get(str(raw.get("field") or ""))
     if field is None:
-        raise ValidationError({"field": "Choose what to filter on."})
+        raise ValidationError({"field": _("Choose what to filter on.")})
     if field.kind == "flag":
         value = _as_bool(raw.get("value"))
         if value is None:
-            raise ValidationError({"value": "Choose true or false."})
+            raise ValidationError({"value": _("Choose true or false.")})
         return {"field": field.name, "op": IS, "value": value}
 
     op = raw.get("op") or EQUALS
     if op not in TEXT_OPS:
-        raise ValidationError({"op": "Choose “is” or “is not”."})
+        raise ValidationError({"op": _("Choose “is” or “is not”.")})
     value = raw.get("value")
     value = "" if value is None else str(value).strip()
     if field.name == "country":
         value = value.upper()
         if not _COUNTRY.match(value):
-            raise ValidationError({"value": "Enter a two-letter country code, such as US or DE."})
+            raise ValidationError(
+                {"value": _("Enter a two-letter country code, such as US or DE.")}
+            )
         return {"field": field.name, "op": op, "value": value}
 
     key = str(raw.get("key") or "").strip()
     errors = {}
     if not key:
-        errors["key"] = "Enter the custom attribute's name."
+        errors["key"] = _("Enter the custom attribute's name.")
     elif len(key) > MAX_CUSTOM_KEY_LENGTH:
-        errors["key"] = f"Attribute names have at most {MAX_CUSTOM_KEY_LENGTH} characters."
+        errors["key"] = _("Attribute names have at most %(max)s characters.") % {
+            "max": MAX_CUSTOM_KEY_LENGTH
+        }
     if not value:
-        errors["value"] = "Enter the value to compare with."
+        errors["value"] = _("Enter the value to compare with.")
     elif len(value) > MAX_TEXT_VALUE_LENGTH:
-        errors["value"] = f"Values have at most {MAX_TEXT_VALUE_LENGTH} characters."
+        errors["value"] = _("Values have at most %(max)s characters.") % {
+            "max": MAX_TEXT_VALUE_LENGTH
+        }
     if errors:
         raise ValidationError(errors)
     return {"field": field.name, "op": op, "key": key, "value": value}
@@ -157,15 +172,19 @@ def audience_filters_clean(raw: object) -> list[dict]:
     if raw in (None, ""):
         return []
     if not isinstance(raw, list):
-        raise ValidationError("Filters must be a list.")
+        raise ValidationError(_("Filters must be a list."))
     if len(raw) > MAX_FILTERS:
-        raise ValidationError(f"Use at most {MAX_FILTERS} filters.")
+        raise ValidationError(_("Use at most %(max)s filters.") % {"max": MAX_FILTERS})
     cleaned = []
     for position, item in enumerate(raw, start=1):
         try:
             cleaned.append(audience_filter_clean(item))
         except ValidationError as exc:
-            raise ValidationError(f"Filter {position}: {' '.join(exc.messages)}") from exc
+            raise ValidationError(
+                # Translators: a filter's position in the list, then what is wrong with it.
+                _("Filter %(position)s: %(problems)s")
+                % {"position": position, "problems": " ".join(exc.messages)}
+            ) from exc
     return cleaned
 
 
@@ -173,13 +192,19 @@ def audience_filter_label(filter_: dict) -> str:
     """Plain words for one cleaned filter, e.g. 'Country is not DE'."""
     field = FIELDS.get(filter_.get("field", ""))
     if field is None:
-        return "Unknown filter"
+        return _("Unknown filter")
     if field.kind == "flag":
-        return field.true_label if filter_.get("value") else field.false_label
-    verb = TEXT_OPS.get(filter_.get("op", EQUALS), "is")
+        return str(field.true_label if filter_.get("value") else field.false_label)
+    negated = filter_.get("op", EQUALS) == NOT_EQUALS
+    value = filter_.get("value", "")
     if field.name == "country":
-        return f"Country {verb} {filter_.get('value', '')}"
-    return f"Custom attribute “{filter_.get('key', '')}” {verb} “{filter_.get('value', '')}”"
+        if negated:
+            return _("Country is not %(country)s") % {"country": value}
+        return _("Country is %(country)s") % {"country": value}
+    key = filter_.get("key", "")
+    if negated:
+        return _("Custom attribute “%(key)s” is not “%(value)s”") % {"key": key, "value": value}
+    return _("Custom attribute “%(key)s” is “%(value)s”") % {"key": key, "value": value}
 
 
 def audience_filter_labels(filters: list[dict]) -> list[str]:

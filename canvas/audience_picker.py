@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+
 from canvas.models import Canvas
 from canvas.selectors import canvas_audience_choices
 from partners.models import AudienceStatus, TikTokAdAccount, TikTokAudience
@@ -81,9 +85,9 @@ def audience_options(
     for audience in ours:
         if _matches(audience.name, query):
             status = (
-                "Draft in this Canvas"
+                _("Draft in this Canvas")
                 if audience.status != AudienceStatus.CREATED
-                else ("Created by this Canvas")
+                else _("Created by this Canvas")
             )
             options.drafts.append(AudienceOption(f"local:{audience.pk}", audience.name, status))
     try:
@@ -91,20 +95,33 @@ def audience_options(
         options.not_checked = listed is None
         on_tiktok = listed.audiences if listed is not None else []
     except TikTokAuthError as exc:
-        options.error = f"TikTok refused the connection's token ({exc.message}). " + (
-            INVALID_TOKEN_ADVICE
-        )
+        # Translators: TikTok's own error message in parentheses, then what to do.
+        options.error = _("TikTok refused the connection's token (%(error)s). %(advice)s") % {
+            "error": exc.message,
+            "advice": INVALID_TOKEN_ADVICE,
+        }
         on_tiktok = []
     except TikTokError as exc:
-        options.error = f"TikTok could not be reached to list the audiences ({exc})."
+        # Translators: TikTok's (or the network's) own error message in parentheses.
+        options.error = _("TikTok could not be reached to list the audiences (%(error)s).") % {
+            "error": exc
+        }
         on_tiktok = []
     for audience in on_tiktok:
         names.add(audience.name.casefold())
         if audience.audience_id in our_tiktok_ids or not _matches(audience.name, query):
             continue
-        detail = audience.audience_type or "TikTok audience"
+        # TikTok's own type of the audience (as TikTok names it), else ours.
+        detail = audience.audience_type or _("TikTok audience")
         if audience.cover_num:
-            detail += f" · about {audience.cover_num:,} users"
+            detail = ngettext(
+                "%(detail)s · about %(count)s user",
+                "%(detail)s · about %(count)s users",
+                audience.cover_num,
+            ) % {
+                "detail": detail,
+                "count": number_format(audience.cover_num, force_grouping=True),
+            }
         options.existing.append(
             AudienceOption(f"tiktok:{audience.audience_id}", audience.name, detail)
         )

@@ -10,6 +10,8 @@ from datetime import datetime
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from appgroups.models import Membership
 from canvas.models import Canvas, CanvasState, Step, StepType
@@ -108,7 +110,8 @@ def _tiktok_check(
             health.sentence()
             if not health.ok
             else (
-                f"Invalid Token: TikTok refused the connection's access token. {INVALID_TOKEN_ADVICE}"
+                _("Invalid Token: TikTok refused the connection's access token. %(advice)s")
+                % {"advice": INVALID_TOKEN_ADVICE}
             )
         )
         for account in accounts.values():
@@ -120,8 +123,12 @@ def _tiktok_check(
     except TikTokError as exc:
         check.problems.append(
             launch_problem(
-                f"TikTok could not be reached to check the audiences ({exc}). "
-                "Try again in a moment."
+                # Translators: TikTok's (or the network's) own error message in parentheses.
+                _(
+                    "TikTok could not be reached to check the audiences (%(error)s). "
+                    "Try again in a moment."
+                )
+                % {"error": exc}
             )
         )
         return
@@ -134,12 +141,16 @@ def _tiktok_check(
         audiences = listed.audiences
         creating = [a for a in pending if a.ad_account_id == account_id]
         if creating and len(audiences) + len(creating) > MAX_AUDIENCES_PER_ADVERTISER:
-            message = (
-                f"Audience limit: the ad account {account.name or account.advertiser_id} has "
-                f"{len(audiences)} audiences on TikTok and launching would create "
-                f"{len(creating)} more, past TikTok's limit of {MAX_AUDIENCES_PER_ADVERTISER} "
+            message = _(
+                "Audience limit: the ad account %(account)s has %(count)s audiences on TikTok "
+                "and launching would create %(creating)s more, past TikTok's limit of %(max)s "
                 "per ad account. Delete audiences on TikTok or use an existing audience."
-            )
+            ) % {
+                "account": account.name or account.advertiser_id,
+                "count": len(audiences),
+                "creating": len(creating),
+                "max": MAX_AUDIENCES_PER_ADVERTISER,
+            }
             creating_ids = {a.pk for a in creating}
             for step in steps:
                 sync = settings_by_step[step.pk]
@@ -163,9 +174,11 @@ def _tiktok_check(
         if audience.tiktok_audience_id not in {a.audience_id for a in listed.audiences}:
             check.problems.append(
                 launch_problem(
-                    f"Audience Does Not Exist: “{audience.name}” is no longer on TikTok "
-                    "(deleted there, or access to it was removed). Choose or create another "
-                    "audience.",
+                    _(
+                        "Audience Does Not Exist: “%(name)s” is no longer on TikTok (deleted "
+                        "there, or access to it was removed). Choose or create another audience."
+                    )
+                    % {"name": audience.name},
                     step,
                 )
             )
@@ -181,7 +194,12 @@ class LaunchRefused(ValidationError):
         self.problems = problems
         count = len(problems)
         super().__init__(
-            f"The Canvas was not launched: {count} problem{'s' if count != 1 else ''} to fix."
+            ngettext(
+                "The Canvas was not launched: %(count)s problem to fix.",
+                "The Canvas was not launched: %(count)s problems to fix.",
+                count,
+            )
+            % {"count": count}
         )
 
 
@@ -199,10 +217,11 @@ def _go_live(actor: Membership, canvas: Canvas, *, frm: str, verb: str) -> Canva
         # A double click or a retried request: the first one did it.
         return canvas
     if canvas.state != frm:
-        raise ValidationError(
-            f"Only a {CanvasState(frm).label} Canvas can be {verb}; this one is "
-            f"{canvas.get_state_display()}."
-        )
+        if frm == CanvasState.DRAFT:
+            message = _("Only a Draft Canvas can be launched; this one is %(state)s.")
+        else:
+            message = _("Only a Stopped Canvas can be resumed; this one is %(state)s.")
+        raise ValidationError(message % {"state": canvas.get_state_display()})
     problems = canvas_launch_problems(canvas=canvas, check_tiktok=True)
     if problems:
         raise LaunchRefused(problems)
@@ -237,7 +256,8 @@ def canvas_stop(*, actor: Membership, canvas: Canvas) -> Canvas:
         canvas, frm=(CanvasState.ACTIVE,), to=CanvasState.STOPPED, stopped_at=timezone.now()
     ):
         raise ValidationError(
-            f"Only an Active Canvas can be stopped; this one is {canvas.get_state_display()}."
+            _("Only an Active Canvas can be stopped; this one is %(state)s.")
+            % {"state": canvas.get_state_display()}
         )
     return canvas
 

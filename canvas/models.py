@@ -6,22 +6,24 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from appgroups.models import AppGroup
 from partners.models import TikTokAdAccount, TikTokAudience
 
 
 class CanvasState(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    ACTIVE = "active", "Active"
+    DRAFT = "draft", _("Draft")
+    ACTIVE = "active", _("Active")
     # The REST API calls this state "paused" (Braze's wording).
-    STOPPED = "stopped", "Stopped"
-    ARCHIVED = "archived", "Archived"
+    STOPPED = "stopped", _("Stopped")
+    ARCHIVED = "archived", _("Archived")
 
 
 class EntryType(models.TextChoices):
-    API_TRIGGERED = "api", "API-Triggered"
-    SCHEDULED = "scheduled", "Scheduled"
+    API_TRIGGERED = "api", _("API-Triggered")
+    SCHEDULED = "scheduled", _("Scheduled")
 
 
 class Canvas(models.Model):
@@ -56,7 +58,7 @@ class Canvas(models.Model):
     archived_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        verbose_name_plural = "canvases"
+        verbose_name_plural = _("canvases")
         ordering = ["-updated_at"]
         indexes = [models.Index(fields=["app_group", "state"])]
 
@@ -65,18 +67,18 @@ class Canvas(models.Model):
 
 
 class StepType(models.TextChoices):
-    AUDIENCE_SYNC = "audience_sync", "Audience Sync"
-    DELAY = "delay", "Delay"
-    DECISION_SPLIT = "decision_split", "Decision Split"
-    MESSAGE = "message", "Message"
+    AUDIENCE_SYNC = "audience_sync", _("Audience Sync")
+    DELAY = "delay", _("Delay")
+    DECISION_SPLIT = "decision_split", _("Decision Split")
+    MESSAGE = "message", _("Message")
 
 
 class Branch(models.TextChoices):
     """Which outgoing path of the parent step a step hangs on."""
 
-    NEXT = "next", "Next"
-    YES = "yes", "Yes"
-    NO = "no", "No"
+    NEXT = "next", pgettext_lazy("Decision Split branch", "Next")
+    YES = "yes", pgettext_lazy("Decision Split branch", "Yes")
+    NO = "no", pgettext_lazy("Decision Split branch", "No")
 
 
 class Step(models.Model):
@@ -127,17 +129,17 @@ class SyncAction(models.TextChoices):
     and sync-log rows. TikTok's wire words ("add", "delete") are the client's business
     (partners.tiktok.client.mapping_action)."""
 
-    ADD = "add", "Add Users to Audience"
-    REMOVE = "remove", "Remove from the Audience"
+    ADD = "add", _("Add Users to Audience")
+    REMOVE = "remove", _("Remove from the Audience")
 
 
 class MatchField(models.TextChoices):
     """Fields to match, in TikTok's id_schema order (docs/ARCHITECTURE.md D10)."""
 
-    EMAIL = "email", "Email"
-    PHONE = "phone", "Phone"
-    IDFA = "idfa", "iOS IDFA"
-    GAID = "gaid", "Android GAID"
+    EMAIL = "email", _("Email")
+    PHONE = "phone", _("Phone")
+    IDFA = "idfa", _("iOS IDFA")
+    GAID = "gaid", _("Android GAID")
 
 
 class AudienceSyncSettings(models.Model):
@@ -159,7 +161,7 @@ class AudienceSyncSettings(models.Model):
     match_fields = models.JSONField(default=list, blank=True)
 
     class Meta:
-        verbose_name_plural = "audience sync settings"
+        verbose_name_plural = _("audience sync settings")
 
     def __str__(self) -> str:
         return f"Audience Sync settings of {self.step}"

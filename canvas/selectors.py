@@ -8,6 +8,8 @@ from typing import Any
 
 from django.db.models import Count, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 
 from appgroups.models import AppGroup
 from canvas.audience import audience_filter_q
@@ -33,7 +35,9 @@ from users.models import Profile
 
 # Canvas list filters, in the order the tabs show them. "" is every Canvas but archived ones,
 # as Braze hides archived Canvases unless asked.
-STATE_FILTERS = [("", "All")] + [(s.value, s.label) for s in CanvasState]
+STATE_FILTERS = [("", pgettext_lazy("Canvas states", "All"))] + [
+    (s.value, s.label) for s in CanvasState
+]
 
 
 def canvas_list(*, app_group: AppGroup, state: str = "") -> QuerySet[Canvas]:
@@ -221,7 +225,7 @@ def audience_sync_settings_problems(
     """
     problems = []
     if sync is None or sync.ad_account_id is None:
-        problems.append("No ad account: choose the TikTok ad account to sync to.")
+        problems.append(_("No ad account: choose the TikTok ad account to sync to."))
     else:
         account_health = ad_account_health(sync.ad_account)
         if not account_health.ok:
@@ -229,23 +233,36 @@ def audience_sync_settings_problems(
     audience = sync.audience if sync else None
     if audience is None:
         problems.append(
-            "No audience name: type the name of a new audience and click Create Audience, "
-            "or choose an existing audience."
+            _(
+                "No audience name: type the name of a new audience and click Create Audience, "
+                "or choose an existing audience."
+            )
         )
     else:
         if audience.status != AudienceStatus.CREATED and audience.pk not in canvas_drafts:
-            verb = "removes users from" if sync.action == "remove" else "adds users to"
-            problems.append(
-                f"This step {verb} “{audience.name}”, a draft audience that no step of this "
-                "Canvas creates any more: choose an existing audience or a draft of this Canvas."
-            )
+            if sync.action == "remove":
+                message = _(
+                    "This step removes users from “%(name)s”, a draft audience that no step of "
+                    "this Canvas creates any more: choose an existing audience or a draft of "
+                    "this Canvas."
+                )
+            else:
+                message = _(
+                    "This step adds users to “%(name)s”, a draft audience that no step of this "
+                    "Canvas creates any more: choose an existing audience or a draft of this "
+                    "Canvas."
+                )
+            problems.append(message % {"name": audience.name})
         if sync.ad_account_id and audience.ad_account_id != sync.ad_account_id:
             problems.append(
-                f"The audience “{audience.name}” belongs to another ad account: choose it again."
+                _("The audience “%(name)s” belongs to another ad account: choose it again.")
+                % {"name": audience.name}
             )
     if sync is None or not sync.match_fields:
         labels = ", ".join(str(f.label) for f in MatchField)
-        problems.append(f"No field to match: tick at least one of {labels}.")
+        problems.append(
+            _("No field to match: tick at least one of %(fields)s.") % {"fields": labels}
+        )
     return problems
 
 
@@ -255,7 +272,7 @@ def canvas_setup_problems(*, canvas: Canvas) -> list[LaunchProblem]:
     problems: list[LaunchProblem] = []
     steps = step_list(canvas=canvas)
     if not steps:
-        problems.append(launch_problem("The Canvas has no step: add one in Build Canvas."))
+        problems.append(launch_problem(_("The Canvas has no step: add one in Build Canvas.")))
     if (
         canvas.state == CanvasState.DRAFT
         and canvas.entry_type == EntryType.SCHEDULED
@@ -264,14 +281,16 @@ def canvas_setup_problems(*, canvas: Canvas) -> list[LaunchProblem]:
     ):
         problems.append(
             launch_problem(
-                "The scheduled entry time has passed: choose a later time, or enter users at "
-                "launch, in Entry Schedule."
+                _(
+                    "The scheduled entry time has passed: choose a later time, or enter users at "
+                    "launch, in Entry Schedule."
+                )
             )
         )
     for step in steps:
         if step.step_type == StepType.DECISION_SPLIT and not (step.config or {}).get("filters"):
             problems.append(
-                launch_problem("Decision Split without a filter: add at least one filter.", step)
+                launch_problem(_("Decision Split without a filter: add at least one filter."), step)
             )
 
     sync_steps = [s for s in steps if s.step_type == StepType.AUDIENCE_SYNC]

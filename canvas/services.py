@@ -23,6 +23,8 @@ from datetime import datetime
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from appgroups.models import Membership, Permission
 from appgroups.services import membership_require
@@ -72,11 +74,11 @@ MAX_STEPS = 200
 MAX_DELAY_SECONDS = 730 * 24 * 60 * 60
 DEFAULT_DELAY_SECONDS = 24 * 60 * 60
 MESSAGE_CHANNELS = [
-    ("email", "Email"),
-    ("push", "Push"),
-    ("sms", "SMS"),
-    ("webhook", "Webhook"),
-    ("in_app", "In-App Message"),
+    ("email", gettext_lazy("Email")),
+    ("push", gettext_lazy("Push")),
+    ("sms", gettext_lazy("SMS")),
+    ("webhook", gettext_lazy("Webhook")),
+    ("in_app", gettext_lazy("In-App Message")),
 ]
 MAX_MESSAGE_LENGTH = 5000
 
@@ -85,13 +87,13 @@ def canvas_manage_require(actor: Membership, canvas: Canvas) -> None:
     """The actor may build, launch and stop Canvases, and this one is of their app group."""
     membership_require(actor, Permission.MANAGE_CANVASES)
     if canvas.app_group_id != actor.app_group_id:
-        raise PermissionDenied("This Canvas belongs to another app group.")
+        raise PermissionDenied(_("This Canvas belongs to another app group."))
 
 
 def _require_editable(actor: Membership, canvas: Canvas) -> None:
     canvas_manage_require(actor, canvas)
     if canvas.state == CanvasState.ARCHIVED:
-        raise ValidationError("Archived Canvases cannot be changed.")
+        raise ValidationError(_("Archived Canvases cannot be changed."))
 
 
 def _touch(canvas: Canvas) -> None:
@@ -121,9 +123,11 @@ def _clean_name(name: str) -> str:
     if not any(unicodedata.category(c)[0] not in "CZ" for c in name):
         name = ""
     if not name:
-        raise ValidationError({"name": "A Canvas needs a name."})
+        raise ValidationError({"name": _("A Canvas needs a name.")})
     if len(name) > MAX_NAME_LENGTH:
-        raise ValidationError({"name": f"Canvas names have at most {MAX_NAME_LENGTH} characters."})
+        raise ValidationError(
+            {"name": _("Canvas names have at most %(max)s characters.") % {"max": MAX_NAME_LENGTH}}
+        )
     return name
 
 
@@ -132,10 +136,12 @@ def clean_tags(tags: list[str] | str) -> list[str]:
         tags = tags.split(",")
     cleaned = list(dict.fromkeys(" ".join(t.split()) for t in tags if t and t.strip()))
     if len(cleaned) > MAX_TAGS:
-        raise ValidationError({"tags": f"Use at most {MAX_TAGS} tags."})
+        raise ValidationError({"tags": _("Use at most %(max)s tags.") % {"max": MAX_TAGS}})
     for tag in cleaned:
         if len(tag) > MAX_TAG_LENGTH:
-            raise ValidationError({"tags": f"Tags have at most {MAX_TAG_LENGTH} characters."})
+            raise ValidationError(
+                {"tags": _("Tags have at most %(max)s characters.") % {"max": MAX_TAG_LENGTH}}
+            )
     return cleaned
 
 
@@ -169,12 +175,12 @@ def canvas_entry_update(
     """API-Triggered, or Scheduled at launch (schedule_at None) or at a set time."""
     _require_editable(actor, canvas)
     if entry_type not in EntryType.values:
-        raise ValidationError({"entry_type": "Choose how users enter the Canvas."})
+        raise ValidationError({"entry_type": _("Choose how users enter the Canvas.")})
     if entry_type == EntryType.API_TRIGGERED:
         schedule_at = None
     elif schedule_at is not None and schedule_at <= timezone.now():
         if canvas.state == CanvasState.DRAFT or schedule_at != canvas.schedule_at:
-            raise ValidationError({"schedule_at": "Choose a time in the future."})
+            raise ValidationError({"schedule_at": _("Choose a time in the future.")})
     canvas.entry_type = entry_type
     canvas.schedule_at = schedule_at
     canvas.save(update_fields=["entry_type", "schedule_at", "updated_at"])
@@ -247,24 +253,24 @@ def step_add(
     """
     _require_editable(actor, canvas)
     if step_type not in StepType.values:
-        raise ValidationError({"step_type": "Choose a component to add."})
+        raise ValidationError({"step_type": _("Choose a component to add.")})
     with transaction.atomic():
         # Serializes tree edits of one Canvas (two tabs adding at the same place).
         Canvas.objects.select_for_update().filter(pk=canvas.pk).first()
         if _live_steps(canvas).count() >= MAX_STEPS:
-            raise ValidationError(f"A Canvas has at most {MAX_STEPS} steps.")
+            raise ValidationError(_("A Canvas has at most %(max)s steps.") % {"max": MAX_STEPS})
         parent = None
         if parent_id is not None:
             parent = _live_steps(canvas).filter(pk=parent_id).first()
             if parent is None:
-                raise ValidationError("That step no longer exists: reload the Canvas.")
+                raise ValidationError(_("That step no longer exists: reload the Canvas."))
             allowed = (
                 (Branch.YES, Branch.NO)
                 if parent.step_type == StepType.DECISION_SPLIT
                 else (Branch.NEXT,)
             )
             if branch not in allowed:
-                raise ValidationError("A step cannot be added on that branch.")
+                raise ValidationError(_("A step cannot be added on that branch."))
         else:
             branch = Branch.NEXT
         if parent is None:
@@ -317,7 +323,7 @@ def step_delete(*, actor: Membership, step: Step, keep_branch: str = Branch.YES)
     canvas = step.canvas
     _require_editable(actor, canvas)
     if keep_branch not in (Branch.YES, Branch.NO):
-        raise ValidationError("Choose which branch of the Decision Split to keep.")
+        raise ValidationError(_("Choose which branch of the Decision Split to keep."))
     with transaction.atomic():
         Canvas.objects.select_for_update().filter(pk=canvas.pk).first()
         step = _live_steps(canvas).filter(pk=step.pk).first()
@@ -350,7 +356,9 @@ def step_rename(*, actor: Membership, step: Step, name: str) -> Step:
     _require_editable(actor, step.canvas)
     name = " ".join((name or "").split())
     if len(name) > 200:
-        raise ValidationError({"name": "Step names have at most 200 characters."})
+        raise ValidationError(
+            {"name": _("Step names have at most %(max)s characters.") % {"max": 200}}
+        )
     step.name = name
     step.save(update_fields=["name", "updated_at"])
     _touch(step.canvas)
@@ -359,12 +367,12 @@ def step_rename(*, actor: Membership, step: Step, name: str) -> Step:
 
 def step_delay_update(*, actor: Membership, step: Step, name: str, seconds: int) -> Step:
     if step.step_type != StepType.DELAY:
-        raise ValidationError("This step is not a Delay.")
+        raise ValidationError(_("This step is not a Delay."))
     _require_editable(actor, step.canvas)
     if not isinstance(seconds, int) or seconds < 1:
-        raise ValidationError({"amount": "A Delay waits at least one second."})
+        raise ValidationError({"amount": _("A Delay waits at least one second.")})
     if seconds > MAX_DELAY_SECONDS:
-        raise ValidationError({"amount": "A Delay waits at most two years."})
+        raise ValidationError({"amount": _("A Delay waits at most two years.")})
     step.config = {**(step.config or {}), "seconds": seconds}
     step.save(update_fields=["config", "updated_at"])
     return step_rename(actor=actor, step=step, name=name)
@@ -374,13 +382,15 @@ def step_message_update(
     *, actor: Membership, step: Step, name: str, channel: str, body: str
 ) -> Step:
     if step.step_type != StepType.MESSAGE:
-        raise ValidationError("This step is not a Message.")
+        raise ValidationError(_("This step is not a Message."))
     _require_editable(actor, step.canvas)
     if channel not in dict(MESSAGE_CHANNELS):
-        raise ValidationError({"channel": "Choose a channel."})
+        raise ValidationError({"channel": _("Choose a channel.")})
     body = (body or "").strip()
     if len(body) > MAX_MESSAGE_LENGTH:
-        raise ValidationError({"body": f"Messages have at most {MAX_MESSAGE_LENGTH} characters."})
+        raise ValidationError(
+            {"body": _("Messages have at most %(max)s characters.") % {"max": MAX_MESSAGE_LENGTH}}
+        )
     step.config = {"channel": channel, "body": body}
     step.save(update_fields=["config", "updated_at"])
     return step_rename(actor=actor, step=step, name=name)
@@ -388,7 +398,7 @@ def step_message_update(
 
 def step_split_update(*, actor: Membership, step: Step, name: str, filters: list[dict]) -> Step:
     if step.step_type != StepType.DECISION_SPLIT:
-        raise ValidationError("This step is not a Decision Split.")
+        raise ValidationError(_("This step is not a Decision Split."))
     _require_editable(actor, step.canvas)
     step.config = {**(step.config or {}), "filters": audience_filters_clean(filters)}
     step.save(update_fields=["config", "updated_at"])
@@ -403,7 +413,10 @@ def _clean_match_fields(match_fields: list[str]) -> list[str]:
     unknown = chosen - set(MatchField.values)
     if unknown:
         raise ValidationError(
-            {"match_fields": "Choose among Email, Phone, iOS IDFA, Android GAID."}
+            {
+                "match_fields": _("Choose among %(fields)s.")
+                % {"fields": ", ".join(str(f.label) for f in MatchField)}
+            }
         )
     # Kept in TikTok's id_schema order (docs/ARCHITECTURE.md D10).
     return [f for f in MatchField.values if f in chosen]
@@ -411,14 +424,14 @@ def _clean_match_fields(match_fields: list[str]) -> list[str]:
 
 def _usable_ad_account(actor: Membership, ad_account_id: int | None) -> TikTokAdAccount:
     if not ad_account_id:
-        raise ValidationError({"ad_account": "Choose an ad account."})
+        raise ValidationError({"ad_account": _("Choose an ad account.")})
     account = (
         TikTokAdAccount.objects.filter(pk=ad_account_id, app_group=actor.app_group)
         .select_related("connection")
         .first()
     )
     if account is None:
-        raise ValidationError({"ad_account": "Choose one of the ad accounts listed."})
+        raise ValidationError({"ad_account": _("Choose one of the ad accounts listed.")})
     health = ad_account_health(account)
     if not health.ok:
         raise ValidationError({"ad_account": health.sentence()})
@@ -433,7 +446,7 @@ def _require_tiktok(actor: Membership) -> None:
 
 def _sync_settings(step: Step) -> AudienceSyncSettings:
     if step.step_type != StepType.AUDIENCE_SYNC:
-        raise ValidationError("This step is not an Audience Sync step.")
+        raise ValidationError(_("This step is not an Audience Sync step."))
     sync = audience_sync_settings_of(step)
     if sync is None:
         sync = AudienceSyncSettings.objects.create(step=step)
@@ -480,32 +493,39 @@ def audience_draft_create(
     account = _usable_ad_account(actor, ad_account_id)
     name = " ".join((name or "").split())
     if not name:
-        raise ValidationError({"audience_query": "Enter a name for the new audience."})
+        raise ValidationError({"audience_query": _("Enter a name for the new audience.")})
     if len(name) > MAX_AUDIENCE_NAME_LENGTH:
         raise ValidationError(
             {
-                "audience_query": f"TikTok audience names have at most "
-                f"{MAX_AUDIENCE_NAME_LENGTH} characters; this one has {len(name)}."
+                "audience_query": _(
+                    "TikTok audience names have at most %(max)s characters; this one has "
+                    "%(length)s."
+                )
+                % {"max": MAX_AUDIENCE_NAME_LENGTH, "length": len(name)}
             }
         )
     fields = _clean_match_fields(match_fields)
     if not fields:
-        raise ValidationError({"match_fields": "Tick at least one field to match."})
+        raise ValidationError({"match_fields": _("Tick at least one field to match.")})
 
     own_draft = sync.audience if sync.creates_audience else None
     for audience in canvas_audience_choices(canvas=canvas, ad_account=account):
         if audience.name.casefold() == name.casefold() and audience != own_draft:
             raise ValidationError(
                 {
-                    "audience_query": f"This Canvas already has an audience named “{name}”: "
-                    "choose it under Choose a New or Existing Audience."
+                    "audience_query": _(
+                        "This Canvas already has an audience named “%(name)s”: choose it under "
+                        "Choose a New or Existing Audience."
+                    )
+                    % {"name": name}
                 }
             )
     try:
         on_tiktok = tiktok_audiences_of(ad_account=account)
     except TikTokError as exc:
         raise ValidationError(
-            tiktok_error_sentence(exc, "list the ad account's audiences")
+            # Translators: completes "TikTok refused to …" / "TikTok could not be reached to …".
+            tiktok_error_sentence(exc, _("list the ad account's audiences"))
         ) from exc
     # A retry after an uncertain failure may find its own audience there: creation looks it
     # up by name instead of making a second one.
@@ -517,8 +537,11 @@ def audience_draft_create(
     if not retrying and any(a.name.casefold() == name.casefold() for a in on_tiktok):
         raise ValidationError(
             {
-                "audience_query": f"The ad account already has an audience named “{name}” on "
-                "TikTok: choose it as an existing audience, or pick another name."
+                "audience_query": _(
+                    "The ad account already has an audience named “%(name)s” on TikTok: choose "
+                    "it as an existing audience, or pick another name."
+                )
+                % {"name": name}
             }
         )
     pending = [
@@ -527,13 +550,25 @@ def audience_draft_create(
         if a.ad_account_id == account.pk and a != own_draft
     ]
     if len(on_tiktok) + len(pending) + 1 > MAX_AUDIENCES_PER_ADVERTISER:
-        raise ValidationError(
-            f"Audience limit: the ad account {account.name or account.advertiser_id} has "
-            f"{len(on_tiktok)} audiences on TikTok"
-            + (f" and this Canvas will create {len(pending)} more" if pending else "")
-            + f"; TikTok allows at most {MAX_AUDIENCES_PER_ADVERTISER} per ad account. Delete "
-            "audiences on TikTok or use an existing audience."
-        )
+        numbers = {
+            "account": account.name or account.advertiser_id,
+            "count": len(on_tiktok),
+            "pending": len(pending),
+            "max": MAX_AUDIENCES_PER_ADVERTISER,
+        }
+        if pending:
+            message = _(
+                "Audience limit: the ad account %(account)s has %(count)s audiences on TikTok "
+                "and this Canvas will create %(pending)s more; TikTok allows at most %(max)s per "
+                "ad account. Delete audiences on TikTok or use an existing audience."
+            )
+        else:
+            message = _(
+                "Audience limit: the ad account %(account)s has %(count)s audiences on TikTok; "
+                "TikTok allows at most %(max)s per ad account. Delete audiences on TikTok or use "
+                "an existing audience."
+            )
+        raise ValidationError(message % numbers)
 
     with transaction.atomic():
         reuse = (
@@ -567,14 +602,20 @@ def audience_draft_create(
             draft = audience_create_on_tiktok(audience_id=draft.pk)
         except AudienceCreateError as exc:
             raise ValidationError(
-                f"The audience “{name}” was saved, but TikTok did not create it: "
-                f"{' '.join(exc.messages)} Click Create Audience again to retry."
+                _(
+                    "The audience “%(name)s” was saved, but TikTok did not create it: "
+                    "%(problem)s Click Create Audience again to retry."
+                )
+                % {"name": name, "problem": " ".join(exc.messages)}
             ) from exc
-        return DraftResult(draft, f"Audience “{name}” was created on TikTok.")
+        return DraftResult(draft, _("Audience “%(name)s” was created on TikTok.") % {"name": name})
     return DraftResult(
         draft,
-        f"Audience “{name}” was saved as a draft. It will be created on TikTok when the "
-        "Canvas launches.",
+        _(
+            "Audience “%(name)s” was saved as a draft. It will be created on TikTok when the "
+            "Canvas launches."
+        )
+        % {"name": name},
     )
 
 
@@ -583,14 +624,14 @@ def _audience_for_choice(
 ) -> TikTokAudience | None:
     """Resolve the editor's audience choice: "local:<pk>" (an audience of this Canvas) or
     "tiktok:<id>" (an existing TikTok audience, checked with TikTok)."""
-    kind, _, value = (choice or "").partition(":")
+    kind, _sep, value = (choice or "").partition(":")
     if kind == "local" and parse_id(value) is not None:
         audience = canvas_audience_choices(canvas=canvas, ad_account=account).filter(
             pk=parse_id(value)
         )
         found = audience.first()
         if found is None:
-            raise ValidationError({"audience": "That draft audience is not in this Canvas."})
+            raise ValidationError({"audience": _("That draft audience is not in this Canvas.")})
         return found
     # TikTok ids are strings of digits, longer than a database id (never parsed as one).
     if kind == "tiktok" and _TIKTOK_ID.fullmatch(value):
@@ -599,13 +640,17 @@ def _audience_for_choice(
                 ad_account=account, tiktok_audience_id=value, by=actor.user
             )
         except TikTokError as exc:
-            raise ValidationError(tiktok_error_sentence(exc, "look the audience up")) from exc
+            raise ValidationError(
+                # Translators: completes "TikTok refused to …" / "TikTok could not be reached
+                # to …".
+                tiktok_error_sentence(exc, _("look the audience up"))
+            ) from exc
         if audience is None:
-            raise ValidationError({"audience": "That audience no longer exists on TikTok."})
+            raise ValidationError({"audience": _("That audience no longer exists on TikTok.")})
         return audience
     if choice in ("", None):
         return None
-    raise ValidationError({"audience": "Choose an audience from the list."})
+    raise ValidationError({"audience": _("Choose an audience from the list.")})
 
 
 def audience_sync_step_save(
@@ -630,28 +675,33 @@ def audience_sync_step_save(
     _require_tiktok(actor)
     account = _usable_ad_account(actor, ad_account_id) if ad_account_id else None
     if account is None and (audience_choice or _is_launched(canvas)):
-        raise ValidationError({"ad_account": "Choose an ad account."})
+        raise ValidationError({"ad_account": _("Choose an ad account.")})
     audience = (
         _audience_for_choice(actor=actor, canvas=canvas, account=account, choice=audience_choice)
         if account is not None
         else None
     )
     if action not in SyncAction.values:
-        raise ValidationError({"action": "Choose Add to the Audience or Remove from the Audience."})
+        raise ValidationError(
+            {"action": _("Choose Add to the Audience or Remove from the Audience.")}
+        )
     fields = _clean_match_fields(match_fields)
     own_draft = sync.audience if sync.creates_audience else None
     keeps_own_draft = audience is not None and audience == own_draft
     if keeps_own_draft and action == SyncAction.REMOVE:
         raise ValidationError(
             {
-                "action": "This step creates the audience, so it adds users to it (Add Users to Audience)."
+                "action": _(
+                    "This step creates the audience, so it adds users to it "
+                    "(Add Users to Audience)."
+                )
             }
         )
     if _is_launched(canvas):
         if audience is None:
-            raise ValidationError({"audience": "Choose the audience (the Canvas is live)."})
+            raise ValidationError({"audience": _("Choose the audience (the Canvas is live).")})
         if not fields:
-            raise ValidationError({"match_fields": "Tick at least one field to match."})
+            raise ValidationError({"match_fields": _("Tick at least one field to match.")})
 
     with transaction.atomic():
         sync.partner = "tiktok"

@@ -12,6 +12,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 from django_htmx.http import push_url
 
@@ -48,11 +50,11 @@ from partners.tiktok.health import connection_health
 
 NOTICE_SESSION_KEY = "canvas_editor_notice"
 TABS = [
-    ("basics", "Basics"),
-    ("entry", "Entry Schedule"),
-    ("audience", "Target Audience"),
-    ("build", "Build Canvas"),
-    ("summary", "Summary"),
+    ("basics", gettext_lazy("Basics")),
+    ("entry", gettext_lazy("Entry Schedule")),
+    ("audience", gettext_lazy("Target Audience")),
+    ("build", gettext_lazy("Build Canvas")),
+    ("summary", gettext_lazy("Summary")),
 ]
 
 
@@ -62,7 +64,7 @@ def _can_manage(request) -> bool:
 
 def _require_manage(request) -> None:
     if not _can_manage(request):
-        raise PermissionDenied("Your role does not allow this: build, launch and stop canvases.")
+        raise PermissionDenied(_("Your role does not allow this: build, launch and stop canvases."))
 
 
 def _canvas(request, pk: int) -> Canvas:
@@ -150,7 +152,9 @@ def canvas_create(request):
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
-            messages.success(request, f"Canvas “{canvas.name}” created as a draft.")
+            messages.success(
+                request, _("Canvas “%(name)s” created as a draft.") % {"name": canvas.name}
+            )
             return redirect("canvas:entry", pk=canvas.pk)
     return render(request, "canvas/canvas_create.html", {"form": form})
 
@@ -183,7 +187,7 @@ def canvas_basics(request, pk: int):
             except ValidationError as exc:
                 _add_errors(form, exc)
             else:
-                messages.success(request, "Basics saved.")
+                messages.success(request, _("Basics saved."))
                 return redirect("canvas:basics", pk=canvas.pk)
     context = _builder_context(request, canvas, "basics") | {"form": form}
     return render(request, "canvas/canvas_basics.html", context)
@@ -226,7 +230,7 @@ def canvas_entry(request, pk: int):
             except ValidationError as exc:
                 _add_errors(form, exc)
             else:
-                messages.success(request, "Entry schedule saved.")
+                messages.success(request, _("Entry schedule saved."))
                 return redirect("canvas:entry", pk=canvas.pk)
     context = _builder_context(request, canvas, "entry") | {
         "form": form,
@@ -254,7 +258,7 @@ def canvas_audience(request, pk: int):
         if "add_filter" in request.POST:
             ok = filter_form.is_valid() and ok
             if ok and "filter" not in filter_form.cleaned_data:
-                filter_form.add_error("filter_field", "Choose what to filter on.")
+                filter_form.add_error("filter_field", _("Choose what to filter on."))
                 ok = False
             if ok:
                 try:
@@ -278,7 +282,7 @@ def canvas_audience(request, pk: int):
             except ValidationError as exc:
                 _add_errors(form, exc)
             else:
-                messages.success(request, "Target audience saved.")
+                messages.success(request, _("Target audience saved."))
                 return redirect("canvas:audience", pk=canvas.pk)
     context = _builder_context(request, canvas, "audience") | {
         "form": form,
@@ -341,7 +345,7 @@ def step_add(request, pk: int):
             branch=request.POST.get("branch") or Branch.NEXT,
         )
     except (ValidationError, ValueError) as exc:
-        text = _errors_text(exc) if isinstance(exc, ValidationError) else "That step is unknown."
+        text = _errors_text(exc) if isinstance(exc, ValidationError) else _("That step is unknown.")
         messages.error(request, text)
         return _after_flow_change(request, canvas)
     return _after_flow_change(request, canvas, step=step)
@@ -359,8 +363,16 @@ def step_delete(request, pk: int, step_id: int):
     except ValidationError as exc:
         messages.error(request, _errors_text(exc))
     else:
-        extra = f" and {len(deleted) - 1} step(s) of its other branch" if len(deleted) > 1 else ""
-        messages.success(request, f"Deleted “{step}”{extra}.")
+        others = len(deleted) - 1
+        if others:
+            text = ngettext(
+                "Deleted “%(step)s” and %(count)s step of its other branch.",
+                "Deleted “%(step)s” and %(count)s steps of its other branch.",
+                others,
+            ) % {"step": step, "count": others}
+        else:
+            text = _("Deleted “%(step)s”.") % {"step": step}
+        messages.success(request, text)
     return _after_flow_change(request, canvas)
 
 
@@ -415,7 +427,7 @@ def step_edit(request, pk: int, step_id: int):
     filter_form = _split_filter_form(request) if step.step_type == StepType.DECISION_SPLIT else None
     try:
         if not form.is_valid():
-            raise ValidationError("Check the fields below.")
+            raise ValidationError(_("Check the fields below."))
         data = form.cleaned_data
         if step.step_type == StepType.DELAY:
             services.step_delay_update(
@@ -434,8 +446,8 @@ def step_edit(request, pk: int, step_id: int):
             if "add_filter" in request.POST:
                 if not filter_form.is_valid() or "filter" not in filter_form.cleaned_data:
                     if not filter_form.errors:
-                        filter_form.add_error("filter_field", "Choose what to filter on.")
-                    raise ValidationError("Check the new filter.")
+                        filter_form.add_error("filter_field", _("Choose what to filter on."))
+                    raise ValidationError(_("Check the new filter."))
                 filters = services.filters_with(filters, filter_form.cleaned_data["filter"])
             elif "remove_filter" in request.POST:
                 try:
@@ -462,9 +474,9 @@ def step_edit(request, pk: int, step_id: int):
         )
     step = _step(canvas, step.pk)
     if request.htmx:
-        notice = {"level": "success", "text": "Step saved."}
+        notice = {"level": "success", "text": _("Step saved.")}
         return _render_build(request, canvas, step=step, notice=notice)
-    _remember_notice(request, step, "success", "Step saved.")
+    _remember_notice(request, step, "success", _("Step saved."))
     return redirect("canvas:step-edit", pk=canvas.pk, step_id=step.pk)
 
 
@@ -555,7 +567,7 @@ def _sync_editor(request, canvas: Canvas, step: Step, *, form=None, notice=None,
         "sync_form": form,
         "sync_editor": True,
         "ad_accounts": ad_accounts,
-        "other_partners": [(k, n) for k, n, _ in AUDIENCE_SYNC_PARTNERS if k != "tiktok"],
+        "other_partners": [(k, n) for k, n, _about in AUDIENCE_SYNC_PARTNERS if k != "tiktok"],
     }
     context |= _audience_choice_context(request, canvas, step, values, ad_accounts)
     template = "canvas/_build_workspace.html" if request.htmx else "canvas/canvas_build.html"
@@ -600,7 +612,7 @@ def audience_sync_editor(request, pk: int, step_id: int):
     if op not in ("create_audience", "save"):
         return _sync_editor(request, canvas, step, form=form)
     if not form.is_valid():
-        notice = {"level": "error", "text": "Check the fields below."}
+        notice = {"level": "error", "text": _("Check the fields below.")}
         return _sync_editor(request, canvas, step, form=form, notice=notice)
     data = form.cleaned_data
     try:
@@ -618,7 +630,7 @@ def audience_sync_editor(request, pk: int, step_id: int):
             choice = data["audience"]
             if choice == "new":
                 raise ValidationError(
-                    {"audience": "Click Create Audience to create the new audience."}
+                    {"audience": _("Click Create Audience to create the new audience.")}
                 )
             services.audience_sync_step_save(
                 actor=request.membership,
@@ -629,7 +641,7 @@ def audience_sync_editor(request, pk: int, step_id: int):
                 match_fields=data["match_fields"],
                 step_name=data["name"],
             )
-            text = "Audience Sync settings saved."
+            text = _("Audience Sync settings saved.")
     except ValidationError as exc:
         _add_errors(form, exc)
         notice = {"level": "error", "text": _errors_text(exc)}
@@ -697,29 +709,29 @@ def _gear_action(request, pk: int, action, done: str):
     except ValidationError as exc:
         messages.error(request, _errors_text(exc))
         return redirect("canvas:summary", pk=canvas.pk)
-    messages.success(request, done.format(name=canvas.name))
+    messages.success(request, done % {"name": canvas.name})
     return redirect("canvas:summary", pk=canvas.pk)
 
 
 @require_POST
 @app_group_required(Permission.MANAGE_CANVASES)
 def canvas_launch(request, pk: int):
-    return _gear_action(request, pk, launch.canvas_launch, "Canvas “{name}” is Active.")
+    return _gear_action(request, pk, launch.canvas_launch, _("Canvas “%(name)s” is Active."))
 
 
 @require_POST
 @app_group_required(Permission.MANAGE_CANVASES)
 def canvas_stop(request, pk: int):
-    return _gear_action(request, pk, launch.canvas_stop, "Canvas “{name}” is Stopped.")
+    return _gear_action(request, pk, launch.canvas_stop, _("Canvas “%(name)s” is Stopped."))
 
 
 @require_POST
 @app_group_required(Permission.MANAGE_CANVASES)
 def canvas_resume(request, pk: int):
-    return _gear_action(request, pk, launch.canvas_resume, "Canvas “{name}” is Active again.")
+    return _gear_action(request, pk, launch.canvas_resume, _("Canvas “%(name)s” is Active again."))
 
 
 @require_POST
 @app_group_required(Permission.MANAGE_CANVASES)
 def canvas_archive(request, pk: int):
-    return _gear_action(request, pk, launch.canvas_archive, "Canvas “{name}” is Archived.")
+    return _gear_action(request, pk, launch.canvas_archive, _("Canvas “%(name)s” is Archived."))

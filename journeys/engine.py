@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext_noop
 
 from analytics.services import not_synced_reasons_bump, step_error_record, step_stats_bump
 from audience_sync.enqueue import MATCH_CELLS, SyncPlan
@@ -118,12 +119,16 @@ HOLD_SECONDS = 60
 def _setup_problem(step: Step) -> str | None:
     """Why a live step cannot act on users yet ("Invalid Settings"), or None."""
     if step.step_type == StepType.AUDIENCE_SYNC and not SyncPlan.for_step(step).complete:
-        return (
+        # Stored in English on the step's counters (analytics shows it); marked so the page
+        # can translate it when it shows it.
+        return gettext_noop(
             "Invalid Settings: choose the ad account, the audience and the fields to match; "
             "users wait at this step until then."
         )
     if step.step_type == StepType.DECISION_SPLIT and not (step.config or {}).get("filters"):
-        return "Invalid Settings: the Decision Split has no filter; users wait here until then."
+        return gettext_noop(
+            "Invalid Settings: the Decision Split has no filter; users wait here until then."
+        )
     return None
 
 

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from canvas.models import Canvas, Step
 from users.models import Profile
 
 
 class Phase(models.IntegerChoices):
-    ARRIVE = 0, "Arriving at the step"
-    WAIT = 1, "Waiting in a Delay"
+    ARRIVE = 0, _("Arriving at the step")
+    WAIT = 1, _("Waiting in a Delay")
 
 
 class Entry(models.Model):
@@ -54,7 +55,7 @@ class Entry(models.Model):
     claim = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
-        verbose_name_plural = "entries"
+        verbose_name_plural = _("entries")
         indexes = [
             models.Index(fields=["profile", "canvas"], name="entry_profile_canvas_idx"),
             models.Index(fields=["canvas", "profile"], name="entry_canvas_profile_idx"),

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 
 from journeys.models import Entry, Phase
 from users.hooks import CanvasHistoryRow
@@ -20,12 +23,15 @@ def profile_canvas_history(profile) -> list:
     rows = []
     for entry in entries:
         if entry.exited_at:
-            where, status = "Exited", f"Exited {entry.exited_at:%b %d, %H:%M}"
+            # Translators: where the user is in the Canvas: they left it.
+            where = pgettext("Canvas entry step", "Exited")
+            # Translators: when the user left the Canvas, e.g. "Exited Jan 05, 14:30" (UTC).
+            status = _("Exited %(when)s") % {"when": date_format(entry.exited_at, "M d, H:i")}
         elif entry.step is None:
-            where, status = "—", "In progress"
+            where, status = "—", _("In progress")
         else:
             where = str(entry.step)
-            status = "Waiting in a Delay" if entry.phase == Phase.WAIT else "In progress"
+            status = _("Waiting in a Delay") if entry.phase == Phase.WAIT else _("In progress")
         rows.append(
             CanvasHistoryRow(
                 canvas_name=entry.canvas.name,

@@ -31,6 +31,7 @@ def sync_status(request: HttpRequest) -> HttpResponse:
         "deployment": selectors.deployment_request_rate(now=now),
         "rate_limit": selectors.rate_limit(),
         "worker_alive_seconds": selectors.WORKER_ALIVE_SECONDS,
+        "due_count_cap": selectors.DUE_COUNT_CAP,
     }
     template = (
         "monitoring/_sync_status_body.html" if request.htmx else "monitoring/sync_status.html"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from appgroups.models import AppGroup
 from canvas.models import Step
@@ -18,18 +19,19 @@ from partners.models import TikTokAdAccount, TikTokConnection
 
 class ProblemKind(models.TextChoices):
     # Integration level: the user who connected TikTok hears of these.
-    INVALID_TOKEN = "invalid_token", "Invalid Token"
-    AD_ACCOUNT_ACCESS = "ad_account_access", "Ad Account Access Attempt"
+    # Braze's names for the errors (its documents' words).
+    INVALID_TOKEN = "invalid_token", _("Invalid Token")
+    AD_ACCOUNT_ACCESS = "ad_account_access", _("Ad Account Access Attempt")
     # Step level: the Canvas's creator hears of these.
-    AUDIENCE_DOES_NOT_EXIST = "audience_does_not_exist", "Audience Does Not Exist"
-    USERS_ERRORING = "users_erroring", "Users Are Erroring Out"
+    AUDIENCE_DOES_NOT_EXIST = "audience_does_not_exist", _("Audience Does Not Exist")
+    USERS_ERRORING = "users_erroring", _("Users Are Erroring Out")
 
 
 class ProblemStatus(models.TextChoices):
-    OPEN = "open", "Open"
-    RESOLVED = "resolved", "Resolved"
+    OPEN = "open", _("Open")
+    RESOLVED = "resolved", _("Resolved")
     # Ended without being fixed (the ad account was disconnected): nobody is told.
-    CLOSED = "closed", "Closed"
+    CLOSED = "closed", _("Closed")
 
 
 class Problem(models.Model):

@@ -23,11 +23,14 @@ from django.core.mail import EmailMessage, get_connection
 from django.db import IntegrityError, transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from appgroups.models import AppGroup, Membership, Role, User
 from canvas.models import Step
 from core.durations import duration_words
+from core.i18n import language_for
 from notifications.models import Notification, Problem, ProblemKind, ProblemStatus
 from partners.models import AdAccountStatus, ConnectionStatus, TikTokAdAccount, TikTokConnection
 from partners.tiktok.health import Problem as HealthProblem
@@ -38,8 +41,8 @@ logger = logging.getLogger(__name__)
 # An SMTP server that hangs must not hold a worker (the flush sends these after its commit)
 # for long; used when EMAIL_TIMEOUT is not set.
 EMAIL_TIMEOUT_SECONDS = 10
-TIKTOK_PAGE = "Open the TikTok partner page"
-ANALYTICS_PAGE = "Open the Canvas analytics"
+TIKTOK_PAGE = gettext_lazy("Open the TikTok partner page")
+ANALYTICS_PAGE = gettext_lazy("Open the Canvas analytics")
 
 
 @dataclass(frozen=True)
@@ -227,114 +230,172 @@ def _told_when_opened(problem: Problem) -> list[User]:
     )
 
 
-# What they are told
+# What they are told (in each recipient's language: core.i18n.language_for)
 
 
 def _words(problem: Problem, *, resolved: bool) -> _Words:
+    """The notification's words in the active language (callers override it per recipient)."""
     if problem.step_id is not None:
         return _step_words(problem, resolved=resolved)
     partner_page = reverse("partners:tiktok")
-    code = f" (TikTok code {problem.code})" if problem.code is not None else ""
+    tiktok_page = str(TIKTOK_PAGE)
     if problem.kind == ProblemKind.AD_ACCOUNT_ACCESS:
         account = problem.ad_account
         label = (
             f"{account.name} ({account.advertiser_id})" if account.name else account.advertiser_id
         )
         health = TikTokHealth(HealthProblem.AD_ACCOUNT_ACCESS, accounts=(label,))
+        values = {"problem": health.title, "account": label, "code": problem.code}
         if resolved:
             return _Words(
-                title=f"Resolved: {health.title} on {label}",
-                body=f"TikTok grants access to the ad account {label} again: its Audience Sync "
-                "steps sync users again.",
+                # Translators: %(problem)s is Braze's name for the error ("Ad Account Access
+                # Attempt"), %(account)s the ad account.
+                title=_("Resolved: %(problem)s on %(account)s") % values,
+                body=_(
+                    "TikTok grants access to the ad account %(account)s again: its Audience Sync "
+                    "steps sync users again."
+                )
+                % values,
                 advice="",
                 link=partner_page,
-                link_label=TIKTOK_PAGE,
+                link_label=tiktok_page,
+            )
+        if problem.code is not None:
+            body = _(
+                "TikTok no longer gives the connection access to the ad account %(account)s "
+                "(TikTok code %(code)s). Audience Sync steps that use it cannot sync users."
+            )
+        else:
+            body = _(
+                "TikTok no longer gives the connection access to the ad account %(account)s. "
+                "Audience Sync steps that use it cannot sync users."
             )
         return _Words(
-            title=f"{health.title} on {label}",
-            body=f"TikTok no longer gives the connection access to the ad account {label}"
-            f"{code}. Audience Sync steps that use it cannot sync users.",
+            # Translators: %(problem)s is Braze's name for the error ("Ad Account Access
+            # Attempt"), %(account)s the ad account.
+            title=_("%(problem)s on %(account)s") % values,
+            body=body % values,
             advice=health.advice,
             link=partner_page,
-            link_label=TIKTOK_PAGE,
+            link_label=tiktok_page,
         )
     health = TikTokHealth(HealthProblem.INVALID_TOKEN, code=problem.code)
+    values = {"problem": health.title, "app_group": problem.app_group.name, "code": problem.code}
     if resolved:
         return _Words(
-            title=f"Resolved: {health.title} for TikTok",
-            body=f"The TikTok connection of {problem.app_group.name} works again: users are "
-            "synced to TikTok again.",
+            # Translators: %(problem)s is Braze's name for the error ("Invalid Token").
+            title=_("Resolved: %(problem)s for TikTok") % values,
+            body=_(
+                "The TikTok connection of %(app_group)s works again: users are synced to TikTok "
+                "again."
+            )
+            % values,
             advice="",
             link=partner_page,
-            link_label=TIKTOK_PAGE,
+            link_label=tiktok_page,
+        )
+    if problem.code is not None:
+        body = _(
+            "TikTok refused the access token of %(app_group)s's TikTok connection (TikTok code "
+            "%(code)s): the password changed, the credentials expired, or access was removed on "
+            "TikTok. Active Canvases that use TikTok show errors, and users cannot be synced "
+            "until it is fixed."
+        )
+    else:
+        body = _(
+            "TikTok refused the access token of %(app_group)s's TikTok connection: the password "
+            "changed, the credentials expired, or access was removed on TikTok. Active Canvases "
+            "that use TikTok show errors, and users cannot be synced until it is fixed."
         )
     return _Words(
-        title=f"{health.title} for TikTok",
-        body=f"TikTok refused the access token of {problem.app_group.name}'s TikTok "
-        f"connection{code}: the password changed, the credentials expired, or access was "
-        "removed on TikTok. Active Canvases that use TikTok show errors, and users cannot be "
-        "synced until it is fixed.",
+        # Translators: %(problem)s is Braze's name for the error ("Invalid Token").
+        title=_("%(problem)s for TikTok") % values,
+        body=body % values,
         advice=health.advice,
         link=partner_page,
-        link_label=TIKTOK_PAGE,
+        link_label=tiktok_page,
     )
 
 
 def _step_words(problem: Problem, *, resolved: bool) -> _Words:
     step = problem.step
     canvas = step.canvas
-    where = f"the step {step} of the Canvas {canvas.name}"
     analytics = reverse("analytics:canvas-analytics", args=[canvas.pk])
-    # Braze's name for the error, with the Canvas ("Audience Does Not Exist For Canvas …").
-    title = f"{problem.get_kind_display()} For Canvas {canvas.name}"
+    analytics_page = str(ANALYTICS_PAGE)
+    values = {"problem": problem.get_kind_display(), "step": str(step), "canvas": canvas.name}
     if resolved:
         return _Words(
-            title=f"Resolved: {title}",
-            body=f"Users of {where} reach TikTok again.",
+            # Translators: Braze's title for the error, with the Canvas ("Audience Does Not
+            # Exist For Canvas …"); keep its capitals if your language writes titles so.
+            title=_("Resolved: %(problem)s For Canvas %(canvas)s") % values,
+            body=_("Users of the step %(step)s of the Canvas %(canvas)s reach TikTok again.")
+            % values,
             advice="",
             link=analytics,
-            link_label=ANALYTICS_PAGE,
+            link_label=analytics_page,
         )
+    # Translators: Braze's title for the error, with the Canvas ("Audience Does Not Exist For
+    # Canvas …"); keep its capitals if your language writes titles so.
+    title = _("%(problem)s For Canvas %(canvas)s") % values
     if problem.kind == ProblemKind.AUDIENCE_DOES_NOT_EXIST:
         return _Words(
             title=title,
-            body=f"TikTok says the audience of {where} does not exist: it was deleted, the "
-            "connected user lost access to it, or it is not a streaming audience (for example "
-            "a lookalike or customer-file audience). Users who reach the step are retried and "
-            "count as Users Errored when the retry window ends.",
-            advice="Check the audience on TikTok, then pick or create another audience in the "
-            "step.",
+            body=_(
+                "TikTok says the audience of the step %(step)s of the Canvas %(canvas)s does not "
+                "exist: it was deleted, the connected user lost access to it, or it is not a "
+                "streaming audience (for example a lookalike or customer-file audience). Users "
+                "who reach the step are retried and count as Users Errored when the retry window "
+                "ends."
+            )
+            % values,
+            advice=_(
+                "Check the audience on TikTok, then pick or create another audience in the step."
+            ),
             link=analytics,
-            link_label=ANALYTICS_PAGE,
+            link_label=analytics_page,
         )
-    window = duration_words(settings.AUDIENCE_SYNC_RETRY_WINDOW_SECONDS)
+    values["window"] = duration_words(settings.AUDIENCE_SYNC_RETRY_WINDOW_SECONDS)
     return _Words(
         title=title,
-        body=f"Users of {where} were not synced to TikTok within the retry window ({window}) "
-        "and count as Users Errored. This points to a problem with the TikTok account.",
-        advice="Audit the TikTok partner account (connection, ad account and audience); the "
-        "Canvas analytics page shows the step's last error.",
+        body=_(
+            "Users of the step %(step)s of the Canvas %(canvas)s were not synced to TikTok "
+            "within the retry window (%(window)s) and count as Users Errored. This points to a "
+            "problem with the TikTok account."
+        )
+        % values,
+        advice=_(
+            "Audit the TikTok partner account (connection, ad account and audience); the "
+            "Canvas analytics page shows the step's last error."
+        ),
         link=analytics,
-        link_label=ANALYTICS_PAGE,
+        link_label=analytics_page,
     )
 
 
 def _notify(problem: Problem, recipients: list[User], *, resolved: bool) -> None:
-    words = _words(problem, resolved=resolved)
-    notifications = Notification.objects.bulk_create(
-        Notification(
-            app_group_id=problem.app_group_id,
-            user=user,
-            problem=problem,
-            resolved=resolved,
-            title=words.title[:200],
-            body=words.body,
-            advice=words.advice,
-            link=words.link,
-            link_label=words.link_label,
+    """One notification per recipient, worded in the recipient's language."""
+    words_in: dict[str, _Words] = {}
+    rows = []
+    for user in recipients:
+        language = language_for(user)
+        if language not in words_in:
+            with translation.override(language):
+                words_in[language] = _words(problem, resolved=resolved)
+        words = words_in[language]
+        rows.append(
+            Notification(
+                app_group_id=problem.app_group_id,
+                user=user,
+                problem=problem,
+                resolved=resolved,
+                title=words.title[:200],
+                body=words.body,
+                advice=words.advice,
+                link=words.link,
+                link_label=words.link_label,
+            )
         )
-        for user in recipients
-    )
+    notifications = Notification.objects.bulk_create(rows)
     if not notifications:
         logger.warning(
             "problem has nobody to tell kind=%s app_group=%s", problem.kind, problem.app_group_id
@@ -347,21 +408,25 @@ def _notify(problem: Problem, recipients: list[User], *, resolved: bool) -> None
 
 def notification_emails_send(*, notification_ids: list[int]) -> int:
     """Email each notification to its user, one message each (recipients never see each
-    other). Failures are logged, not raised: the in-app notification is already there."""
+    other), in the user's language. Failures are logged, not raised: the in-app notification
+    is already there."""
     notifications = Notification.objects.filter(pk__in=notification_ids).select_related(
         "user", "app_group"
     )
-    messages = [
-        EmailMessage(
-            subject=f"[{n.app_group.name}] {n.title}",
-            body=render_to_string(
-                "notifications/notification_email.txt",
-                {"notification": n, "url": settings.DASHBOARD_URL + n.link},
-            ),
-            to=[n.user.email],
-        )
-        for n in notifications.order_by("pk")
-    ]
+    messages = []
+    for n in notifications.order_by("pk"):
+        with translation.override(language_for(n.user)):
+            messages.append(
+                EmailMessage(
+                    # The title was worded in the user's language when the notification was made.
+                    subject=f"[{n.app_group.name}] {n.title}",
+                    body=render_to_string(
+                        "notifications/notification_email.txt",
+                        {"notification": n, "url": settings.DASHBOARD_URL + n.link},
+                    ),
+                    to=[n.user.email],
+                )
+            )
     try:
         timeout = getattr(settings, "EMAIL_TIMEOUT", None) or EMAIL_TIMEOUT_SECONDS
         sent = get_connection(timeout=timeout).send_messages(messages) or 0
@@ -379,7 +444,7 @@ def notification_emails_send(*, notification_ids: list[int]) -> int:
 
 def notification_mark_read(*, actor: Membership, notification: Notification) -> None:
     if notification.user_id != actor.user_id or notification.app_group_id != actor.app_group_id:
-        raise PermissionDenied("This notification belongs to someone else.")
+        raise PermissionDenied(_("This notification belongs to someone else."))
     Notification.objects.filter(pk=notification.pk, read_at__isnull=True).update(
         read_at=timezone.now()
     )

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class PartnersConfig(AppConfig):
     name = "partners"
-    verbose_name = "Technology partners"
+    verbose_name = _("Technology partners")
 
     def ready(self):
         from partners.tiktok import client

@@ -1,15 +1,17 @@
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 
 class AdAccountPickerForm(forms.Form):
     """Choose which authorized TikTok ad accounts this app group may sync to."""
 
     advertiser_ids = forms.MultipleChoiceField(
-        label="Ad accounts",
+        label=_("Ad accounts"),
         widget=forms.CheckboxSelectMultiple,
-        error_messages={"required": "Choose at least one ad account."},
+        error_messages={"required": _("Choose at least one ad account.")},
     )
 
     def __init__(self, *args, advertisers: list[dict], **kwargs):
@@ -23,5 +25,5 @@ class AdAccountPickerForm(forms.Form):
 
 def _label(advertiser: dict) -> str:
     extras = " · ".join(v for v in (advertiser.get("currency"), advertiser.get("timezone")) if v)
-    name = advertiser.get("name") or "Unnamed ad account"
+    name = advertiser.get("name") or gettext("Unnamed ad account")
     return f"{name} ({advertiser['advertiser_id']})" + (f" — {extras}" if extras else "")

@@ -11,6 +11,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import models
 from django.utils import timezone as dj_timezone
+from django.utils.translation import gettext, gettext_noop
+from django.utils.translation import gettext_lazy as _
 
 from appgroups.models import AppGroup
 from partners import crypto
@@ -24,9 +26,9 @@ def fit_to_column(model: type[models.Model], field_name: str, value: str) -> str
 
 
 class ConnectionStatus(models.TextChoices):
-    CONNECTED = "connected", "Connected"
-    INVALID = "invalid", "Invalid token"
-    DISCONNECTED = "disconnected", "Disconnected"
+    CONNECTED = "connected", _("Connected")
+    INVALID = "invalid", _("Invalid token")
+    DISCONNECTED = "disconnected", _("Disconnected")
 
 
 class TikTokConnection(models.Model):
@@ -56,7 +58,7 @@ class TikTokConnection(models.Model):
     last_checked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        verbose_name = "TikTok connection"
+        verbose_name = _("TikTok connection")
 
     def __str__(self) -> str:
         return f"TikTok for {self.app_group} ({self.get_status_display()})"
@@ -74,9 +76,14 @@ class TikTokConnection(models.Model):
 
 
 class AdAccountStatus(models.TextChoices):
-    CONNECTED = "connected", "Connected"
-    NO_ACCESS = "no_access", "No access"
-    DISCONNECTED = "disconnected", "Disconnected"
+    CONNECTED = "connected", _("Connected")
+    NO_ACCESS = "no_access", _("No access")
+    DISCONNECTED = "disconnected", _("Disconnected")
+
+
+# Stored in TikTokAdAccount.invalid_message (where TikTok's own messages go) by the token check
+# when TikTok stops listing an ad account; translated when shown (`invalid_message_display`).
+NO_LONGER_LISTED = gettext_noop("TikTok no longer lists this ad account for the token.")
 
 
 class TikTokAdAccount(models.Model):
@@ -107,7 +114,7 @@ class TikTokAdAccount(models.Model):
     invalid_message = models.TextField(blank=True)
 
     class Meta:
-        verbose_name = "TikTok ad account"
+        verbose_name = _("TikTok ad account")
         constraints = [
             models.UniqueConstraint(
                 fields=["app_group", "advertiser_id"], name="tiktok_ad_account_unique"
@@ -116,7 +123,15 @@ class TikTokAdAccount(models.Model):
         ordering = ["name", "advertiser_id"]
 
     def __str__(self) -> str:
-        return f"{self.name or 'Ad account'} ({self.advertiser_id})"
+        return f"{self.name or gettext('Ad account')} ({self.advertiser_id})"
+
+    @property
+    def invalid_message_display(self) -> str:
+        """Why the ad account lost access: TikTok's message as TikTok sent it, or ours
+        (NO_LONGER_LISTED) in the reader's language."""
+        if self.invalid_message == NO_LONGER_LISTED:
+            return gettext(NO_LONGER_LISTED)
+        return self.invalid_message
 
 
 class TikTokOAuthAttempt(models.Model):
@@ -143,7 +158,7 @@ class TikTokOAuthAttempt(models.Model):
     PICKER_TTL = timedelta(minutes=30)
 
     class Meta:
-        verbose_name = "TikTok OAuth attempt"
+        verbose_name = _("TikTok OAuth attempt")
 
     def __str__(self) -> str:
         return f"TikTok OAuth by {self.user} for {self.app_group}"
@@ -157,10 +172,10 @@ class TikTokOAuthAttempt(models.Model):
 
 
 class AudienceStatus(models.TextChoices):
-    DRAFT = "draft", "Draft"
-    CREATING = "creating", "Being created on TikTok"
-    CREATED = "created", "On TikTok"
-    FAILED = "failed", "Creation failed"
+    DRAFT = "draft", _("Draft")
+    CREATING = "creating", _("Being created on TikTok")
+    CREATED = "created", _("On TikTok")
+    FAILED = "failed", _("Creation failed")
 
 
 class TikTokAudience(models.Model):
@@ -193,7 +208,7 @@ class TikTokAudience(models.Model):
     created_on_tiktok_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        verbose_name = "TikTok audience"
+        verbose_name = _("TikTok audience")
         constraints = [
             models.UniqueConstraint(
                 fields=["ad_account", "tiktok_audience_id"],

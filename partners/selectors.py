@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from appgroups.models import AppGroup, User
 from partners.models import (
@@ -52,7 +53,7 @@ def tiktok_problems(*, app_group: AppGroup) -> list[PartnerProblem]:
         return []
     detail = health.detail
     if health.problem is Problem.INVALID_TOKEN:
-        detail += " Users cannot be synced to TikTok until it is fixed."
+        detail += " " + _("Users cannot be synced to TikTok until it is fixed.")
     return [PartnerProblem(title=health.title, detail=detail, advice=health.advice)]
 
 

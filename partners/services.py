@@ -14,11 +14,13 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from appgroups.models import Membership, Permission, User
 from appgroups.selectors import membership_for_user
 from appgroups.services import membership_require
 from partners.models import (
+    NO_LONGER_LISTED,
     AdAccountStatus,
     ConnectionStatus,
     TikTokAdAccount,
@@ -53,7 +55,9 @@ def tiktok_oauth_start(*, actor: Membership, redirect_uri: str) -> str:
     membership_require(actor, Permission.MANAGE_PARTNERS)
     client = tiktok_client()
     if not client.is_configured:
-        raise ValidationError("TikTok is not configured: set TIKTOK_APP_ID and TIKTOK_APP_SECRET.")
+        raise ValidationError(
+            _("TikTok is not configured: set TIKTOK_APP_ID and TIKTOK_APP_SECRET.")
+        )
     attempt = TikTokOAuthAttempt.objects.create(
         state=secrets.token_urlsafe(32), app_group=actor.app_group, user=actor.user
     )
@@ -67,7 +71,7 @@ def _consume_state(*, user: User, state: str) -> TikTokOAuthAttempt:
     says which app group the connection goes to, whatever the session says now.
     """
     if not state:
-        raise OAuthStateError("The TikTok answer carried no state.")
+        raise OAuthStateError(_("The TikTok answer carried no state."))
     now = timezone.now()
     fresh_since = now - timedelta(seconds=settings.TIKTOK_OAUTH_STATE_TTL_SECONDS)
     # A conditional UPDATE is the claim: of two racing callbacks only one changes the row.
@@ -75,7 +79,9 @@ def _consume_state(*, user: User, state: str) -> TikTokOAuthAttempt:
         state=state, user=user, state_used_at__isnull=True, created_at__gte=fresh_since
     ).update(state_used_at=now)
     if claimed != 1:
-        raise OAuthStateError("This TikTok authorization is not valid (expired or already used).")
+        raise OAuthStateError(
+            _("This TikTok authorization is not valid (expired or already used).")
+        )
     attempt = TikTokOAuthAttempt.objects.select_related("app_group").get(state=state)
     membership_require(
         membership_for_user(user=user, app_group_id=attempt.app_group_id),
@@ -103,16 +109,19 @@ def tiktok_oauth_complete(
     """
     attempt = _consume_state(user=user, state=state)
     if not auth_code:
-        raise ValidationError("TikTok did not send an authorization code.")
+        raise ValidationError(_("TikTok did not send an authorization code."))
     client = tiktok_client()
     try:
         grant = client.exchange_auth_code(auth_code=auth_code, redirect_uri=redirect_uri)
         advertisers = _describe_advertisers(client, grant.access_token, grant.advertiser_ids)
         tiktok_user = client.user_info(access_token=grant.access_token)
     except TikTokPermanentError as exc:
-        raise ValidationError(f"TikTok refused the authorization: {exc.message}") from exc
+        raise ValidationError(
+            # Translators: TikTok's own message follows, as TikTok sent it.
+            _("TikTok refused the authorization: %(message)s") % {"message": exc.message}
+        ) from exc
     if not advertisers:
-        raise ValidationError("TikTok authorized no ad account. Tick at least one on TikTok.")
+        raise ValidationError(_("TikTok authorized no ad account. Tick at least one on TikTok."))
     attempt.set_access_token(grant.access_token)
     attempt.scope = grant.scope
     attempt.advertisers = [_ad_account_fields(vars(a)) for a in advertisers]
@@ -168,7 +177,7 @@ def tiktok_connection_save(
     """
     membership_require(actor, Permission.MANAGE_PARTNERS)
     if attempt.app_group_id != actor.app_group_id or attempt.user_id != actor.user_id:
-        raise PermissionDenied("This TikTok authorization belongs to someone else.")
+        raise PermissionDenied(_("This TikTok authorization belongs to someone else."))
     # Ids were checked when TikTok listed them; checked again for attempts stored before that.
     offered = {
         a["advertiser_id"]: _ad_account_fields(a)
@@ -177,13 +186,13 @@ def tiktok_connection_save(
     }
     chosen = [i for i in dict.fromkeys(advertiser_ids) if i in offered]
     if not chosen:
-        raise ValidationError({"advertiser_ids": "Choose at least one ad account."})
+        raise ValidationError({"advertiser_ids": _("Choose at least one ad account.")})
     if not attempt.access_token_ciphertext:
-        raise ValidationError("This TikTok authorization has no token; connect again.")
+        raise ValidationError(_("This TikTok authorization has no token; connect again."))
 
     now = timezone.now()
     with transaction.atomic():
-        connection, _ = TikTokConnection.objects.select_for_update().get_or_create(
+        connection, _created = TikTokConnection.objects.select_for_update().get_or_create(
             app_group=actor.app_group
         )
         connection.access_token_ciphertext = attempt.access_token_ciphertext
@@ -319,7 +328,8 @@ def tiktok_connection_check(*, connection: TikTokConnection) -> TikTokConnection
             ).update(
                 status=AdAccountStatus.NO_ACCESS,
                 invalid_code=40001,
-                invalid_message="TikTok no longer lists this ad account for the token.",
+                # Stored untranslated: shown translated (invalid_message_display).
+                invalid_message=NO_LONGER_LISTED,
             )
             accounts.filter(status=AdAccountStatus.NO_ACCESS, advertiser_id__in=reachable).update(
                 status=AdAccountStatus.CONNECTED, invalid_code=None, invalid_message=""

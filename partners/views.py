@@ -6,6 +6,8 @@ from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from appgroups.decorators import app_group_required
@@ -17,7 +19,18 @@ from partners.models import TikTokAdAccount, TikTokConnection
 from partners.tiktok.client import TikTokError
 
 ATTEMPT_SESSION_KEY = "tiktok_oauth_attempt"
-TIKTOK_UNREACHABLE = "TikTok could not be reached ({error}). Please try again in a moment."
+
+
+def _tiktok_unreachable(exc: TikTokError) -> str:
+    """TikTok's failure, its code and message as TikTok sent them, in a sentence."""
+    if exc.code is not None:
+        # Translators: TikTok's error code and message follow, as TikTok sent them.
+        error = _("TikTok code %(code)s: %(message)s") % {"code": exc.code, "message": exc.message}
+    else:
+        error = f"TikTok: {exc.message}"
+    return _("TikTok could not be reached (%(error)s). Please try again in a moment.") % {
+        "error": error
+    }
 
 
 @app_group_required()
@@ -78,7 +91,7 @@ def tiktok_callback(request):
     if request.GET.get("error") or request.GET.get("error_code"):
         attempt = services.tiktok_oauth_cancel(user=request.user, state=state)
         request.session[SESSION_KEY] = attempt.app_group_id
-        messages.warning(request, "TikTok was not connected: the authorization was cancelled.")
+        messages.warning(request, _("TikTok was not connected: the authorization was cancelled."))
         return redirect("partners:tiktok")
     auth_code = request.GET.get("auth_code") or request.GET.get("code", "")
     try:
@@ -90,7 +103,7 @@ def tiktok_callback(request):
         messages.error(request, " ".join(exc.messages))
         return redirect("partners:tiktok")
     except TikTokError as exc:
-        messages.error(request, TIKTOK_UNREACHABLE.format(error=exc))
+        messages.error(request, _tiktok_unreachable(exc))
         return redirect("partners:tiktok")
     request.session[SESSION_KEY] = attempt.app_group_id
     request.session[ATTEMPT_SESSION_KEY] = attempt.pk
@@ -105,7 +118,7 @@ def tiktok_ad_account_picker(request):
         attempt_id=request.session.get(ATTEMPT_SESSION_KEY),
     )
     if attempt is None:
-        messages.warning(request, "That TikTok authorization has expired. Connect TikTok again.")
+        messages.warning(request, _("That TikTok authorization has expired. Connect TikTok again."))
         return redirect("partners:tiktok")
     form = AdAccountPickerForm(request.POST or None, advertisers=attempt.advertisers)
     if request.method == "POST" and form.is_valid():
@@ -120,8 +133,15 @@ def tiktok_ad_account_picker(request):
         else:
             request.session.pop(ATTEMPT_SESSION_KEY, None)
             count = len(form.cleaned_data["advertiser_ids"])
-            noun = "account" if count == 1 else "accounts"
-            messages.success(request, f"You successfully connected {count} TikTok {noun}.")
+            messages.success(
+                request,
+                ngettext(
+                    "You successfully connected %(count)d TikTok account.",
+                    "You successfully connected %(count)d TikTok accounts.",
+                    count,
+                )
+                % {"count": count},
+            )
             return redirect("partners:tiktok")
     return render(
         request, "partners/tiktok_ad_account_picker.html", {"form": form, "attempt": attempt}
@@ -137,7 +157,9 @@ def tiktok_ad_account_disconnect(request, pk: int):
         )
     except TikTokAdAccount.DoesNotExist as exc:
         raise Http404("No such ad account") from exc
-    messages.success(request, f"Disconnected the ad account {ad_account.name}.")
+    messages.success(
+        request, _("Disconnected the ad account %(name)s.") % {"name": ad_account.name}
+    )
     return redirect("partners:tiktok")
 
 
@@ -148,7 +170,7 @@ def tiktok_disconnect(request):
         services.tiktok_disconnect(actor=request.membership)
     except TikTokConnection.DoesNotExist as exc:
         raise Http404("TikTok is not connected") from exc
-    messages.success(request, "TikTok is disconnected and its access token revoked.")
+    messages.success(request, _("TikTok is disconnected and its access token revoked."))
     return redirect("partners:tiktok")
 
 
@@ -160,7 +182,7 @@ def tiktok_check(request):
     except TikTokConnection.DoesNotExist as exc:
         raise Http404("TikTok is not connected") from exc
     if selectors.tiktok_problems(app_group=request.app_group):
-        messages.error(request, "The TikTok connection has a problem: see below.")
+        messages.error(request, _("The TikTok connection has a problem: see below."))
     else:
-        messages.success(request, "The TikTok connection works.")
+        messages.success(request, _("The TikTok connection works."))
     return redirect("partners:tiktok")

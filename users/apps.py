@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class UsersConfig(AppConfig):
@@ -6,7 +7,7 @@ class UsersConfig(AppConfig):
     hashed as they are written, and the Audience pages (user list, profile, Import Users)."""
 
     name = "users"
-    verbose_name = "Users"
+    verbose_name = _("Users")
 
     def ready(self):
         from appgroups.signals import default_country_changed, workspace_settings_notices

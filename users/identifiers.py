@@ -16,6 +16,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import phonenumbers
+from django.utils.translation import gettext, gettext_noop
 
 from users import phonefast
 
@@ -33,11 +34,16 @@ _ZERO_UUID = "00000000-0000-0000-0000-000000000000"
 # bounded cache pays for itself. Keys are (raw, country): a few MB at most.
 _PHONE_CACHE_SIZE = 200_000
 
-REASON_EMAIL = "not an email address"
-REASON_PHONE = "not a valid phone number"
-REASON_PHONE_COUNTRY = "phone number has an unknown country code"
-REASON_AD_ID = "not a UUID"
-REASON_AD_ID_ZERO = "all-zero ad id (ad tracking limited on the device)"
+# Why a value cannot be matched: stored in English as written here (on the profile, in the CSV
+# import's report, in the sync's Not Synced reasons), shown translated (invalid_reason_text).
+REASON_EMAIL = gettext_noop("not an email address")
+REASON_PHONE = gettext_noop("not a valid phone number")
+REASON_PHONE_COUNTRY = gettext_noop("phone number has an unknown country code")
+REASON_AD_ID = gettext_noop("not a UUID")
+REASON_AD_ID_ZERO = gettext_noop("all-zero ad id (ad tracking limited on the device)")
+REASONS = frozenset(
+    {REASON_EMAIL, REASON_PHONE, REASON_PHONE_COUNTRY, REASON_AD_ID, REASON_AD_ID_ZERO}
+)
 
 
 class Normalized(NamedTuple):
@@ -142,6 +148,11 @@ def normalize_ad_id(raw: str | None) -> Normalized:
     if value == _ZERO_UUID:
         return Normalized(None, None, REASON_AD_ID_ZERO)
     return Normalized(value, sha256_hex(value))
+
+
+def invalid_reason_text(reason: str) -> str:
+    """A stored reason in the active language (one stored before it was worded here: as is)."""
+    return gettext(reason) if reason in REASONS else reason
 
 
 def phone_country_is_known(country: str) -> bool:

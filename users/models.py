@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from appgroups.models import AppGroup, User
+from users.messages import Message
 
 # --- User profiles (Braze "users") -------------------------------------------------------------
 #
@@ -19,17 +22,17 @@ from appgroups.models import AppGroup, User
 
 
 class SubscriptionState(models.TextChoices):
-    OPTED_IN = "opted_in", "Opted in"
-    SUBSCRIBED = "subscribed", "Subscribed"
-    UNSUBSCRIBED = "unsubscribed", "Unsubscribed"
+    OPTED_IN = "opted_in", _("Opted in")
+    SUBSCRIBED = "subscribed", _("Subscribed")
+    UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
 
 
 class Gender(models.TextChoices):
-    MALE = "M", "Male"
-    FEMALE = "F", "Female"
-    OTHER = "O", "Other"
-    NOT_APPLICABLE = "N", "Not applicable"
-    PREFER_NOT_TO_SAY = "P", "Prefer not to say"
+    MALE = "M", _("Male")
+    FEMALE = "F", _("Female")
+    OTHER = "O", pgettext_lazy("gender", "Other")
+    NOT_APPLICABLE = "N", _("Not applicable")
+    PREFER_NOT_TO_SAY = "P", _("Prefer not to say")
 
 
 class Profile(models.Model):
@@ -187,8 +190,8 @@ class ProfileActivity(models.Model):
     """
 
     class Kind(models.TextChoices):
-        EVENT = "event", "Custom event"
-        PURCHASE = "purchase", "Purchase"
+        EVENT = "event", _("Custom event")
+        PURCHASE = "purchase", _("Purchase")
 
     # Indexed by the (profile, kind, name) unique constraint.
     profile = models.ForeignKey(
@@ -223,10 +226,10 @@ class UserImport(models.Model):
     """One CSV file of users, imported by a Celery task (or `manage.py import_users`)."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", pgettext_lazy("CSV import status", "Queued")
+        RUNNING = "running", pgettext_lazy("CSV import status", "Running")
+        DONE = "done", pgettext_lazy("CSV import status", "Done")
+        FAILED = "failed", pgettext_lazy("CSV import status", "Failed")
 
     app_group = models.ForeignKey(AppGroup, on_delete=models.CASCADE, related_name="user_imports")
     file_name = models.CharField(max_length=255)
@@ -241,7 +244,10 @@ class UserImport(models.Model):
     rows_rejected = models.BigIntegerField(default=0)
     # Rows imported with an email, phone or ad id that cannot be matched (kept with its reason).
     values_unusable = models.BigIntegerField(default=0)
+    # Why a failed import stopped: the English text, and the same as a Message
+    # (users.messages) that the page shows in its reader's language.
     error = models.TextField(blank=True, default="")
+    error_message = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -260,6 +266,12 @@ class UserImport(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def error_text(self) -> str:
+        """`error` in the active language."""
+        message = Message.from_json(self.error_message)
+        return message.translated() if message else self.error
 
     @property
     def percent(self) -> int:
@@ -296,7 +308,10 @@ class UserImportIssue(models.Model):
     # True: the row was not imported. False: imported, but this column cannot be synced.
     rejected = models.BooleanField(default=True)
     column = models.CharField(max_length=255, blank=True, default="")
+    # The English text (the report download's), and the same as a Message (users.messages)
+    # that the page shows in its reader's language.
     reason = models.CharField(max_length=255)
+    reason_message = models.JSONField(null=True, blank=True)
     external_id = models.CharField(max_length=512, blank=True, default="")
 
     class Meta:
@@ -306,6 +321,12 @@ class UserImportIssue(models.Model):
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.reason}"
+
+    @property
+    def reason_text(self) -> str:
+        """`reason` in the active language."""
+        message = Message.from_json(self.reason_message)
+        return message.translated() if message else self.reason
 
 
 # --- Re-reading phone numbers after a change of the default country -----------------------------
@@ -321,18 +342,18 @@ class PhoneRenormalization(models.Model):
     """
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
-        SUPERSEDED = "superseded", "Superseded"
+        QUEUED = "queued", pgettext_lazy("phone re-reading status", "Queued")
+        RUNNING = "running", pgettext_lazy("phone re-reading status", "Running")
+        DONE = "done", pgettext_lazy("phone re-reading status", "Done")
+        SUPERSEDED = "superseded", pgettext_lazy("phone re-reading status", "Superseded")
 
     class Phase(models.TextChoices):
         # Every profile of the group, in id order.
-        SWEEP = "sweep", "Re-reading every stored number"
+        SWEEP = "sweep", _("Re-reading every stored number")
         # Waiting until no write that read the previous country can still be in flight.
-        SETTLE = "settle", "Waiting for writes begun before the change"
+        SETTLE = "settle", _("Waiting for writes begun before the change")
         # Again, only profiles written since the change began (see users.phone_renormalize).
-        CATCH_UP = "catch_up", "Re-reading numbers written during the change"
+        CATCH_UP = "catch_up", _("Re-reading numbers written during the change")
 
     app_group = models.ForeignKey(
         AppGroup, on_delete=models.CASCADE, related_name="phone_renormalizations"

@@ -19,8 +19,10 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
+from django.utils.translation import gettext_noop
 
 from users import identifiers
+from users.messages import Message
 from users.models import Gender, SubscriptionState
 
 # ISO 3166-1 alpha-2, plus XK (Kosovo, user-assigned but widely used).
@@ -57,7 +59,14 @@ _DOB = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class FieldError(ValueError):
-    """A value that cannot be stored; the message names the field, never the value."""
+    """A value that cannot be stored; the message names the field, never the value.
+
+    `str()` is the English text (what the REST API answers); `message` keeps the msgid and its
+    parameters, so that the CSV import's page can show it in its reader's language."""
+
+    def __init__(self, msgid: str, **params):
+        self.message = Message(msgid, params)
+        super().__init__(str(self.message))
 
 
 @lru_cache(maxsize=1)
@@ -67,18 +76,22 @@ def time_zones() -> frozenset[str]:
 
 def clean_text(value: Any, *, field: str, max_length: int = TEXT_MAX_LENGTH) -> str:
     if not isinstance(value, str):
-        raise FieldError(f"'{field}' must be a string")
+        raise FieldError(gettext_noop("'%(field)s' must be a string"), field=field)
     if len(value) > max_length:
-        raise FieldError(f"'{field}' is longer than {max_length} characters")
+        raise FieldError(
+            gettext_noop("'%(field)s' is longer than %(max)s characters"),
+            field=field,
+            max=max_length,
+        )
     if "\x00" in value:
-        raise FieldError(f"'{field}' contains a NUL character")
+        raise FieldError(gettext_noop("'%(field)s' contains a NUL character"), field=field)
     return value
 
 
 def clean_identifier(value: Any, *, field: str, max_length: int = TEXT_MAX_LENGTH) -> str:
     value = clean_text(value, field=field, max_length=max_length)
     if not value.strip():
-        raise FieldError(f"'{field}' must not be empty")
+        raise FieldError(gettext_noop("'%(field)s' must not be empty"), field=field)
     return value
 
 
@@ -97,7 +110,7 @@ def _set_country(value: Any, default_country: str) -> dict:
         return {"country": ""}
     code = clean_text(value, field="country").upper()
     if code not in COUNTRY_CODES:
-        raise FieldError("'country' must be an ISO 3166-1 alpha-2 code")
+        raise FieldError(gettext_noop("'country' must be an ISO 3166-1 alpha-2 code"))
     return {"country": code}
 
 
@@ -106,7 +119,7 @@ def _set_language(value: Any, default_country: str) -> dict:
         return {"language": ""}
     code = clean_text(value, field="language").lower()
     if code not in LANGUAGE_CODES:
-        raise FieldError("'language' must be an ISO 639-1 code")
+        raise FieldError(gettext_noop("'language' must be an ISO 639-1 code"))
     return {"language": code}
 
 
@@ -117,7 +130,7 @@ def parse_dob(value: Any) -> dt.date:
             raise ValueError
         return dt.date.fromisoformat(text)
     except ValueError as exc:
-        raise FieldError("'dob' must be a date in the form YYYY-MM-DD") from exc
+        raise FieldError(gettext_noop("'dob' must be a date in the form YYYY-MM-DD")) from exc
 
 
 def _set_dob(value: Any, default_country: str) -> dict:
@@ -129,7 +142,7 @@ def _set_gender(value: Any, default_country: str) -> dict:
         return {"gender": ""}
     code = clean_text(value, field="gender").upper()
     if code not in Gender.values:
-        raise FieldError("'gender' must be one of M, F, O, N, P")
+        raise FieldError(gettext_noop("'gender' must be one of M, F, O, N, P"))
     return {"gender": code}
 
 
@@ -138,7 +151,7 @@ def _set_time_zone(value: Any, default_country: str) -> dict:
         return {"time_zone": ""}
     name = clean_text(value, field="time_zone")
     if name not in time_zones():
-        raise FieldError("'time_zone' must be an IANA time zone name")
+        raise FieldError(gettext_noop("'time_zone' must be an IANA time zone name"))
     return {"time_zone": name}
 
 
@@ -148,7 +161,10 @@ def _subscription_setter(column: str) -> Callable[[Any, str], dict]:
             return {column: ""}
         state = clean_text(value, field=column)
         if state not in SubscriptionState.values:
-            raise FieldError(f"'{column}' must be one of opted_in, subscribed, unsubscribed")
+            raise FieldError(
+                gettext_noop("'%(field)s' must be one of opted_in, subscribed, unsubscribed"),
+                field=column,
+            )
         return {column: state}
 
     return setter
@@ -214,11 +230,14 @@ STANDARD_FIELDS: dict[str, Callable[[Any, str], dict]] = {
 
 def clean_attribute_name(name: str) -> str:
     if not name or not name.strip():
-        raise FieldError("custom attribute names must not be empty")
+        raise FieldError(gettext_noop("custom attribute names must not be empty"))
     if len(name) > TEXT_MAX_LENGTH:
-        raise FieldError(f"custom attribute names have at most {TEXT_MAX_LENGTH} characters")
+        raise FieldError(
+            gettext_noop("custom attribute names have at most %(max)s characters"),
+            max=TEXT_MAX_LENGTH,
+        )
     if "\x00" in name:
-        raise FieldError("custom attribute names must not contain a NUL character")
+        raise FieldError(gettext_noop("custom attribute names must not contain a NUL character"))
     return name
 
 
@@ -228,15 +247,20 @@ def clean_scalar(value: Any, *, field: str) -> str | int | float | bool:
         return value
     if isinstance(value, int):
         if not INT_MIN <= value <= INT_MAX:
-            raise FieldError(f"'{field}' is out of the 64-bit integer range")
+            raise FieldError(
+                gettext_noop("'%(field)s' is out of the 64-bit integer range"), field=field
+            )
         return value
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise FieldError(f"'{field}' must be a finite number")
+            raise FieldError(gettext_noop("'%(field)s' must be a finite number"), field=field)
         return value
     if isinstance(value, str):
         return clean_text(value, field=field)
-    raise FieldError(f"'{field}' must be a string, number, boolean, array, or null")
+    raise FieldError(
+        gettext_noop("'%(field)s' must be a string, number, boolean, array, or null"),
+        field=field,
+    )
 
 
 def clean_array(items: Any, *, field: str, newest: bool = False) -> list:
@@ -249,13 +273,16 @@ def clean_array(items: Any, *, field: str, newest: bool = False) -> list:
     85 KB body of long arrays took 5.2 s when every item was compared with every one kept.)
     """
     if not isinstance(items, list):
-        raise FieldError(f"'{field}' must be an array")
+        raise FieldError(gettext_noop("'%(field)s' must be an array"), field=field)
     window = items[-ARRAY_MAX_ITEMS:] if newest else items[:ARRAY_MAX_ITEMS]
     kept: list = []
     seen: set = set()
     for item in window:
         if isinstance(item, (list, dict)) or item is None:
-            raise FieldError(f"'{field}' may only hold strings, numbers and booleans")
+            raise FieldError(
+                gettext_noop("'%(field)s' may only hold strings, numbers and booleans"),
+                field=field,
+            )
         item = clean_scalar(item, field=field)
         identity = _identity(item)
         if identity not in seen:

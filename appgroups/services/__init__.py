@@ -10,6 +10,7 @@ import phonenumbers
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from appgroups.models import AppGroup, Membership, Permission, Role, User
 from appgroups.signals import default_country_changed
@@ -21,17 +22,21 @@ def membership_require(membership: Membership | None, permission: str) -> None:
     """Raise PermissionDenied unless the membership's role grants `permission`."""
     if membership is None or not membership.has_permission(permission):
         raise PermissionDenied(
-            f"Your role does not allow this: {Permission(permission).label.lower()}."
+            _("Your role does not allow this: %(permission)s.")
+            % {"permission": str(Permission(permission).label).lower()}
         )
 
 
 def _clean_app_group_name(name: str) -> str:
     name = " ".join((name or "").split())
     if not name:
-        raise ValidationError({"name": "An app group needs a name."})
+        raise ValidationError({"name": _("An app group needs a name.")})
     if len(name) > APP_GROUP_NAME_MAX_LENGTH:
         raise ValidationError(
-            {"name": f"App group names have at most {APP_GROUP_NAME_MAX_LENGTH} characters."}
+            {
+                "name": _("App group names have at most %(count)d characters.")
+                % {"count": APP_GROUP_NAME_MAX_LENGTH}
+            }
         )
     return name
 
@@ -54,14 +59,18 @@ def dashboard_user_add(
     try:
         validate_email(email)
     except ValidationError as exc:
-        raise ValidationError({"email": f"'{email}' is not a valid email address."}) from exc
+        raise ValidationError(
+            {"email": _("'%(email)s' is not a valid email address.") % {"email": email}}
+        ) from exc
     if role not in Role.values:
-        raise ValidationError({"role": f"Role must be one of: {', '.join(Role.values)}."})
+        raise ValidationError(
+            {"role": _("Role must be one of: %(roles)s.") % {"roles": ", ".join(Role.values)}}
+        )
 
     user = User.objects.filter(email__iexact=email).first()
     created = user is None
     if created and not password:
-        raise ValidationError({"password": "A new dashboard user needs a password."})
+        raise ValidationError({"password": _("A new dashboard user needs a password.")})
     if password:
         from django.contrib.auth.password_validation import validate_password
 
@@ -91,12 +100,12 @@ def app_group_settings_update(*, actor: Membership, name: str, default_country: 
     name = _clean_app_group_name(name)
     default_country = (default_country or "").upper()
     if default_country not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValidationError({"default_country": "Choose a country that has phone numbers."})
+        raise ValidationError({"default_country": _("Choose a country that has phone numbers.")})
     with transaction.atomic():
         # Locked: two admins changing the country at once queue their re-readings in order.
         app_group = AppGroup.objects.select_for_update().get(pk=actor.app_group_id)
         if AppGroup.objects.filter(name=name).exclude(pk=app_group.pk).exists():
-            raise ValidationError({"name": "Another app group already has this name."})
+            raise ValidationError({"name": _("Another app group already has this name.")})
         previous_country = app_group.default_country
         app_group.name = name
         app_group.default_country = default_country

@@ -7,6 +7,7 @@ import uuid
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from appgroups.models import ApiPermission, Membership, Permission, RestApiKey
 from appgroups.services import membership_require
@@ -27,14 +28,16 @@ def api_key_create(
     name = " ".join((name or "").split())
     errors = {}
     if not name:
-        errors["name"] = "A key needs a name."
+        errors["name"] = _("A key needs a name.")
     elif len(name) > NAME_MAX_LENGTH:
-        errors["name"] = f"Key names have at most {NAME_MAX_LENGTH} characters."
+        errors["name"] = _("Key names have at most %(count)d characters.") % {
+            "count": NAME_MAX_LENGTH
+        }
     chosen = sorted(set(permissions or ()))
     if not chosen:
-        errors["permissions"] = "Choose at least one permission."
+        errors["permissions"] = _("Choose at least one permission.")
     elif any(p not in ApiPermission.values for p in chosen):
-        errors["permissions"] = "Unknown permission."
+        errors["permissions"] = _("Unknown permission.")
     if errors:
         raise ValidationError(errors)
     secret = _new_key()

@@ -5,6 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from appgroups.decorators import app_group_required
@@ -30,7 +31,7 @@ def app_group_switch(request):
         # Another group's id looks exactly like an id that does not exist.
         raise Http404("No such app group")
     request.session[SESSION_KEY] = membership.app_group_id
-    messages.info(request, f"Switched to {membership.app_group.name}.")
+    messages.info(request, _("Switched to %(name)s.") % {"name": membership.app_group.name})
     next_url = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(
         next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
@@ -54,7 +55,7 @@ def app_group_settings(request):
                 for field, errors in exc.message_dict.items():
                     form.add_error(field if field in form.fields else None, errors)
             else:
-                messages.success(request, "Workspace settings saved.")
+                messages.success(request, _("Workspace settings saved."))
                 return redirect("appgroups:settings")
     else:
         form = AppGroupSettingsForm(

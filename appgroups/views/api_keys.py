@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -34,7 +35,7 @@ def api_settings(request):
         used = request.session.get(USED_NONCES_SESSION_KEY, [])
         nonce = request.POST.get("nonce", "")
         if nonce and nonce in used:
-            messages.info(request, "This key was already created; its secret was shown then.")
+            messages.info(request, _("This key was already created; its secret was shown then."))
             form = ApiKeyCreateForm()
         elif form.is_valid():
             try:
@@ -68,5 +69,7 @@ def api_key_revoke_view(request, api_key_id: int):
         api_key = api_key_revoke(actor=request.membership, api_key_id=api_key_id)
     except RestApiKey.DoesNotExist as exc:
         raise Http404("No such API key") from exc
-    messages.success(request, f"API key “{api_key.name}” is revoked: it no longer works.")
+    messages.success(
+        request, _("API key “%(name)s” is revoked: it no longer works.") % {"name": api_key.name}
+    )
     return redirect("appgroups:api-settings")

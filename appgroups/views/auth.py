@@ -12,6 +12,7 @@ from django.contrib.auth.decorators import login_not_required
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 
 from appgroups.loginlimit import client_address, login_attempt_begin, login_attempt_succeeded
@@ -19,11 +20,13 @@ from appgroups.loginlimit import client_address, login_attempt_begin, login_atte
 
 def locked_out_message(minutes: int) -> str:
     # The words of templates/registration/login.html's refusal.
-    plural = "" if minutes == 1 else "s"
-    return (
+    return ngettext(
         "Too many failed sign-ins. Signing in is paused for a while: "
-        f"please try again in {minutes} minute{plural}."
-    )
+        "please try again in %(minutes)s minute.",
+        "Too many failed sign-ins. Signing in is paused for a while: "
+        "please try again in %(minutes)s minutes.",
+        minutes,
+    ) % {"minutes": minutes}
 
 
 class LoginView(auth_views.LoginView):

@@ -4,14 +4,24 @@
 from __future__ import annotations
 
 from django import template
+from django.utils.formats import number_format
+from django.utils.text import capfirst
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext, pgettext, pgettext_lazy
 
 from canvas.audience import audience_filter_labels
 from canvas.models import MatchField
 from canvas.selectors import canvas_flow as build_flow
+from canvas.services import MESSAGE_CHANNELS
 
 register = template.Library()
 
-_UNITS = [("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)]
+_UNITS = [
+    (86400, lambda n: ngettext("%(count)s day", "%(count)s days", n)),
+    (3600, lambda n: ngettext("%(count)s hour", "%(count)s hours", n)),
+    (60, lambda n: ngettext("%(count)s minute", "%(count)s minutes", n)),
+    (1, lambda n: ngettext("%(count)s second", "%(count)s seconds", n)),
+]
 
 
 @register.inclusion_tag("canvas/_flow.html", takes_context=True)
@@ -37,16 +47,32 @@ def delay_label(seconds) -> str:
         seconds = int(seconds)
     except (TypeError, ValueError):
         return "—"
-    for name, size in _UNITS:
+    for size, words in _UNITS:
         if seconds >= size and seconds % size == 0:
             count = seconds // size
-            return f"{count} {name}{'s' if count != 1 else ''}"
-    return f"{seconds} seconds"
+            return words(count) % {"count": count}
+    return ngettext("%(count)s second", "%(count)s seconds", seconds) % {"count": seconds}
 
 
 @register.filter
 def filter_labels(filters) -> list[str]:
     return audience_filter_labels(filters or [])
+
+
+@register.filter
+def and_join(labels) -> str:
+    """Filters that must all match, in one line: "Has an email address AND Country is DE"."""
+    # Translators: the word between a Decision Split's filters, all of which must match.
+    word = pgettext("between audience filters", "AND")
+    return f" {word} ".join(str(label) for label in labels or [])
+
+
+@register.filter
+def channel_label(channel) -> str:
+    """A Message step's channel in words ("email" → "Email")."""
+    channel = channel or "email"
+    label = dict(MESSAGE_CHANNELS).get(channel)
+    return str(label) if label is not None else capfirst(str(channel))
 
 
 @register.filter
@@ -68,30 +94,30 @@ def metric(metrics, name):
 # Metrics each kind of step shows, in Braze's order and words (docs/ARCHITECTURE.md B1).
 METRICS_BY_TYPE = {
     "audience_sync": [
-        ("entered", "Entered"),
-        ("proceeded", "Proceeded to Next Step"),
-        ("synced", "Users Synced"),
-        ("not_synced", "Users Not Synced"),
-        ("pending", "Users Pending"),
-        ("errored", "Users Errored"),
-        ("exited", "Exited Canvas"),
+        ("entered", _("Entered")),
+        ("proceeded", _("Proceeded to Next Step")),
+        ("synced", _("Users Synced")),
+        ("not_synced", _("Users Not Synced")),
+        ("pending", _("Users Pending")),
+        ("errored", _("Users Errored")),
+        ("exited", _("Exited Canvas")),
     ],
     "delay": [
-        ("entered", "Entered"),
-        ("proceeded", "Proceeded to Next Step"),
-        ("exited", "Exited Canvas"),
+        ("entered", _("Entered")),
+        ("proceeded", _("Proceeded to Next Step")),
+        ("exited", _("Exited Canvas")),
     ],
     "decision_split": [
-        ("entered", "Entered"),
-        ("yes", "Yes"),
-        ("no", "No"),
-        ("exited", "Exited Canvas"),
+        ("entered", _("Entered")),
+        ("yes", pgettext_lazy("Decision Split branch", "Yes")),
+        ("no", pgettext_lazy("Decision Split branch", "No")),
+        ("exited", _("Exited Canvas")),
     ],
     "message": [
-        ("entered", "Entries"),
-        ("proceeded", "Proceeded to Next Step"),
-        ("sends", "Sends"),
-        ("exited", "Exited Canvas"),
+        ("entered", _("Entries")),
+        ("proceeded", _("Proceeded to Next Step")),
+        ("sends", _("Sends")),
+        ("exited", _("Exited Canvas")),
     ],
 }
 
@@ -103,5 +129,10 @@ def metric_rows(node) -> list[tuple[str, object]]:
     for name, label in METRICS_BY_TYPE.get(node.step.step_type, []):
         value = metric(node.metrics, name)
         if value is not None:
-            rows.append((label, f"{value:,}" if isinstance(value, int) else value))
+            rows.append(
+                (
+                    label,
+                    number_format(value, force_grouping=True) if isinstance(value, int) else value,
+                )
+            )
     return rows

@@ -24,6 +24,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from appgroups.models import User
 from partners.models import AudienceStatus, TikTokAdAccount, TikTokAudience, TikTokConnection
@@ -121,8 +122,11 @@ def audience_create_on_tiktok(*, audience_id: int) -> TikTokAudience:
             # Another launch is creating it right now: wait for its answer.
             if time.monotonic() > deadline:
                 raise AudienceCreateError(
-                    f"The audience “{audience.name}” is being created by another launch of this "
-                    "Canvas. Try again in a moment."
+                    _(
+                        "The audience “%(name)s” is being created by another launch of this "
+                        "Canvas. Try again in a moment."
+                    )
+                    % {"name": audience.name}
                 )
             time.sleep(AUDIENCE_CLAIM_POLL_SECONDS)
             continue
@@ -140,7 +144,10 @@ def _create_claimed(audience: TikTokAudience, *, claim: datetime, look_first: bo
     problem = health.sentence()
     if not health.ok:
         mine.update(status=AudienceStatus.FAILED, error_message=problem)
-        raise AudienceCreateError(f"The audience “{audience.name}” was not created: {problem}")
+        raise AudienceCreateError(
+            _("The audience “%(name)s” was not created: %(problem)s")
+            % {"name": audience.name, "problem": problem}
+        )
     client = tiktok_client()
     token = connection.access_token
     try:
@@ -153,7 +160,9 @@ def _create_claimed(audience: TikTokAudience, *, claim: datetime, look_first: bo
     except TikTokError as exc:
         # A failure may still have created it (a timeout): the remembered list is stale too.
         tiktok_audiences_forget(ad_account=account)
-        message = tiktok_error_sentence(exc, f"create the audience “{audience.name}”")
+        # Translators: follows "TikTok refused to" or "TikTok could not be reached to".
+        doing = _("create the audience “%(name)s”") % {"name": audience.name}
+        message = tiktok_error_sentence(exc, doing)
         mine.update(status=AudienceStatus.FAILED, error_message=message)
         logger.warning("tiktok audience create failed audience=%s code=%s", audience.pk, exc.code)
         raise AudienceCreateError(message) from exc

@@ -15,21 +15,25 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
 from partners.models import AdAccountStatus, ConnectionStatus, TikTokAdAccount, TikTokConnection
 from partners.tiktok.client import TikTokAuthError, TikTokError, TikTokTransientError
 
-INVALID_TOKEN_ADVICE = (
+INVALID_TOKEN_ADVICE = gettext_lazy(
     "Disconnect and reconnect TikTok on the Technology Partners page, and check that your "
     "TikTok Business Center still grants you admin access to the ad accounts."
 )
-AD_ACCOUNT_ACCESS_ADVICE = (
+AD_ACCOUNT_ACCESS_ADVICE = gettext_lazy(
     "Ask the ad account's admins in TikTok Business Center for access, then reconnect TikTok "
     "(Change Account)."
 )
-NOT_CONNECTED_ADVICE = (
+NOT_CONNECTED_ADVICE = gettext_lazy(
     "An Admin must connect TikTok on the Technology Partners page (Partner Integrations > "
     "Technology Partners > TikTok)."
 )
+AD_ACCOUNT_DISCONNECTED_ADVICE = gettext_lazy("Choose another, or reconnect it on the TikTok page.")
 
 
 class Problem(enum.Enum):
@@ -42,6 +46,9 @@ class Problem(enum.Enum):
 
 @dataclass(frozen=True)
 class TikTokHealth:
+    """Worded in the active language when read (a request's, or the recipient's for a
+    notification): keep the value, not its words."""
+
     problem: Problem
     # TikTok's code and message, shown as TikTok sent them.
     code: int | None = None
@@ -61,55 +68,73 @@ class TikTokHealth:
     @property
     def title(self) -> str:
         """Braze's name for the problem."""
+        if self.problem is Problem.NONE:
+            return ""
         return {
-            Problem.NONE: "",
-            Problem.NOT_CONNECTED: "TikTok is not connected",
-            Problem.INVALID_TOKEN: "Invalid Token",
-            Problem.AD_ACCOUNT_ACCESS: "Ad Account Access Attempt",
-            Problem.AD_ACCOUNT_DISCONNECTED: "Ad account disconnected",
+            Problem.NOT_CONNECTED: _("TikTok is not connected"),
+            # Translators: Braze's name for the error (its documents say "Invalid Token").
+            Problem.INVALID_TOKEN: _("Invalid Token"),
+            # Translators: Braze's name for the error (its documents say "Ad Account Access
+            # Attempt").
+            Problem.AD_ACCOUNT_ACCESS: _("Ad Account Access Attempt"),
+            Problem.AD_ACCOUNT_DISCONNECTED: _("Ad account disconnected"),
         }[self.problem]
 
     @property
     def detail(self) -> str:
         """What happened, with TikTok's own code and message."""
         names = ", ".join(self.accounts)
-        return {
-            Problem.NONE: "",
-            Problem.NOT_CONNECTED: "TikTok is not connected.",
-            Problem.INVALID_TOKEN: (
-                f"TikTok rejected the connection's access token (code {self.code}: {self.message})."
-            ),
-            Problem.AD_ACCOUNT_ACCESS: f"TikTok no longer grants access to {names}.",
-            Problem.AD_ACCOUNT_DISCONNECTED: f"The ad account {names} is no longer connected.",
-        }[self.problem]
+        if self.problem is Problem.NONE:
+            return ""
+        if self.problem is Problem.NOT_CONNECTED:
+            return _("TikTok is not connected.")
+        if self.problem is Problem.INVALID_TOKEN:
+            return _(
+                # Translators: TikTok's error code and message, as TikTok sent them.
+                "TikTok rejected the connection's access token (code %(code)s: %(message)s)."
+            ) % {"code": self.code, "message": self.message}
+        if self.problem is Problem.AD_ACCOUNT_ACCESS:
+            return _("TikTok no longer grants access to %(accounts)s.") % {"accounts": names}
+        return _("The ad account %(accounts)s is no longer connected.") % {"accounts": names}
 
     @property
     def advice(self) -> str:
         return {
             Problem.NONE: "",
-            Problem.NOT_CONNECTED: NOT_CONNECTED_ADVICE,
-            Problem.INVALID_TOKEN: INVALID_TOKEN_ADVICE,
-            Problem.AD_ACCOUNT_ACCESS: AD_ACCOUNT_ACCESS_ADVICE,
-            Problem.AD_ACCOUNT_DISCONNECTED: (
-                "Choose another, or reconnect it on the TikTok page."
-            ),
+            Problem.NOT_CONNECTED: str(NOT_CONNECTED_ADVICE),
+            Problem.INVALID_TOKEN: str(INVALID_TOKEN_ADVICE),
+            Problem.AD_ACCOUNT_ACCESS: str(AD_ACCOUNT_ACCESS_ADVICE),
+            Problem.AD_ACCOUNT_DISCONNECTED: str(AD_ACCOUNT_DISCONNECTED_ADVICE),
         }[self.problem]
 
     def sentence(self) -> str:
         """One paragraph for a list of reasons (launch, the step editor): "Invalid Token: …"."""
+        if self.ok:
+            return ""
         if self.problem is Problem.NOT_CONNECTED:
             return f"{self.detail} {self.advice}"
         if self.problem is Problem.AD_ACCOUNT_DISCONNECTED:
-            return f"{self.detail[:-1]}: {self.advice[0].lower()}{self.advice[1:]}"
-        return f"{self.title}: {self.detail} {self.advice}" if not self.ok else ""
+            return _(
+                "The ad account %(accounts)s is no longer connected: choose another, or "
+                "reconnect it on the TikTok page."
+            ) % {"accounts": ", ".join(self.accounts)}
+        # Translators: a problem's name, what happened, and what to do, e.g. "Invalid Token:
+        # TikTok rejected … Disconnect and reconnect TikTok …".
+        return _("%(title)s: %(detail)s %(advice)s") % {
+            "title": self.title,
+            "detail": self.detail,
+            "advice": self.advice,
+        }
 
     def paused_reason(self) -> str:
         """Sync Status's short line for a connection or ad account whose users wait."""
+        if self.ok:
+            return ""
         if self.problem is Problem.AD_ACCOUNT_DISCONNECTED:
-            return "Not connected: the ad account was disconnected."
+            return _("Not connected: the ad account was disconnected.")
         if self.problem is Problem.NOT_CONNECTED:
-            return "Paused: TikTok is disconnected."
-        return f"Paused: {self.title}. {self.advice}" if not self.ok else ""
+            return _("Paused: TikTok is disconnected.")
+        return _("Paused: %(title)s. %(advice)s") % {"title": self.title, "advice": self.advice}
 
 
 HEALTHY = TikTokHealth(Problem.NONE)
@@ -165,15 +190,28 @@ def lost_access_health(connection: TikTokConnection) -> TikTokHealth:
 
 
 def tiktok_error_sentence(exc: TikTokError, doing: str) -> str:
-    """A failed TikTok call in words for the person who asked for it ("TikTok refused to …")."""
+    """A failed TikTok call in words for the person who asked for it ("TikTok refused to …").
+
+    `doing` is what was asked, already translated, as it follows "refused to" (e.g.
+    `_("create the audience “%(name)s”")`). TikTok's message is shown as TikTok sent it."""
+    values = {"doing": doing, "message": exc.message}
     if isinstance(exc, TikTokAuthError):
-        return (
-            f"TikTok refused to {doing}: the connection's access token no longer works "
-            f"({exc.message}). {INVALID_TOKEN_ADVICE}"
-        )
+        return _(
+            # Translators: %(doing)s is what was asked of TikTok, e.g. "create the audience
+            # “X”"; %(message)s is TikTok's message, as TikTok sent it.
+            "TikTok refused to %(doing)s: the connection's access token no longer works "
+            "(%(message)s). %(advice)s"
+        ) % {**values, "advice": INVALID_TOKEN_ADVICE}
     if isinstance(exc, TikTokTransientError):
         return (
-            f"TikTok could not be reached to {doing} ({exc.message}). "
-            "Nothing was lost: try again in a moment."
+            _(
+                # Translators: %(doing)s is what was asked of TikTok, e.g. "create the
+                # audience “X”"; %(message)s is TikTok's message (or what failed), as is.
+                "TikTok could not be reached to %(doing)s (%(message)s). "
+                "Nothing was lost: try again in a moment."
+            )
+            % values
         )
-    return f"TikTok refused to {doing}: {exc.message}"
+    # Translators: %(doing)s is what was asked of TikTok, e.g. "create the audience “X”";
+    # %(message)s is TikTok's message, as TikTok sent it.
+    return _("TikTok refused to %(doing)s: %(message)s") % values

@@ -38,7 +38,7 @@ def test_admin_sees_marks_read_and_is_told_of_the_fix(live_server, page, setting
     bell.click()
     page.wait_for_url(re.compile(r"/notifications/$"))
     item = page.get_by_role("listitem").filter(has_text="Invalid Token for TikTok")
-    expect(item).to_contain_text(INVALID_TOKEN_ADVICE)
+    expect(item).to_contain_text(str(INVALID_TOKEN_ADVICE))
     expect(item.get_by_role("link", name="Open the TikTok partner page")).to_have_attribute(
         "href", "/partners/tiktok/"
     )

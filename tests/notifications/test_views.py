@@ -44,7 +44,7 @@ def test_the_list_shows_what_happened_what_to_do_and_where(admin_client, two_pro
 
     assert "Invalid Token for TikTok" in content
     assert "Ad Account Access Attempt on Acme US (7001)" in content
-    assert INVALID_TOKEN_ADVICE in content
+    assert str(INVALID_TOKEN_ADVICE) in content
     assert '<a href="/partners/tiktok/">Open the TikTok partner page</a>' in content
     assert content.count("Mark read</button>") == 2
 

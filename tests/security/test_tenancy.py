@@ -73,6 +73,10 @@ ROUTES: dict[str, Route] = {
     "healthz": Route(),
     "metrics": Route(),
     "appgroups:switch": Route(post=lambda w: {"app_group": w.acme.pk}, write_role=Role.VIEWER),
+    # A person's own language: every role may choose it, and it names no app group's object.
+    "appgroups:language-set": Route(
+        post=lambda w: {"language": "de", "next": "/"}, write_role=Role.VIEWER
+    ),
     # Settings
     "appgroups:settings": Route(
         post=lambda w: {"name": "Hijacked", "default_country": "FR"}, write_role=Role.ADMIN

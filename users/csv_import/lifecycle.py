@@ -20,11 +20,16 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from appgroups.models import AppGroup, Membership, Permission
 from appgroups.services import membership_require
 from core.rawsql import is_postgres, quote
 from users.csv_import.reader import (
+    CSV_ERROR,
+    FILE_EMPTY,
+    NOT_UTF8,
     CountingReader,
     CsvFileError,
     RowReader,
@@ -33,6 +38,7 @@ from users.csv_import.reader import (
     merge_rows,
 )
 from users.csv_import.writer import BatchWriter, WriterPipeline
+from users.messages import Message
 from users.models import Profile, UserImport, UserImportChunk, UserImportIssue
 
 logger = logging.getLogger(__name__)
@@ -83,7 +89,7 @@ def import_csv(
         try:
             header = next(reader)
         except StopIteration as exc:
-            raise CsvFileError("the file is empty") from exc
+            raise CsvFileError(FILE_EMPTY) from exc
         rows = RowReader(header, app_group.default_country)
         line = reader.line_num
         batch: dict[str, list] = {}
@@ -98,7 +104,7 @@ def import_csv(
             except RowRejected as exc:
                 progress.rows_rejected += 1
                 external_id = row[rows.external_id_index].strip() if len(row) == rows.width else ""
-                _issue(progress, start, True, exc.column, exc.reason, external_id)
+                _issue(progress, start, True, exc.column, exc.message, external_id)
                 continue
             for column, reason in unusable:
                 progress.values_unusable += 1
@@ -111,9 +117,9 @@ def import_csv(
                 batch = {}
         _flush(pipeline, batch, progress, counter, on_progress)
     except UnicodeDecodeError as exc:
-        raise CsvFileError(f"the file is not UTF-8 text (near line {line + 1})") from exc
+        raise CsvFileError(NOT_UTF8, line=line + 1) from exc
     except csv.Error as exc:
-        raise CsvFileError(f"line {line + 1}: {exc}") from exc
+        raise CsvFileError(CSV_ERROR, line=line + 1, problem=str(exc)) from exc
     finally:
         pipeline.close()
     if progress.rows_imported >= ANALYZE_AFTER_ROWS and is_postgres():
@@ -124,14 +130,19 @@ def import_csv(
     return progress
 
 
-def _issue(progress, line, rejected, column, reason, external_id) -> None:
+def _issue(progress, line, rejected, column, reason: Message | str, external_id) -> None:
+    """Keep one of the first issues; `reason` is a Message, or one of users.identifiers'
+    reasons (a msgid itself)."""
     if len(progress.issues) < MAX_STORED_ISSUES:
+        if not isinstance(reason, Message):
+            reason = Message(reason)
         progress.issues.append(
             UserImportIssue(
                 line=line,
                 rejected=rejected,
                 column=column[:255],
-                reason=reason[:255],
+                reason=str(reason)[:255],
+                reason_message=reason.as_json(),
                 external_id=external_id[:512],
             )
         )
@@ -165,13 +176,13 @@ def user_import_create(*, actor: Membership, file_name: str, chunks: Iterator[by
         for piece in _pieces(chunks):
             size += len(piece)
             if size > MAX_FILE_BYTES:
-                raise ValidationError({"file": "The file is larger than 500 MB."})
+                raise ValidationError({"file": _("The file is larger than 500 MB.")})
             if seq == 0:
                 first = piece
             UserImportChunk.objects.create(user_import=user_import, seq=seq, data=piece)
             seq += 1
         if size == 0:
-            raise ValidationError({"file": "The file is empty."})
+            raise ValidationError({"file": _("The file is empty.")})
         _check_header(first, actor.app_group)
         user_import.file_size = size
         user_import.save(update_fields=["file_size"])
@@ -195,14 +206,17 @@ def _check_header(first: bytes, app_group: AppGroup) -> None:
         text = line.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         if len(line) < len(first) or len(first) < CHUNK_BYTES:
-            raise ValidationError({"file": "The file is not UTF-8 text."}) from exc
+            raise ValidationError({"file": _("The file is not UTF-8 text.")}) from exc
         return  # a header longer than a chunk: the import itself will judge it
     try:
         RowReader(next(csv.reader([text])), app_group.default_country)
     except StopIteration as exc:
-        raise ValidationError({"file": "The file has no header row."}) from exc
+        raise ValidationError({"file": _("The file has no header row.")}) from exc
     except CsvFileError as exc:
-        raise ValidationError({"file": f"This file cannot be imported: {exc}."}) from exc
+        reason = exc.message.translated()
+        raise ValidationError(
+            {"file": _("This file cannot be imported: %(reason)s.") % {"reason": reason}}
+        ) from exc
 
 
 class _ChunkStream(io.RawIOBase):
@@ -283,7 +297,7 @@ def user_import_run(
         if on_progress is not None:
             on_progress(progress)
 
-    status, error = UserImport.Status.DONE, ""
+    status, error = UserImport.Status.DONE, None
     open_stream = _reopener(user_import_id, stream)
     try:
         # A file that cannot be read to its end is refused before any row is written.
@@ -295,12 +309,17 @@ def user_import_run(
             on_progress=record,
         )
     except CsvFileError as exc:
-        status, error = UserImport.Status.FAILED, str(exc)
+        status, error = UserImport.Status.FAILED, exc.message
     except Exception:
         logger.exception("user import %s failed", user_import_id)
-        status, error = UserImport.Status.FAILED, "The import stopped on an internal error."
+        error = Message(gettext_noop("The import stopped on an internal error."))
+        status = UserImport.Status.FAILED
     UserImport.objects.filter(pk=user_import_id).update(
-        status=status, error=error, finished_at=timezone.now(), heartbeat_at=timezone.now()
+        status=status,
+        error=str(error) if error else "",
+        error_message=error.as_json() if error else None,
+        finished_at=timezone.now(),
+        heartbeat_at=timezone.now(),
     )
     UserImportChunk.objects.filter(user_import_id=user_import_id).delete()
     user_import.refresh_from_db()

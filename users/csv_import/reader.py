@@ -14,7 +14,10 @@ import math
 import re
 from typing import BinaryIO
 
+from django.utils.translation import gettext_noop
+
 from users import identifiers
+from users.messages import Message
 from users.profile_fields import (
     AD_ID_RAW_MAX_LENGTH,
     EMAIL_RAW_MAX_LENGTH,
@@ -85,14 +88,42 @@ _GROUPED = {name for group in GROUPS for name in group}
 
 
 class CsvFileError(Exception):
-    """The file cannot be imported at all (not CSV, not UTF-8, no external_id column...)."""
+    """The file cannot be imported at all (not CSV, not UTF-8, no external_id column...).
+
+    `str()` is the English text; `message` the msgid and parameters, for the import's page."""
+
+    def __init__(self, msgid: str, **params):
+        self.message = Message(msgid, params)
+        super().__init__(str(self.message))
 
 
 class RowRejected(Exception):
-    def __init__(self, reason: str, column: str = ""):
-        super().__init__(reason)
-        self.reason = reason
+    """A row that is not imported; `reason` is the English text, `message` its Message."""
+
+    def __init__(self, message: Message, column: str = ""):
+        self.message = message
+        self.reason = str(message)
         self.column = column
+        super().__init__(self.reason)
+
+
+# Messages the import also raises (users.csv_import.lifecycle).
+FILE_EMPTY = gettext_noop("the file is empty")
+NOT_UTF8 = gettext_noop("the file is not UTF-8 text (near line %(line)s)")
+# Translators: %(problem)s is Python's csv module's own English message, e.g. "field larger than
+# field limit (131072)".
+CSV_ERROR = gettext_noop("line %(line)s: %(problem)s")
+
+
+def _too_long(column: str, max_length: int) -> Message:
+    return Message(
+        gettext_noop("%(column)s is longer than %(max)s characters"),
+        {"column": column, "max": max_length},
+    )
+
+
+def _nul(column: str) -> Message:
+    return Message(gettext_noop("%(column)s has a NUL character"), {"column": column})
 
 
 # --- reading rows ---------------------------------------------------------------------------------
@@ -121,7 +152,9 @@ def _parse_bool(cell: str, column: str) -> bool:
         return True
     if lowered in _FALSE:
         return False
-    raise RowRejected(f"{column} must be true or false", column)
+    raise RowRejected(
+        Message(gettext_noop("%(column)s must be true or false"), {"column": column}), column
+    )
 
 
 def _custom_value(cell: str, column: str):
@@ -141,7 +174,7 @@ def _custom_value(cell: str, column: str):
             if math.isfinite(number):
                 return number
     if len(cell) > TEXT_MAX_LENGTH:
-        raise RowRejected(f"{column} is longer than {TEXT_MAX_LENGTH} characters", column)
+        raise RowRejected(_too_long(column, TEXT_MAX_LENGTH), column)
     return cell
 
 
@@ -154,26 +187,42 @@ class RowReader:
         for index, raw_name in enumerate(header):
             name = raw_name.strip()
             if not name:
-                raise CsvFileError(f"column {index + 1} of the header has no name")
+                raise CsvFileError(
+                    gettext_noop("column %(number)s of the header has no name"), number=index + 1
+                )
             if name.lower() in STANDARD_COLUMNS:
                 name = name.lower()
             elif name.lower() in REFUSED_COLUMNS:
                 raise CsvFileError(
-                    f"column '{name[:50]}' cannot be imported: rows are matched by external_id"
+                    gettext_noop(
+                        "column '%(name)s' cannot be imported: rows are matched by external_id"
+                    ),
+                    name=name[:50],
                 )
             else:
                 try:
                     clean_attribute_name(name)
                 except FieldError as exc:
-                    raise CsvFileError(f"column {index + 1}: {exc}") from exc
+                    raise CsvFileError(
+                        # Translators: a problem with the name of a column of a CSV file, e.g.
+                        # "column 3: custom attribute names must not be empty".
+                        gettext_noop("column %(number)s: %(problem)s"),
+                        number=index + 1,
+                        problem=exc.message,
+                    ) from exc
             names.append(name)
         if len(set(names)) != len(names):
             duplicate = next(n for n in names if names.count(n) > 1)
-            raise CsvFileError(f"column '{duplicate[:50]}' appears twice in the header")
+            raise CsvFileError(
+                gettext_noop("column '%(name)s' appears twice in the header"),
+                name=duplicate[:50],
+            )
         if REQUIRED_COLUMN not in names:
-            raise CsvFileError("the header has no external_id column")
+            raise CsvFileError(gettext_noop("the header has no external_id column"))
         if len(names) > MAX_COLUMNS:
-            raise CsvFileError(f"the file has more than {MAX_COLUMNS} columns")
+            raise CsvFileError(
+                gettext_noop("the file has more than %(count)s columns"), count=MAX_COLUMNS
+            )
         self.names = names
         self.width = len(names)
         self.external_id_index = names.index(REQUIRED_COLUMN)
@@ -193,9 +242,9 @@ class RowReader:
 
         def checked(cell: str, max_length: int) -> str:
             if len(cell) > max_length:
-                raise RowRejected(f"{name} is longer than {max_length} characters", name)
+                raise RowRejected(_too_long(name, max_length), name)
             if "\x00" in cell:
-                raise RowRejected(f"{name} has a NUL character", name)
+                raise RowRejected(_nul(name), name)
             return cell
 
         if name == "email":
@@ -244,14 +293,14 @@ class RowReader:
                     for column, value in setter(cell, country).items():
                         values[POS[column]] = value
                 except FieldError as exc:
-                    raise RowRejected(str(exc), name) from exc
+                    raise RowRejected(exc.message, name) from exc
                 return ""
 
         else:
 
             def handle(cell, values, custom):
                 if "\x00" in cell:
-                    raise RowRejected(f"{name} has a NUL character", name)
+                    raise RowRejected(_nul(name), name)
                 custom[name] = _custom_value(cell, name)
                 return ""
 
@@ -260,12 +309,20 @@ class RowReader:
     def read(self, row: list[str]) -> tuple[list, list[tuple[str, str]]]:
         """(staging values, [(column, reason) of values kept but unusable]); RowRejected."""
         if len(row) != self.width:
-            raise RowRejected(f"expected {self.width} fields, found {len(row)}")
+            raise RowRejected(
+                Message(
+                    gettext_noop("expected %(expected)s fields, found %(found)s"),
+                    {"expected": self.width, "found": len(row)},
+                )
+            )
         external_id = row[self.external_id_index].strip()
         if not external_id:
-            raise RowRejected("missing external_id", REQUIRED_COLUMN)
+            raise RowRejected(Message(gettext_noop("missing external_id")), REQUIRED_COLUMN)
         if len(external_id) > EXTERNAL_ID_MAX_LENGTH or "\x00" in external_id:
-            raise RowRejected("external_id is too long or has a NUL character", REQUIRED_COLUMN)
+            raise RowRejected(
+                Message(gettext_noop("external_id is too long or has a NUL character")),
+                REQUIRED_COLUMN,
+            )
         values: list = [None] * len(STAGE_COLUMNS)
         values[0] = external_id
         unusable: list[tuple[str, str]] = []
@@ -319,10 +376,10 @@ def csv_file_check(stream: BinaryIO, *, default_country: str) -> None:
         try:
             RowReader(next(reader), default_country)
         except StopIteration as exc:
-            raise CsvFileError("the file is empty") from exc
+            raise CsvFileError(FILE_EMPTY) from exc
         for _ in reader:
             pass
     except UnicodeDecodeError as exc:
-        raise CsvFileError(f"the file is not UTF-8 text (near line {reader.line_num + 1})") from exc
+        raise CsvFileError(NOT_UTF8, line=reader.line_num + 1) from exc
     except csv.Error as exc:
-        raise CsvFileError(f"line {reader.line_num + 1}: {exc}") from exc
+        raise CsvFileError(CSV_ERROR, line=reader.line_num + 1, problem=str(exc)) from exc

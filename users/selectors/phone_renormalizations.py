@@ -6,6 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import get_language, gettext_lazy
+from django.utils.translation import gettext as _
 
 from appgroups.countries import country_name
 from appgroups.models import AppGroup
@@ -15,10 +18,19 @@ from users.models import PhoneRenormalization
 NOTICE_KEY = "phone-renormalization"
 # A finished re-reading stays on the page this long.
 DONE_NOTICE_DAYS = 7
-SYNCED_USERS_NOTE = (
+SYNCED_USERS_NOTE = gettext_lazy(
     "Users already synced to TikTok keep their old phone hash in TikTok's audiences: this "
     "product does not take it back. Syncing them again adds the new hash beside it."
 )
+
+
+def _number(value: int) -> str:
+    return number_format(value, force_grouping=True)
+
+
+def _country(region: str) -> str:
+    """The country's name in the active language (English where the table has no other)."""
+    return country_name(region, (get_language() or "en").split("-")[0])
 
 
 def phone_renormalization_latest(*, app_group: AppGroup) -> PhoneRenormalization | None:
@@ -32,40 +44,54 @@ def phone_renormalization_latest(*, app_group: AppGroup) -> PhoneRenormalization
 def phone_renormalization_notice(
     job: PhoneRenormalization | None, *, now: dt.datetime | None = None
 ) -> WorkspaceNotice | None:
-    """What the settings page says about `job` (the group's latest), or None."""
+    """What the settings page says about `job` (the group's latest), or None; worded in the
+    active language (the page's request)."""
     if job is None or job.status == PhoneRenormalization.Status.SUPERSEDED:
         return None
     now = now or timezone.now()
-    where = country_name(job.country)
-    total = job.profiles_total or 0
+    where = _country(job.country)
+    total = _number(job.profiles_total or 0)
     if job.status == PhoneRenormalization.Status.DONE:
         if job.finished_at and job.finished_at < now - dt.timedelta(days=DONE_NOTICE_DAYS):
             return None
         return WorkspaceNotice(
             key=NOTICE_KEY,
-            text=(
-                f"Phone numbers re-read in {where}: {total:,} profiles checked, "
-                f"{job.phones_changed:,} numbers read differently."
-            ),
-            detail=SYNCED_USERS_NOTE,
+            text=_(
+                "Phone numbers re-read in %(country)s: %(total)s profiles checked, "
+                "%(changed)s numbers read differently."
+            )
+            % {"country": where, "total": total, "changed": _number(job.phones_changed)},
+            detail=str(SYNCED_USERS_NOTE),
         )
     if job.profiles_total is None:
-        text = f"Re-reading phone numbers in {where}: waiting for a worker."
+        text = _("Re-reading phone numbers in %(country)s: waiting for a worker.") % {
+            "country": where
+        }
     elif job.phase == PhoneRenormalization.Phase.SWEEP:
-        text = f"Re-reading phone numbers in {where}: {job.profiles_done:,} of {total:,} profiles."
+        text = _("Re-reading phone numbers in %(country)s: %(done)s of %(total)s profiles.") % {
+            "country": where,
+            "done": _number(job.profiles_done),
+            "total": total,
+        }
     else:
-        text = (
-            f"Re-reading phone numbers in {where}: {total:,} of {total:,} profiles; checking "
+        text = _(
+            "Re-reading phone numbers in %(country)s: %(total)s of %(total)s profiles; checking "
             "the numbers written while the country changed."
+        ) % {"country": where, "total": total}
+    if job.previous_country:
+        until = _(
+            "Until it finishes, some numbers typed without a country code are still read in "
+            "%(country)s."
+        ) % {"country": _country(job.previous_country)}
+    else:
+        until = _(
+            "Until it finishes, some numbers typed without a country code are still read in "
+            "an earlier country."
         )
-    before = country_name(job.previous_country) if job.previous_country else "an earlier country"
     return WorkspaceNotice(
         key=NOTICE_KEY,
         text=text,
-        detail=(
-            "Until it finishes, some numbers typed without a country code are still read in "
-            f"{before}. {SYNCED_USERS_NOTE}"
-        ),
+        detail=f"{until} {SYNCED_USERS_NOTE}",
         in_progress=True,
         percent=job.percent,
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import orjson
 from django import template
 
+from users.identifiers import invalid_reason_text
+
 register = template.Library()
 
 
@@ -14,3 +16,9 @@ def attribute_value(value) -> str:
     if isinstance(value, str):
         return value
     return orjson.dumps(value).decode()
+
+
+@register.filter
+def invalid_reason(reason: str) -> str:
+    """Why an identifier cannot be matched (stored in English), in the active language."""
+    return invalid_reason_text(reason)

@@ -3,6 +3,7 @@ from getpass import getpass
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from appgroups.models import AppGroup, Role
 from appgroups.services import dashboard_user_add
@@ -27,8 +28,11 @@ class Command(BaseCommand):
         group = AppGroup.objects.filter(name=app_group).first()
         if group is None:
             raise CommandError(
-                f"No app group named '{app_group}'. Create it first: "
-                f'python manage.py create_app_group "{app_group}"'
+                _(
+                    "No app group named '%(name)s'. Create it first: "
+                    'python manage.py create_app_group "%(name)s"'
+                )
+                % {"name": app_group}
             )
         password = password or os.environ.get(PASSWORD_ENV_VAR) or self._prompt(email)
         try:
@@ -37,15 +41,20 @@ class Command(BaseCommand):
             )
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
-        verb = "Created" if created else "Updated"
-        self.stdout.write(f"{verb} {user.email}: {Role(role).label} of '{group.name}'.")
+        if created:
+            line = _("Created %(email)s: %(role)s of '%(group)s'.")
+        else:
+            line = _("Updated %(email)s: %(role)s of '%(group)s'.")
+        self.stdout.write(
+            line % {"email": user.email, "role": Role(role).label, "group": group.name}
+        )
 
     def _prompt(self, email: str) -> str | None:
         if not self.stdin_is_terminal():
             return None
-        password = getpass(f"Password for {email}: ")
-        if password != getpass("Password (again): "):
-            raise CommandError("The two passwords differ.")
+        password = getpass(_("Password for %(email)s: ") % {"email": email})
+        if password != getpass(_("Password (again): ")):
+            raise CommandError(_("The two passwords differ."))
         return password
 
     @staticmethod

@@ -1,5 +1,6 @@
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.translation import gettext as _
 
 from appgroups.services import app_group_create
 
@@ -15,5 +16,8 @@ class Command(BaseCommand):
             app_group, created = app_group_create(name=name)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from exc
-        verb = "Created" if created else "Already exists:"
-        self.stdout.write(f"{verb} app group '{app_group.name}' (id {app_group.id}).")
+        if created:
+            line = _("Created app group '%(name)s' (id %(id)s).")
+        else:
+            line = _("Already exists: app group '%(name)s' (id %(id)s).")
+        self.stdout.write(line % {"name": app_group.name, "id": app_group.id})

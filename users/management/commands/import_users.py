@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
 
 from appgroups.models import AppGroup
 from users.csv_import.lifecycle import ImportProgress, report_rows, user_import_run
@@ -15,6 +17,10 @@ from users.models import UserImport
 
 # Seconds between progress lines when stderr is not a terminal.
 LOG_INTERVAL_SECONDS = 5
+
+
+def _number(value, decimals=None) -> str:
+    return number_format(value, decimals, force_grouping=True)
 
 
 class Command(BaseCommand):
@@ -34,11 +40,13 @@ class Command(BaseCommand):
     def handle(self, *args, **options):
         path = Path(options["file"])
         if not path.is_file():
-            raise CommandError(f"No such file: {path}")
+            raise CommandError(_("No such file: %(path)s") % {"path": path})
         try:
             app_group = AppGroup.objects.get(name=options["app_group"])
         except AppGroup.DoesNotExist as exc:
-            raise CommandError(f"No app group named '{options['app_group']}'.") from exc
+            raise CommandError(
+                _("No app group named '%(name)s'.") % {"name": options["app_group"]}
+            ) from exc
         size = path.stat().st_size
         user_import = UserImport.objects.create(
             app_group=app_group, file_name=path.name[:255], file_size=size
@@ -51,11 +59,12 @@ class Command(BaseCommand):
             nonlocal last_log
             elapsed = max(time.monotonic() - started, 1e-9)
             percent = 100 * progress.bytes_processed / size if size else 100
-            line = (
-                f"{percent:5.1f}% {progress.rows_processed:,} rows "
-                f"({progress.rows_processed / elapsed:,.0f}/s), "
-                f"{progress.rows_rejected:,} rejected"
-            )
+            line = _("%(percent)s%% %(rows)s rows (%(rate)s/s), %(rejected)s rejected") % {
+                "percent": f"{percent:5.1f}",
+                "rows": _number(progress.rows_processed),
+                "rate": _number(round(progress.rows_processed / elapsed)),
+                "rejected": _number(progress.rows_rejected),
+            }
             if interactive:
                 bar = "#" * int(percent / 5)
                 self.stderr.write(f"\r[{bar:<20}] {line}", ending="")
@@ -71,16 +80,30 @@ class Command(BaseCommand):
             self.stderr.write("")
         elapsed = time.monotonic() - started
         if finished is None or finished.status != UserImport.Status.DONE:
-            error = finished.error if finished else "the import could not start"
-            raise CommandError(f"{path.name} was not imported: {error}")
+            error = finished.error_text if finished else _("the import could not start")
+            raise CommandError(
+                _("%(file)s was not imported: %(error)s") % {"file": path.name, "error": error}
+            )
         issues = list(finished.issues.order_by("line", "id"))
         if options["report"]:
             with open(options["report"], "w", newline="", encoding="utf-8") as out:
                 csv.writer(out).writerows(report_rows(issues))
         for issue in [i for i in issues if i.rejected][:20]:
-            self.stderr.write(f"  line {issue.line}: {issue.reason}")
+            self.stderr.write(
+                "  "
+                + _("line %(line)s: %(reason)s") % {"line": issue.line, "reason": issue.reason_text}
+            )
         self.stdout.write(
-            f"Imported {finished.rows_imported:,} of {finished.rows_processed:,} rows into "
-            f"'{app_group.name}' in {elapsed:.1f} s; {finished.rows_rejected:,} rejected, "
-            f"{finished.values_unusable:,} values kept but unusable for matching."
+            _(
+                "Imported %(imported)s of %(rows)s rows into '%(group)s' in %(seconds)s s; "
+                "%(rejected)s rejected, %(unusable)s values kept but unusable for matching."
+            )
+            % {
+                "imported": _number(finished.rows_imported),
+                "rows": _number(finished.rows_processed),
+                "group": app_group.name,
+                "seconds": _number(elapsed, 1),
+                "rejected": _number(finished.rows_rejected),
+                "unusable": _number(finished.values_unusable),
+            }
         )

@@ -11,12 +11,18 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
 
 from appgroups.models import AppGroup
 from users import phone_renormalize
 from users.models import PhoneRenormalization
 
 WAIT_SECONDS = 5
+
+
+def _number(value: int) -> str:
+    return number_format(value, force_grouping=True)
 
 
 class Command(BaseCommand):
@@ -33,26 +39,49 @@ class Command(BaseCommand):
         try:
             app_group = AppGroup.objects.get(name=options["app_group"])
         except AppGroup.DoesNotExist as exc:
-            raise CommandError(f"No app group named '{options['app_group']}'.") from exc
+            raise CommandError(
+                _("No app group named '%(name)s'.") % {"name": options["app_group"]}
+            ) from exc
         with transaction.atomic():
             job = phone_renormalize.phone_renormalization_start(
                 app_group=app_group, previous_country=""
             )
-        self.stderr.write(f"Re-reading phone numbers of '{app_group.name}' in {job.country}…")
+        self.stderr.write(
+            _("Re-reading phone numbers of '%(group)s' in %(country)s…")
+            % {"group": app_group.name, "country": job.country}
+        )
         while True:
             outcome = phone_renormalize.phone_renormalization_run(job_id=job.pk)
             job.refresh_from_db()
             self.stderr.write(
-                f"  {job.profiles_done:,} of {job.profiles_total or 0:,} profiles, "
-                f"{job.phones_changed:,} numbers read differently ({job.get_phase_display()})"
+                "  "
+                + _(
+                    "%(done)s of %(total)s profiles, %(changed)s numbers read differently (%(phase)s)"
+                )
+                % {
+                    "done": _number(job.profiles_done),
+                    "total": _number(job.profiles_total or 0),
+                    "changed": _number(job.phones_changed),
+                    "phase": job.get_phase_display(),
+                }
             )
             if outcome == phone_renormalize.Outcome.DONE:
                 break
             if job.status == PhoneRenormalization.Status.SUPERSEDED:
-                raise CommandError("The default country changed again: a newer job re-reads them.")
+                raise CommandError(
+                    _("The default country changed again: a newer job re-reads them.")
+                )
             if outcome != phone_renormalize.Outcome.MORE:
                 time.sleep(WAIT_SECONDS)  # writes begun before, or a worker holding it
         self.stdout.write(
-            f"Re-read the phone numbers of {job.profiles_done:,} profiles of "
-            f"'{app_group.name}' in {job.country}: {job.phones_changed:,} read differently."
+            _(
+                "Re-read the phone numbers of %(done)s profiles of '%(group)s' in %(country)s: "
+                "%(changed)s read differently."
+            )
+            % {
+                "done": _number(job.profiles_done),
+                "group": app_group.name,
+                "country": job.country,
+                "changed": _number(job.phones_changed),
+            }
         )
