@@ -160,6 +160,8 @@ LANGUAGES = [
     ("fr", "Français"),
 ]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+# English keeps its 24-hour times and ISO short dates; other languages use Django's locale formats.
+FORMAT_MODULE_PATH = ["braze_sync.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

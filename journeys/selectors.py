@@ -25,8 +25,10 @@ def profile_canvas_history(profile) -> list:
         if entry.exited_at:
             # Translators: where the user is in the Canvas: they left it.
             where = pgettext("Canvas entry step", "Exited")
-            # Translators: when the user left the Canvas, e.g. "Exited Jan 05, 14:30" (UTC).
-            status = _("Exited %(when)s") % {"when": date_format(entry.exited_at, "M d, H:i")}
+            # Translators: when the user left the Canvas, e.g. "Exited 2026-01-05 14:30" (UTC).
+            status = _("Exited %(when)s") % {
+                "when": date_format(entry.exited_at, "SHORT_DATETIME_FORMAT")
+            }
         elif entry.step is None:
             where, status = "—", _("In progress")
         else:

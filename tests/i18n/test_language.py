@@ -3,14 +3,18 @@ switch, and after sign-in the user's own choice, which wins over the browser."""
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.conf import settings
 from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import ngettext
 
+from canvas.models import Canvas
 from core.i18n import language_for
 from core.templatetags.humanize_numbers import intcomma_plain
+from tests.factories import CanvasFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -107,3 +111,27 @@ def test_plural_forms():
             one = ngettext("%(count)d minute", "%(count)d minutes", 1) % {"count": 1}
             three = ngettext("%(count)d minute", "%(count)d minutes", 3) % {"count": 3}
         assert one != three and one.startswith("1 ") and three.startswith("3 "), language
+
+
+@pytest.mark.parametrize(
+    ("language", "written"),
+    [
+        ("en", "March 5, 2026, 14:30"),
+        ("de", "5. März 2026 14:30"),
+        ("es", "5 de marzo de 2026 a las 14:30"),
+        ("fr", "5 mars 2026 14:30"),
+    ],
+)
+def test_dates_follow_the_locale(admin_client, app_group, language, written):
+    canvas = CanvasFactory(app_group=app_group, name="Spring")
+    when = datetime.datetime(2026, 3, 5, 14, 30, tzinfo=datetime.UTC)
+    Canvas.objects.filter(pk=canvas.pk).update(updated_at=when)
+    page = admin_client.get(reverse("canvas:list"), HTTP_ACCEPT_LANGUAGE=language)
+    assert written in page.text
+
+
+def test_each_language_is_named_in_itself(client):
+    page = client.get(reverse("login"), HTTP_ACCEPT_LANGUAGE="es")
+    for name in ("English", "Español", "Deutsch", "Français"):
+        assert f">{name}</option>" in page.text
+    assert "Inglés" not in page.text
