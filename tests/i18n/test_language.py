@@ -135,3 +135,19 @@ def test_each_language_is_named_in_itself(client):
     for name in ("English", "Español", "Deutsch", "Français"):
         assert f">{name}</option>" in page.text
     assert "Inglés" not in page.text
+
+
+def test_launch_refusal_reasons_in_the_users_language(marketer_client, marketer, app_group):
+    marketer.user.language = "es"
+    marketer.user.save(update_fields=["language"])
+    canvas = CanvasFactory(app_group=app_group, name="Vacío")
+    page = marketer_client.post(reverse("canvas:launch", args=[canvas.pk]), follow=True)
+    assert "No se lanzó el Canvas" in page.text
+    assert "not launched" not in page.text
+
+
+def test_error_pages_speak_the_language(admin_client):
+    page = admin_client.get("/canvas/987654321/summary/", HTTP_ACCEPT_LANGUAGE="fr")
+    assert page.status_code == 404
+    assert '<html lang="fr">' in page.text
+    assert "Page introuvable" in page.text and "Not found" not in page.text

@@ -114,3 +114,25 @@ class BrokenBackend:
 
     def send_messages(self, messages):
         raise ConnectionRefusedError("mail server down")
+
+
+def test_each_recipient_reads_the_email_and_the_notification_in_their_language(
+    app_group, admin, connector, mailoutbox, django_capture_on_commit_callbacks
+):
+    # Issue 16: one Admin chose German in the user menu, the other chose nothing; with no
+    # connector on record, every Admin is told.
+    connector.user.language = "de"
+    connector.user.save(update_fields=["language"])
+    connection = connection_for(app_group, None)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        invalidate(connection)
+
+    by_recipient = {tuple(email.to): email for email in mailoutbox}
+    german = by_recipient[(connector.user.email,)]
+    assert german.subject == "[Acme] Ungültiges Token für TikTok"
+    assert "TikTok code 40105" not in german.body and "40105" in german.body
+    english = by_recipient[(admin.user.email,)]
+    assert english.subject == "[Acme] Invalid Token for TikTok"
+    (notification,) = connector.user.notifications.all()
+    assert notification.title == "Ungültiges Token für TikTok"
