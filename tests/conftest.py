@@ -22,6 +22,18 @@ def _close_in_flight_connection():
 
 
 @pytest.fixture(autouse=True)
+def _english_unless_a_test_says_otherwise():
+    """A request through the test client leaves its language active in this thread (Django's
+    LocaleMiddleware activates it per request and never resets it): start every test in the
+    default language, so a French page in one test does not turn the next test's text French."""
+    from django.utils import translation
+
+    translation.deactivate()
+    yield
+    translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
