@@ -11,6 +11,8 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import ngettext
 
+from analytics.selectors import ActivitySeries
+from analytics.templatetags.analytics_tags import activity_chart
 from canvas.models import Canvas
 from core.i18n import language_for
 from core.templatetags.humanize_numbers import intcomma_plain
@@ -151,3 +153,19 @@ def test_error_pages_speak_the_language(admin_client):
     assert page.status_code == 404
     assert '<html lang="fr">' in page.text
     assert "Page introuvable" in page.text and "Not found" not in page.text
+
+
+@pytest.mark.parametrize(
+    ("language", "peak", "first_day"),
+    [("en", "12,500", "Jan 05"), ("de", "12.500", "05. Jan"), ("fr", "12\xa0500", "5 Jan")],
+)
+def test_the_analytics_chart_writes_numbers_and_days_in_the_language(language, peak, first_day):
+    days = [datetime.datetime(2026, 1, 5 + i, tzinfo=datetime.UTC) for i in range(3)]
+    series = ActivitySeries("day", days, [12_500, 3, 0], [1_200, 1_300, 0], [0, 0, 0])
+    with translation.override(language):
+        chart = activity_chart(series, "Days")
+    assert chart["peak"] == peak
+    assert chart["first"].startswith(first_day)
+    assert {line["key"]: line["total_text"] for line in chart["lines"]}["synced"] == (
+        {"en": "2,500", "de": "2.500", "fr": "2\xa0500"}[language]
+    )
