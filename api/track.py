@@ -41,7 +41,9 @@ def parse_track(body: Any, *, default_country: str, now: dt.datetime) -> TrackBa
     """
     try:
         batch = parse_track_body(body, default_country=default_country, now=now)
-    except TrackFatal:
+    except (TrackFatal, TypeError, ValueError, RecursionError):
+        # TypeError and the others: what that parser cannot read at all (properties nested
+        # past orjson's depth limit); the models say what is wrong with it.
         batch = None
     if batch is not None and not batch.errors:
         return batch
