@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from canvas.models import Canvas
 from canvas.selectors import canvas_audience_choices
+from core.i18n import number_grouped
 from partners.models import AudienceStatus, TikTokAdAccount, TikTokAudience
 from partners.tiktok.audiences import tiktok_audience_list
 from partners.tiktok.client import TikTokAuthError, TikTokError
@@ -120,7 +120,7 @@ def audience_options(
                 audience.cover_num,
             ) % {
                 "detail": detail,
-                "count": number_format(audience.cover_num, force_grouping=True),
+                "count": number_grouped(audience.cover_num),
             }
         options.existing.append(
             AudienceOption(f"tiktok:{audience.audience_id}", audience.name, detail)

@@ -9,6 +9,7 @@ email, is rendered in that person's language with ``translation.override(languag
 from __future__ import annotations
 
 from django.conf import settings
+from django.utils.formats import number_format
 from django.utils.translation import get_supported_language_variant
 
 
@@ -21,3 +22,8 @@ def language_for(user) -> str:
         except LookupError:
             pass
     return settings.LANGUAGE_CODE
+
+
+def number_grouped(value: int) -> str:
+    """12345 as the active language groups it: "12,345", "12.345", "12 345"."""
+    return number_format(value, force_grouping=True)

@@ -6,17 +6,13 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext
 
 from analytics.wording import not_synced_reason_text, sync_message_text
+from core.i18n import number_grouped
 
 register = template.Library()
 
 CHART_WIDTH, CHART_HEIGHT = 720, 150
 # Braze's metric names.
 SERIES = (("entered", _("Entered")), ("synced", _("Users Synced")), ("errored", _("Users Errored")))
-
-
-def _number(value: int) -> str:
-    """Grouped the way the active language writes numbers (as intcomma_plain)."""
-    return formats.number_format(value, force_grouping=True)
 
 
 @register.inclusion_tag("analytics/_activity_chart.html")
@@ -42,14 +38,14 @@ def activity_chart(series, title: str):
         "title": title,
         "width": CHART_WIDTH,
         "height": CHART_HEIGHT,
-        "peak": _number(peak),
+        "peak": number_grouped(peak),
         "lines": [
             {
                 "key": key,
                 "label": label,
                 "points": points(getattr(series, key)),
                 "total": series.totals[key],
-                "total_text": _number(series.totals[key]),
+                "total_text": number_grouped(series.totals[key]),
             }
             for key, label in SERIES
         ],  # fmt: skip

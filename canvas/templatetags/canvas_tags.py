@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from django import template
-from django.utils.formats import number_format
 from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, pgettext, pgettext_lazy
@@ -13,6 +12,7 @@ from canvas.audience import audience_filter_labels
 from canvas.models import MatchField
 from canvas.selectors import canvas_flow as build_flow
 from canvas.services import MESSAGE_CHANNELS
+from core.i18n import number_grouped
 
 register = template.Library()
 
@@ -132,7 +132,7 @@ def metric_rows(node) -> list[tuple[str, object]]:
             rows.append(
                 (
                     label,
-                    number_format(value, force_grouping=True) if isinstance(value, int) else value,
+                    number_grouped(value) if isinstance(value, int) else value,
                 )
             )
     return rows

@@ -1,8 +1,8 @@
 from django import template
 from django.conf import settings
-from django.utils import formats
 
 from core.durations import duration_words
+from core.i18n import number_grouped
 
 register = template.Library()
 
@@ -15,7 +15,7 @@ def intcomma_plain(value) -> str:
         number = int(value)
     except (TypeError, ValueError):
         return "0" if value in (None, "") else str(value)
-    return formats.number_format(number, force_grouping=True)
+    return number_grouped(number)
 
 
 @register.simple_tag

@@ -3,9 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from django import template
-from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+
+from core.i18n import number_grouped
 
 register = template.Library()
 
@@ -62,7 +63,7 @@ def flush_sentence(flush, now: datetime) -> str:
     synced = _count(flush.last_result.get("synced")) or 0
     values["requests"] = requests
     values["synced"] = ngettext("%(count)s user synced", "%(count)s users synced", synced) % {
-        "count": number_format(synced, force_grouping=True)
+        "count": number_grouped(synced)
     }
     if flush.last_hostname:
         return (

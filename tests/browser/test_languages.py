@@ -26,6 +26,17 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 BROWSER_LOCALES = {"es": "es-ES", "pt-br": "pt-BR", "de": "de-DE", "fr": "fr-FR"}
 
+# Braze's seven Audience Sync metrics, on the analytics page.
+STEP_METRICS = (
+    "Entered",
+    "Proceeded to Next Step",
+    "Users Synced",
+    "Users Not Synced",
+    "Users Pending",
+    "Users Errored",
+    "Exited Canvas",
+)
+
 # The dashboard's own English labels on the pages walked. None may show in another language,
 # unless that language's word is the same (German "Canvas", product names).
 ENGLISH_LABELS = [
@@ -54,13 +65,7 @@ ENGLISH_LABELS = [
     "Choose a New or Existing Audience",
     "Add Users to Audience",
     "Create Audience",
-    "Entered",
-    "Proceeded to Next Step",
-    "Users Synced",
-    "Users Not Synced",
-    "Users Pending",
-    "Users Errored",
-    "Exited Canvas",
+    *STEP_METRICS,
     "Sync log",
     "Draft",
     "Active",
@@ -205,13 +210,5 @@ def test_the_main_job_in_each_language(live_server, browser, settings, tiktok_sa
     audience_sync_flush()
     expect(page.locator('[data-metric="synced"]').first).to_have_text("3", timeout=15_000)
     expect(page.locator('[data-metric="not_synced"]').first).to_have_text("1")
-    check_page(
-        "Entered",
-        "Proceeded to Next Step",
-        "Users Synced",
-        "Users Not Synced",
-        "Users Pending",
-        "Users Errored",
-        "Exited Canvas",
-    )
+    check_page(*STEP_METRICS)
     context.close()

@@ -6,13 +6,13 @@ from __future__ import annotations
 import datetime as dt
 
 from django.utils import timezone
-from django.utils.formats import number_format
 from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 
 from appgroups.countries import country_name
 from appgroups.models import AppGroup
 from appgroups.signals import WorkspaceNotice
+from core.i18n import number_grouped
 from users.models import PhoneRenormalization
 
 NOTICE_KEY = "phone-renormalization"
@@ -22,10 +22,6 @@ SYNCED_USERS_NOTE = gettext_lazy(
     "Users already synced to TikTok keep their old phone hash in TikTok's audiences: this "
     "product does not take it back. Syncing them again adds the new hash beside it."
 )
-
-
-def _number(value: int) -> str:
-    return number_format(value, force_grouping=True)
 
 
 def _country(region: str) -> str:
@@ -50,7 +46,7 @@ def phone_renormalization_notice(
         return None
     now = now or timezone.now()
     where = _country(job.country)
-    total = _number(job.profiles_total or 0)
+    total = number_grouped(job.profiles_total or 0)
     if job.status == PhoneRenormalization.Status.DONE:
         if job.finished_at and job.finished_at < now - dt.timedelta(days=DONE_NOTICE_DAYS):
             return None
@@ -60,7 +56,7 @@ def phone_renormalization_notice(
                 "Phone numbers re-read in %(country)s: %(total)s profiles checked, "
                 "%(changed)s numbers read differently."
             )
-            % {"country": where, "total": total, "changed": _number(job.phones_changed)},
+            % {"country": where, "total": total, "changed": number_grouped(job.phones_changed)},
             detail=str(SYNCED_USERS_NOTE),
         )
     if job.profiles_total is None:
@@ -70,7 +66,7 @@ def phone_renormalization_notice(
     elif job.phase == PhoneRenormalization.Phase.SWEEP:
         text = _("Re-reading phone numbers in %(country)s: %(done)s of %(total)s profiles.") % {
             "country": where,
-            "done": _number(job.profiles_done),
+            "done": number_grouped(job.profiles_done),
             "total": total,
         }
     else:

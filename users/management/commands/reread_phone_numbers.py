@@ -11,18 +11,14 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
 from appgroups.models import AppGroup
+from core.i18n import number_grouped
 from users import phone_renormalize
 from users.models import PhoneRenormalization
 
 WAIT_SECONDS = 5
-
-
-def _number(value: int) -> str:
-    return number_format(value, force_grouping=True)
 
 
 class Command(BaseCommand):
@@ -59,9 +55,9 @@ class Command(BaseCommand):
                     "%(done)s of %(total)s profiles, %(changed)s numbers read differently (%(phase)s)"
                 )
                 % {
-                    "done": _number(job.profiles_done),
-                    "total": _number(job.profiles_total or 0),
-                    "changed": _number(job.phones_changed),
+                    "done": number_grouped(job.profiles_done),
+                    "total": number_grouped(job.profiles_total or 0),
+                    "changed": number_grouped(job.phones_changed),
                     "phase": job.get_phase_display(),
                 }
             )
@@ -79,9 +75,9 @@ class Command(BaseCommand):
                 "%(changed)s read differently."
             )
             % {
-                "done": _number(job.profiles_done),
+                "done": number_grouped(job.profiles_done),
                 "group": app_group.name,
                 "country": job.country,
-                "changed": _number(job.phones_changed),
+                "changed": number_grouped(job.phones_changed),
             }
         )
