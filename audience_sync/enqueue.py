@@ -27,9 +27,6 @@ MATCH_COLUMNS = {
     MatchField.GAID: ("gaid_sha256", "gaid_invalid_reason", 8),
 }
 
-# The queue row's hash cells, in that order.
-MATCH_CELLS = tuple(column for column, _, _ in MATCH_COLUMNS.values())
-
 
 class SyncPlan:
     """The SQL pieces of an Audience Sync step: which profile columns go into the queue row,
@@ -76,23 +73,36 @@ class SyncPlan:
         ]  # fmt: skip
         return sql, params
 
-    def cells_sql(self, source: str) -> str:
-        """The users queued from `source`, as the queue row has them: profile_id and the four
-        hash cells (NULL where a field is not matched). A FROM-able subquery for members_sql."""
-        selected = [
-            f"{self._hash(f) if f in self.fields else 'NULL'} AS {MATCH_COLUMNS[f][0]}"
-            for f in MATCH_COLUMNS
-        ]
-        return f"(SELECT e.profile_id, {', '.join(selected)} {source} AND ({self.any_present()}))"
+    def sent_bits_sql(self, cell_prefix: str = "") -> str:
+        """The schema bits of the cells a queued user has (a field without a value is sent
+        empty): what the membership remembers. Cells named `{cell_prefix}email_sha256` etc."""
+        return " + ".join(
+            f"CASE WHEN {cell_prefix}{MATCH_COLUMNS[f][0]} IS NULL THEN 0 ELSE {MATCH_COLUMNS[f][2]} END"
+            for f in self.fields
+        )
+
+    def queued_bits_sql(self, source: str) -> str:
+        """The users queued from `source` with the bits of their cells (profile_id, sent): a
+        FROM-able subquery for members_sql where the queueing statement's RETURNING cannot be
+        read (SQLite)."""
+        return (
+            f"(SELECT e.profile_id, {self.sent_bits_sql('p.')} AS sent "
+            f"{source} AND ({self.any_present()}))"
+        )
 
     def members_sql(
         self, rows: str, rows_params: list, *, known_new: bool = False
     ) -> tuple[str, list] | None:
-        """For a step that adds users: remember them as the audience's members with the cells
-        queued for them, so that deleting them takes them back (audience_sync/erasure.py).
-        `rows` is a FROM-able name for the users queued (profile_id and the hash cells): the
-        `RETURNING` of the statement that queued them where it can be read (PostgreSQL), else
-        cells_sql.
+        """For a step that adds users: remember them as members of the audience, with the bits
+        of the fields sent (`schema`), so that deleting them takes them back
+        (audience_sync/erasure.py). `rows` is a FROM-able name for the users queued (profile_id,
+        sent): the `RETURNING` of the statement that queued them where it can be read
+        (PostgreSQL), else queued_bits_sql.
+
+        No hash is copied: the profile holds the hashes sent until one of them changes, and
+        only then are they copied into the membership (erasure.audience_members_freeze). The
+        cells doubled the write-ahead log of the statement that queues users, which cost the
+        1M-user sync a tenth of its throughput (docs/PERFORMANCE.md, sitting 6).
 
         Written here, with the queueing, rather than when TikTok accepts them: set-based in the
         database, with no batch to send back from the flush. A user deleted before their add
@@ -105,25 +115,21 @@ class SyncPlan:
         if self.settings.action != SyncAction.ADD:
             return None
         table_ = table(AudienceMember)
-        cells = MATCH_CELLS
         # A user who entered twice in one batch: one row (PostgreSQL refuses to update a row
         # twice in one statement). The plain INSERT skips that sort: such a batch fails it and
         # runs again with the upsert.
         distinct = "DISTINCT ON (r.profile_id) " if is_postgres() and not known_new else ""
-        merge = ", ".join(
-            [f"schema = {table_}.schema | EXCLUDED.schema"]
-            + [f"{c} = COALESCE(EXCLUDED.{c}, {table_}.{c})" for c in cells]
-        )
         # "WHERE TRUE": SQLite's parser needs a WHERE before an upsert's ON CONFLICT.
         sql = (
-            f"INSERT INTO {table_} (profile_id, audience_id, schema, {', '.join(cells)}) "
-            f"SELECT {distinct}r.profile_id, %s, %s, {', '.join(f'r.{c}' for c in cells)} "
-            f"FROM {rows} r WHERE TRUE"
+            f"INSERT INTO {table_} (profile_id, audience_id, schema) "
+            f"SELECT {distinct}r.profile_id, %s, r.sent FROM {rows} r WHERE TRUE"
         )
         if not known_new:
-            sql += f" ON CONFLICT (profile_id, audience_id) DO UPDATE SET {merge}"
-        schema = sum(MATCH_COLUMNS[f][2] for f in self.fields)
-        return sql, [self.settings.audience.pk, schema, *rows_params]
+            sql += (
+                " ON CONFLICT (profile_id, audience_id) DO UPDATE SET "
+                f"schema = {table_}.schema | EXCLUDED.schema"
+            )
+        return sql, [self.settings.audience.pk, *rows_params]
 
     def reasons_sql(self, source: str, source_params: list) -> tuple[str, list]:
         """Why each unsent user was not sent: the first selected field whose value could not

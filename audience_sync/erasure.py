@@ -4,12 +4,15 @@ Braze stops syncing a deleted user; we also take them back. Data-protection law 
 controller to pass an erasure on to whoever it shared the data with, and TikTok's audiences hold
 the user's hashes. So:
 
-* while a user is in an audience, or queued to be added to it, `AudienceMember` keeps the
-  cells this product sends (written in the statement that queues the add,
-  audience_sync/enqueue.py `SyncPlan.members_sql`; dropped when a remove succeeds);
+* while a user is in an audience, or queued to be added to it, `AudienceMember` keeps which
+  of their fields were sent (`schema`, written in the statement that queues the add,
+  audience_sync/enqueue.py `SyncPlan.members_sql`; dropped when a remove succeeds). The hashes
+  sent are the profile's own until one of its identifiers changes: then they are copied into
+  the membership first (`audience_members_freeze`, on users' `profile_hashes_changing`);
 * deleting the user (users.services.profiles.profiles_delete, which sends `profiles_deleting`)
-  drops their queued rows in the same transaction, and turns each of their memberships into a
-  removal row: `action = remove`, no step, no profile, due at once. The next flush sends them as
+  drops their queued rows in the same transaction, and turns each of their memberships into
+  removal rows (the profile's hashes for the fields sent, and any hashes copied before a
+  change): `action = remove`, no step, no profile, due at once. The next flush sends them as
   `/segment/mapping/` deletes; once sent, nothing of the user's identifiers is left here.
 
 A flush that is sending a deleted user's rows must not race the deletion. On PostgreSQL the
@@ -31,15 +34,19 @@ from django.conf import settings
 from django.utils import timezone
 
 from analytics.services import step_stats_bump
+from audience_sync.enqueue import MATCH_COLUMNS
 from audience_sync.models import AudienceMember, AudienceSyncItem
 from canvas.models import SyncAction
 from core import rawsql
 from partners.models import TikTokAdAccount, TikTokAudience
+from users.models import Profile
 
 # pg_advisory_xact_lock's first key: what the lock is about (the second is the app group).
 ERASURE_LOCK_NAMESPACE = 0x5EA5E
 
-HASH_COLUMNS = ("email_sha256", "phone_sha256", "idfa_sha256", "gaid_sha256")
+# The hash cells in TikTok's id_schema order, and the bit of each in a schema.
+HASH_COLUMNS = tuple(column for column, _, _ in MATCH_COLUMNS.values())
+SCHEMA_BITS = tuple(bit for _, _, bit in MATCH_COLUMNS.values())
 
 
 def erasure_lock_shared(app_group_id: int) -> None:
@@ -89,12 +96,44 @@ def removals_queue(
     return len(items)
 
 
+def _bits_of_cells(prefix: str) -> str:
+    """The schema bits of the hash cells that hold a value."""
+    return " + ".join(
+        f"CASE WHEN {prefix}{column} IS NULL THEN 0 ELSE {bit} END"
+        for column, bit in zip(HASH_COLUMNS, SCHEMA_BITS, strict=True)
+    )
+
+
+def audience_members_freeze(*, profile_ids: Sequence[int]) -> int:
+    """Before these profiles' hashes change: copy the hashes each membership sent from the
+    profile into the membership, so that a deletion still takes back what TikTok received.
+
+    A membership keeps one hash per field. If a field changes twice, with the user added again
+    in between, the hash added in between is not kept (the first one is)."""
+    if not profile_ids:
+        return 0
+    member = rawsql.table(AudienceMember)
+    profile = rawsql.table(Profile)
+    ids = list(profile_ids)
+    in_ids = ", ".join(["%s"] * len(ids))
+    frozen = ", ".join(
+        f"{column} = CASE WHEN {member}.schema & {bit} <> 0 AND {member}.{column} IS NULL "
+        f"THEN (SELECT p.{column} FROM {profile} p WHERE p.id = {member}.profile_id) "
+        f"ELSE {member}.{column} END"
+        for column, bit in zip(HASH_COLUMNS, SCHEMA_BITS, strict=True)
+    )
+    return rawsql.execute(
+        f"UPDATE {member} SET {frozen}, schema = 0 WHERE profile_id IN ({in_ids}) AND schema <> 0",
+        ids,
+    )
+
+
 def audience_sync_profiles_forget(
     *, app_group_id: int, profile_ids: Sequence[int], now: datetime | None = None
 ) -> dict[str, int]:
-    """The Audience Sync side of deleting users, inside the deleting transaction: their
-    queued rows go (counted as deleted on their steps, so they leave Users Pending), and their
-    memberships become removal rows for the next flush."""
+    """The Audience Sync side of deleting users, inside the deleting transaction, before
+    their profiles go: their queued rows go (counted as deleted on their steps, so they leave
+    Users Pending), and their memberships become removal rows for the next flush."""
     if not profile_ids:
         return {"dropped": 0, "removals": 0}
     now = now or timezone.now()
@@ -108,21 +147,38 @@ def audience_sync_profiles_forget(
     for step_id, count in Counter(step_id for (step_id,) in dropped).items():
         if step_id is not None:
             step_stats_bump(step_id, deleted=count, at=now)
-    cells = ", ".join(f"m.{c}" for c in HASH_COLUMNS)
-    removals = rawsql.execute(
-        f"INSERT INTO {queue} (step_id, profile_id, audience_id, connection_id, action, schema, "
-        f"{', '.join(HASH_COLUMNS)}, enqueued_at, next_attempt_at, deadline_at, attempts, "
-        "last_error_message) "
-        f"SELECT NULL, NULL, m.audience_id, acc.connection_id, %s, m.schema, {cells}, "
-        "%s, %s, %s, 0, '' "
+    # Per membership, one removal of the profile's hashes for the fields sent, and one of
+    # the hashes copied before a change, if any.
+    live = ", ".join(
+        f"CASE WHEN m.schema & {bit} <> 0 THEN p.{column} END"
+        for column, bit in zip(HASH_COLUMNS, SCHEMA_BITS, strict=True)
+    )
+    frozen = ", ".join(f"m.{c}" for c in HASH_COLUMNS)
+    source = (
         f"FROM {rawsql.table(AudienceMember)} m "
+        f"JOIN {rawsql.table(Profile)} p ON p.id = m.profile_id "
         f"JOIN {rawsql.table(TikTokAudience)} a ON a.id = m.audience_id "
         f"JOIN {rawsql.table(TikTokAdAccount)} acc ON acc.id = a.ad_account_id "
-        f"WHERE m.profile_id IN ({in_ids}) ORDER BY m.profile_id, m.audience_id",
-        [
-            SyncAction.REMOVE, now, now,
-            now + timedelta(seconds=settings.AUDIENCE_SYNC_RETRY_WINDOW_SECONDS), *ids,
-        ],
-    )  # fmt: skip
+        f"WHERE m.profile_id IN ({in_ids})"
+    )
+    due = [
+        SyncAction.REMOVE, now, now,
+        now + timedelta(seconds=settings.AUDIENCE_SYNC_RETRY_WINDOW_SECONDS),
+    ]  # fmt: skip
+    insert = (
+        f"INSERT INTO {queue} (step_id, profile_id, audience_id, connection_id, action, schema, "
+        f"{', '.join(HASH_COLUMNS)}, enqueued_at, next_attempt_at, deadline_at, attempts, "
+        "last_error_message) SELECT NULL, NULL, m.audience_id, acc.connection_id, %s, "
+    )
+    removals = 0
+    for schema, cells, which in (
+        ("m.schema", live, "m.schema <> 0"),
+        (_bits_of_cells("m."), frozen, " OR ".join(f"m.{c} IS NOT NULL" for c in HASH_COLUMNS)),
+    ):
+        removals += rawsql.execute(
+            f"{insert}{schema}, {cells}, %s, %s, %s, 0, '' {source} AND ({which}) "
+            "ORDER BY m.profile_id, m.audience_id",
+            [*due, *ids],
+        )
     AudienceMember.objects.filter(profile_id__in=ids).delete()
     return {"dropped": len(dropped), "removals": removals}

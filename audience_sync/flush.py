@@ -39,6 +39,7 @@ from analytics.models import AudienceSyncBatch, BatchOutcome, StepStats
 from analytics.services import step_error_record, step_stats_bump
 from analytics.wording import AUDIENCE_NEVER_CREATED, NOT_SENT_IN_RETRY_WINDOW
 from audience_sync.erasure import (
+    SCHEMA_BITS,
     audience_members_forget,
     erasure_lock_shared,
     removals_queue,
@@ -78,9 +79,6 @@ LIMITER_TIMEOUT_SECONDS = 10.0
 RETRY_RATE_LIMITED = (1, 300)
 RETRY_TRANSIENT = (5, 600)
 RETRY_OTHER = (60, 1800)
-
-SCHEMA_BITS = (1, 2, 4, 8)  # email, phone, IDFA, GAID: the order of ID_SCHEMAS
-HASH_FIELDS = ("email_sha256", "phone_sha256", "idfa_sha256", "gaid_sha256")
 
 
 class QueuedUser(NamedTuple):

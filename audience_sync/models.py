@@ -92,8 +92,13 @@ class AudienceSyncItem(models.Model):
 
 
 class AudienceMember(models.Model):
-    """A user this product added to a TikTok audience and has not removed since, with the cells
-    it sent: what deleting the user must take back from TikTok (docs/ARCHITECTURE.md D16).
+    """A user this product added to a TikTok audience and has not removed since: what deleting
+    the user must take back from TikTok (docs/ARCHITECTURE.md D16).
+
+    `schema` holds the bits of the fields sent whose hash the profile still has; the profile
+    holds those hashes. Before a profile's hash changes, the hashes sent are copied into the
+    cells and `schema` becomes 0 (audience_sync/erasure.py `audience_members_freeze`), so the
+    cells hold hashes sent that the profile no longer has.
 
     Written when the add is queued (in the same statement: set-based, nothing for the flush to
     write back), deleted when a remove succeeds or when the user is deleted (their removal is

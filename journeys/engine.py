@@ -20,7 +20,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_noop
 
 from analytics.services import not_synced_reasons_bump, step_error_record, step_stats_bump
-from audience_sync.enqueue import MATCH_CELLS, SyncPlan
+from audience_sync.enqueue import SyncPlan
 from canvas.models import Branch, CanvasState, Step, StepType, SyncAction
 from core.rawsql import execute, fetchall, new_claim_token, skip_locked, table
 from journeys.models import Entry, MessageSend, Phase
@@ -254,7 +254,7 @@ def _audience_sync(step: Step, entries: QuerySet[Entry], *, token: int, now: dat
     )
     sql, params = plan.insert_sql(source, [token], now=now)
     queued = execute(sql, params)
-    members = plan.members_sql(plan.cells_sql(source), [token])
+    members = plan.members_sql(plan.queued_bits_sql(source), [token])
     if members is not None:
         execute(*members)
     if entered - queued:
@@ -325,7 +325,7 @@ def _advance_chunk(step: Step, *, now: datetime, chunk: int, known_new: bool) ->
         members = plan.members_sql("queued", [], known_new=known_new)
         # The members are read from the queued rows, not from a second join of the entries
         # with their profiles.
-        returning = "profile_id, " + ", ".join(MATCH_CELLS) if members else "1"
+        returning = f"profile_id, {plan.sent_bits_sql()} AS sent" if members else "1"
         ctes.append((f"queued AS ({sql} RETURNING {returning})", params))
         results.append("SELECT 'queued', COUNT(*) FROM queued")
         if members is not None:

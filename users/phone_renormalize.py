@@ -53,6 +53,7 @@ from telemetry.worker import shutdown_requested
 from users import identifiers
 from users.csv_import.lifecycle import STALE_AFTER_SECONDS as IMPORT_STALE_AFTER_SECONDS
 from users.models import PhoneRenormalization, Profile, UserImport
+from users.signals import profile_hashes_changing
 
 logger = logging.getLogger(__name__)
 
@@ -286,11 +287,16 @@ def _chunk(
         sql += " AND updated_at >= %s"
         params.append(since)
     changed = []
+    hash_changing = []
     normalize = identifiers.normalize_phone
     for pk, raw, e164, sha256, reason in rawsql.fetchall(sql, params):
         new = normalize(raw, default_country=country)
         if (new.value, new.sha256, new.invalid_reason) != (e164, sha256, reason or ""):
             changed.append((pk, raw, new.value, new.sha256, new.invalid_reason))
+            if new.sha256 != sha256:
+                hash_changing.append(pk)
+    if hash_changing:
+        profile_hashes_changing.send(sender=Profile, profile_ids=hash_changing)
     return count, last_id, _write(changed)
 
 

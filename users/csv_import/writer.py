@@ -22,6 +22,7 @@ from core.rawsql import adapt, is_postgres, quote
 from users.csv_import.reader import POS, STAGE_COLUMNS
 from users.models import Device, Profile
 from users.services.profiles import new_braze_ids
+from users.signals import profile_hashes_changing
 
 # The one device that holds the ad ids and ad tracking a CSV brings.
 IMPORT_DEVICE_ID = "csv-import"
@@ -127,6 +128,25 @@ def _profile_upsert_sql() -> str:
     )
 
 
+def _hash_changing_sql() -> str:
+    """The stored profiles whose email, phone or ad id hash the staged rows change."""
+    profile = quote(Profile._meta.db_table)
+    distinct = "IS DISTINCT FROM" if is_postgres() else "IS NOT"
+    given = {
+        "email_sha256": "t.email <> ''",
+        "phone_sha256": "t.phone <> ''",
+        "idfa_sha256": "(t.idfa_sha256 IS NOT NULL OR t.idfa_invalid_reason <> '')",
+        "gaid_sha256": "(t.gaid_sha256 IS NOT NULL OR t.gaid_invalid_reason <> '')",
+    }
+    changes = " OR ".join(
+        f"({test} AND t.{column} {distinct} p.{column})" for column, test in given.items()
+    )
+    return (
+        f"SELECT p.id FROM {STAGE_TABLE} t JOIN {profile} p "
+        f"ON p.app_group_id = %s AND p.external_id = t.external_id WHERE {changes}"
+    )
+
+
 def _device_upsert_sql() -> str:
     device = quote(Device._meta.db_table)
     profile = quote(Profile._meta.db_table)
@@ -208,6 +228,7 @@ class BatchWriter:
         else:
             self.upsert_sql = profile_sql
             self.device_sql = _device_upsert_sql()
+        self.hash_changing_sql = _hash_changing_sql()
         self.insert_stage_sql = (
             f"INSERT INTO {STAGE_TABLE} VALUES ({', '.join(['%s'] * len(STAGE_COLUMNS))})"
         )
@@ -237,18 +258,26 @@ class BatchWriter:
             if self.postgres:
                 with cursor.cursor.copy(f"COPY {STAGE_TABLE} FROM STDIN (FORMAT csv)") as copy:
                     copy.write(payload)
+                self._tell_hash_changes(cursor)
                 cursor.execute(
                     self.upsert_sql,
                     [self.app_group_id, now, now, IMPORT_DEVICE_ID, now, now, now, now, now],
                 )
             else:
                 cursor.executemany(self.insert_stage_sql, payload)
+                self._tell_hash_changes(cursor)
                 cursor.execute(self.upsert_sql, [self.app_group_id, now, now])
                 cursor.execute(
                     self.device_sql,
                     [IMPORT_DEVICE_ID, now, now, now, now, now, self.app_group_id],
                 )
                 cursor.execute(f"DELETE FROM {STAGE_TABLE}")
+
+    def _tell_hash_changes(self, cursor) -> None:
+        cursor.execute(self.hash_changing_sql, [self.app_group_id])
+        changing = [pk for (pk,) in cursor.fetchall()]
+        if changing:
+            profile_hashes_changing.send(sender=Profile, profile_ids=changing)
 
 
 class WriterPipeline:

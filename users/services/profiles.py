@@ -31,7 +31,7 @@ from users.profile_fields import (
     email_columns,
     phone_columns,
 )
-from users.signals import profiles_deleting
+from users.signals import profile_hashes_changing, profiles_deleting
 from users.tracking import ActivityWrite, Ident, ProfileWrite, TrackBatch, object_error
 
 logger = logging.getLogger(__name__)
@@ -74,9 +74,13 @@ LOADED_COLUMNS = (
     "email_sha256",
     "phone",
     "phone_sha256",
+    "idfa_sha256",
+    "gaid_sha256",
     "custom_attributes",
     "updated_at",
 )
+# The hashes TikTok may hold: a write that changes one tells profile_hashes_changing first.
+HASH_COLUMNS = ("email_sha256", "phone_sha256", "idfa_sha256", "gaid_sha256")
 
 
 def new_braze_ids(count: int) -> list[str]:
@@ -138,6 +142,8 @@ class _Tracker:
         self.rows_by_key: dict[int, dict] = {}
         # id(row) -> columns this batch changed in an existing row: only those are written.
         self.changed: dict[int, set[str]] = {}
+        # Profile id -> its hashes as loaded.
+        self.loaded_hashes: dict[int, tuple] = {}
 
     # --- finding profiles ------------------------------------------------------------------
 
@@ -162,6 +168,7 @@ class _Tracker:
         for kind, value in idents:
             groups.setdefault(kind, set()).add(value)
         for row in _select_for_update(self.app_group.id, groups):
+            self.loaded_hashes[row["id"]] = tuple(row[c] for c in HASH_COLUMNS)
             self._index(row)
         for candidates in (*self.by_email.values(), *self.by_phone.values()):
             # Braze: the most recently updated profile with an external id first, then the most
@@ -302,6 +309,13 @@ class _Tracker:
             ids = {braze_id: pk for pk, braze_id in returned}
             for row in self.new_rows:
                 row["id"] = ids[row["braze_id"]]
+        hash_changing = [
+            row["id"]
+            for row in self.dirty.values()
+            if tuple(row[c] for c in HASH_COLUMNS) != self.loaded_hashes[row["id"]]
+        ]
+        if hash_changing:
+            profile_hashes_changing.send(sender=Profile, profile_ids=hash_changing)
         # One UPDATE per set of changed columns; a batch of similar objects makes one.
         groups: dict[tuple[str, ...], list[dict]] = {}
         for key, row in self.dirty.items():
