@@ -7,10 +7,11 @@ app group with USERS profiles (email, phone, IDFA and GAID hashes, as /users/tra
 them), connects TikTok through the real OAuth services, creates the audience on the sandbox,
 and launches a Canvas whose first step is Audience Sync, matching on all four fields.
 
-Backlog mode (default): every profile enters at once (one INSERT … SELECT); the workers take
-them through the step and flush them to the sandbox. Prints users/s end to end, users per
-request while the backlog lasted, the most requests TikTok saw in any second, and each
-worker's peak RSS.
+Backlog mode (default): first the database floor, PostgreSQL alone doing the least work any
+design must do for these users (database_floor); then every profile enters at once (one
+INSERT … SELECT); the workers take them through the step and flush them to the sandbox. Prints
+the floor, users/s end to end and its ratio to the floor, users per request while the backlog
+lasted, the most requests TikTok saw in any second, and each worker's peak RSS.
 
 Steady mode (--steady SECONDS --rate N): N users enter per second; prints the latency from
 entering the step to synced (an upper bound per user: batch completion minus the time its
@@ -133,12 +134,89 @@ def sandbox_size(base: str, audience_id: str) -> int:
     return int(data["counts"].get("EMAIL_SHA256", 0))
 
 
+def database_floor(canvas, step) -> float:
+    """The floor twice: with the primary keys only (what issue 17's ratio is taken against: the
+    least work of any design) and with the product's indexes on the two tables. Prints both;
+    returns the first."""
+    strict = _database_floor(canvas, step, indexes=False)
+    _database_floor(canvas, step, indexes=True)
+    return strict
+
+
+def _database_floor(canvas, step, *, indexes: bool) -> float:
+    """The least work any design must do for every profile of the Canvas's app group, timed in
+    PostgreSQL alone, right before the real run, in the same database: each user's Canvas entry
+    written once (one INSERT … SELECT), each user's queue row written once (one INSERT … SELECT
+    from the entries and profiles) and deleted once, fetched to the client, by contiguous
+    10,000-id ranges (`DELETE … WHERE id >= a AND id < b RETURNING …`: no claim query, so no
+    design can beat it). Scratch copies of the two tables (with their primary key, and with
+    `indexes` every index the product has on them) take the writes and are dropped afterwards;
+    a checkpoint before and after keeps the seeding's write-ahead log out of the timing and
+    starts the real run from a clean one. Returns users/s."""
+    from django.db import connection
+
+    from audience_sync.models import AudienceSyncItem
+    from journeys.models import Entry
+    from users.models import Profile
+
+    profiles = Profile._meta.db_table
+    settings_ = step.audience_sync
+    cells = "email_sha256, phone_sha256, idfa_sha256, gaid_sha256"
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_floor_entry, bench_floor_queue")
+        cursor.execute(
+            f"CREATE TABLE bench_floor_entry (LIKE {Entry._meta.db_table} INCLUDING ALL)"
+        )
+        cursor.execute(
+            f"CREATE TABLE bench_floor_queue (LIKE {AudienceSyncItem._meta.db_table} INCLUDING ALL)"
+        )
+        started = time.monotonic()
+        cursor.execute(
+            "INSERT INTO bench_floor_entry (canvas_id, profile_id, entered_at, step_id, phase, "
+            "due_at, dispatch_id) SELECT %s, id, now(), %s, 0, now(), '' "
+            f"FROM {profiles} WHERE app_group_id = %s",
+            [canvas.pk, step.pk, canvas.app_group_id],
+        )
+        cursor.execute(
+            "INSERT INTO bench_floor_queue (step_id, profile_id, audience_id, connection_id, "
+            f"action, schema, {cells}, enqueued_at, next_attempt_at, deadline_at, attempts, "
+            f"last_error_message) SELECT %s, e.profile_id, %s, %s, 'add', 15, "
+            f"{', '.join(f'p.{c}' for c in cells.split(', '))}, e.due_at, now(), "
+            "now() + interval '13 hours', 0, '' "
+            f"FROM bench_floor_entry e JOIN {profiles} p ON p.id = e.profile_id",
+            [step.pk, settings_.audience_id, settings_.audience.ad_account.connection_id],
+        )
+        queued = time.monotonic()
+        cursor.execute("SELECT MIN(id), MAX(id) FROM bench_floor_queue")
+        low, high = cursor.fetchone()
+        users = 0
+        for start in range(low, high + 1, 10_000):
+            cursor.execute(
+                "DELETE FROM bench_floor_queue WHERE id >= %s AND id < %s "
+                f"RETURNING id, profile_id, {cells}",
+                [start, start + 10_000],
+            )
+            users += len(cursor.fetchall())
+        elapsed = time.monotonic() - started
+        cursor.execute("DROP TABLE bench_floor_entry, bench_floor_queue")
+        cursor.execute("CHECKPOINT")
+    which = "the product's indexes" if indexes else "primary keys only"
+    print(
+        f"database floor ({which}): {users:,} users entered, queued and deleted by 10,000 ids "
+        f"in {elapsed:.1f} s (entries and queue rows {queued - started:.1f} s, deletes "
+        f"{elapsed - (queued - started):.1f} s) = {users / elapsed:,.0f} users/s",
+        flush=True,
+    )
+    return users / elapsed
+
+
 def run_backlog(args, canvas, step, audience_id, base) -> None:
     from analytics.models import AudienceSyncBatch, StepStats
     from journeys.entries import canvas_entries_create
     from journeys.tasks import journeys_advance
     from users.models import Profile
 
+    floor = database_floor(canvas, step)
     t0 = time.monotonic()
     entered = canvas_entries_create(
         canvas=canvas, profiles=Profile.objects.filter(app_group_id=canvas.app_group_id)
@@ -162,6 +240,7 @@ def run_backlog(args, canvas, step, audience_id, base) -> None:
     tiktok = requests.get(f"{base}/_sandbox/stats", timeout=10).json()["mapping"]
     print(f"all through the Audience Sync step after {t_queued:.1f} s")
     print(f"all in the sandbox audience after {total:.1f} s: {entered / total:,.0f} users/s")
+    print(f"end to end against the database floor: {entered / total / floor:.2f} × floor")
     print(
         f"requests: {len(sizes)}; users per request while the backlog lasted: "
         f"{sum(full) / len(full) if full else 0:,.0f} "
