@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from canvas.models import Canvas, CanvasState, EntryType, Step
 from core.rawsql import execute, json_param, table
+from journeys.engine import acts_in_one_statement, entries_enter_through
 from journeys.models import Entry, Phase
 from users.models import Profile
 
@@ -57,17 +58,12 @@ def canvas_entries_create(
         return 0
     root = canvas_root_step(canvas)
     select_sql, select_params = profiles.values("id").query.sql_with_params()
-    sql = (
-        f"INSERT INTO {table(Entry)} "
-        "(canvas_id, profile_id, entered_at, step_id, phase, due_at, exited_at, properties, "
-        "dispatch_id) "
-        f"SELECT %s, src.id, %s, %s, %s, %s, %s, {json_param()}, %s "
+    rows_sql = (
+        f"SELECT %s, src.id, %s, {json_param()}, %s "
         f"FROM ({select_sql}) src WHERE {_not_entered_before(canvas, 'src')}"
     )
-    params = [
-        canvas.pk, now, root.pk if root else None, Phase.ARRIVE,
-        now if root else None, None if root else now,
-        json.dumps(properties) if properties is not None else None, dispatch_id,
+    rows_params = [
+        canvas.pk, now, json.dumps(properties) if properties is not None else None, dispatch_id,
         *select_params, canvas.pk,
     ]  # fmt: skip
     with transaction.atomic():
@@ -80,7 +76,22 @@ def canvas_entries_create(
             # this very INSERT grows it: quadratic (160 s for 100k). A hash or merge anti-join
             # reads it once, whatever the statistics say.
             execute("SET LOCAL enable_nestloop = off", [])
-        entered = execute(sql, params)
+        if acts_in_one_statement(root):
+            # An Audience Sync or Message first step acts on the users in the statement that
+            # enters them (docs/ARCHITECTURE.md D5).
+            entered = entries_enter_through(
+                root, rows_sql=rows_sql, rows_params=rows_params, now=now
+            )
+        else:
+            entered = execute(
+                f"INSERT INTO {table(Entry)} (canvas_id, profile_id, entered_at, properties, "
+                "dispatch_id, step_id, phase, due_at, exited_at) "
+                f"SELECT r.*, %s, %s, %s, %s FROM ({rows_sql}) r",
+                [
+                    root.pk if root else None, Phase.ARRIVE, now if root else None,
+                    None if root else now, *rows_params,
+                ],
+            )  # fmt: skip
         if entered:
             Canvas.objects.filter(pk=canvas.pk).update(total_entries=F("total_entries") + entered)
     logger.info("canvas %s: %d entries", canvas.pk, entered)
