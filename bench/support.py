@@ -276,11 +276,19 @@ def tiktok_connect(admin, tiktok_base: str, advertiser_ids: list[str] | None = N
     return tiktok_connection_save(actor=admin, attempt=attempt, advertiser_ids=chosen)
 
 
-def seed_audience_sync(users: int, tiktok_base: str, match_fields: list[str] | None = None):
+def seed_audience_sync(
+    users: int,
+    tiktok_base: str,
+    match_fields: list[str] | None = None,
+    *,
+    first_step: str = "audience_sync",
+):
     """App group, TikTok connection (real OAuth services against the sandbox), audience, an
     active Canvas with one Audience Sync step matching `match_fields` (default: all four), and
     `users` profiles with an email, a phone and an IDFA or GAID, hashed as /users/track does.
-    Needs Django set up on PostgreSQL. Returns (canvas, step, TikTok audience id)."""
+    `first_step="delay"` puts a Delay of 0 seconds before the Audience Sync step, so users reach
+    it through the engine as they do after any earlier step. Needs Django set up on PostgreSQL.
+    Returns (canvas, the Audience Sync step, TikTok audience id)."""
     from django.db import connection
 
     from appgroups.models import Role
@@ -308,7 +316,14 @@ def seed_audience_sync(users: int, tiktok_base: str, match_fields: list[str] | N
         tiktok_audience_id=audience_id, status=AudienceStatus.CREATED,
     )  # fmt: skip
     canvas = Canvas.objects.create(app_group=app_group, name="Bench", state=CanvasState.ACTIVE)
-    step = Step.objects.create(canvas=canvas, step_type="audience_sync", name="To TikTok")
+    parent = None
+    if first_step == "delay":
+        parent = Step.objects.create(
+            canvas=canvas, step_type="delay", name="Wait", config={"seconds": 0}
+        )
+    step = Step.objects.create(
+        canvas=canvas, step_type="audience_sync", name="To TikTok", parent=parent
+    )
     AudienceSyncSettings.objects.create(
         step=step,
         ad_account=ad_account,

@@ -20,6 +20,7 @@ longest-waiting user reached the step).
     .venv/bin/python -m bench.sync_throughput --users 1000000 --workers 4
     .venv/bin/python -m bench.sync_throughput --users 70000 --steady 60 --rate 1000
     .venv/bin/python -m bench.sync_throughput --users 100000 --workers 0   # one process
+    .venv/bin/python -m bench.sync_throughput --users 1000000 --first-step delay
 """
 
 from __future__ import annotations
@@ -55,6 +56,13 @@ def parse_args():
     parser.add_argument("--steady", type=float, default=0, help="seconds of steady entry")
     parser.add_argument("--rate", type=int, default=1000, help="users/s in steady mode")
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument(
+        "--first-step",
+        choices=("audience_sync", "delay"),
+        default="audience_sync",
+        help="delay: a 0-second Delay before the Audience Sync step (users reach it through the "
+        "engine, as after any earlier step)",
+    )
     parser.add_argument(
         "--no-floor",
         action="store_true",
@@ -94,7 +102,7 @@ def main() -> None:
 
         django.setup()
         canvas, step, audience_id = seed_audience_sync(
-            args.users, f"http://127.0.0.1:{sandbox_port}"
+            args.users, f"http://127.0.0.1:{sandbox_port}", first_step=args.first_step
         )
         for i in range(args.workers):
             workers.append(

@@ -215,17 +215,23 @@ class Deployment:
     @contextmanager
     def fresh(self, *, workers: int = 4, settings: dict[str, str] | None = None):
         """An empty, migrated database, empty Redis and a reset sandbox; `workers` and beats
-        started by the scenario get `settings` on top of the run's environment."""
+        started by the scenario get `settings` on top of the run's environment, and so does
+        this process, which enters the users (on PostgreSQL the entering statement queues them,
+        with the retry window of the process that runs it)."""
         import redis
         from django.db import connections
+        from django.test import override_settings
 
         self.workers, self.settings = workers, settings or {}
         connections.close_all()
         fresh_database(self.postgres.url, self.env)
         redis.Redis(port=self.redis.port).flushall()
         self.sandbox_call("POST", "/reset")
+        # The environment's strings, typed as braze_sync/settings.py reads them (integers here).
+        typed = {k: int(v) if v.isdigit() else v for k, v in self.settings.items()}
         try:
-            yield self
+            with override_settings(**typed):
+                yield self
         finally:
             self._stop_processes()
 
