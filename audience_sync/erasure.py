@@ -15,10 +15,12 @@ the user's hashes. So:
   change): `action = remove`, no step, no profile, due at once. The next flush sends them as
   `/segment/mapping/` deletes; once sent, nothing of the user's identifiers is left here.
 
-A flush that is sending a deleted user's rows must not race the deletion. On PostgreSQL the
-flush holds a shared advisory lock of the app group for its claim's transaction, and the
-deletion takes it exclusively: it waits for requests in flight to be recorded (their
-memberships are then there to read) and no batch of the group is claimed meanwhile. On SQLite
+A flush that is sending a deleted user's rows must not race the deletion, nor may a statement
+that is queueing them (journeys/engine.py). On PostgreSQL both hold a shared advisory lock of
+the app group for their transaction, and the deletion takes it exclusively: it waits for
+requests in flight to be recorded and for users being queued to be committed (their queued
+rows and memberships are then there to read), and nothing of the group is claimed or queued
+meanwhile. On SQLite
 (one writer at a time) the flush finds at recording time which of its rows a deletion removed
 while the request was out, and queues their removal (`removals_queue`).
 """
@@ -50,7 +52,8 @@ SCHEMA_BITS = tuple(bit for _, _, bit in MATCH_COLUMNS.values())
 
 
 def erasure_lock_shared(app_group_id: int) -> None:
-    """Taken by a flush in its claim's transaction: deletions of the group wait for it."""
+    """Taken by a flush in its claim's transaction, and by the engine in a transaction that
+    queues users: deletions of the group wait for it."""
     if rawsql.is_postgres():
         rawsql.execute(
             "SELECT pg_advisory_xact_lock_shared(%s, %s)", [ERASURE_LOCK_NAMESPACE, app_group_id]

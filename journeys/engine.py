@@ -21,6 +21,7 @@ from django.utils.translation import gettext_noop
 
 from analytics.services import not_synced_reasons_bump, step_error_record, step_stats_bump
 from audience_sync.enqueue import SyncPlan
+from audience_sync.erasure import erasure_lock_shared
 from canvas.models import Branch, CanvasState, Step, StepType, SyncAction
 from core.rawsql import execute, fetchall, new_claim_token, skip_locked, table
 from journeys.models import Entry, MessageSend, Phase
@@ -356,6 +357,11 @@ def _act_in_one_statement(step: Step, head: ChunkHead, *, now: datetime) -> int:
     sync = (
         getattr(step, "audience_sync", None) if step.step_type == StepType.AUDIENCE_SYNC else None
     )
+    if sync is not None:
+        # Deleting users of the app group waits for this transaction, and this one for a
+        # deletion in progress: a user deleted meanwhile is either seen by the deletion, queue
+        # row and membership included, or no longer found here (audience_sync/erasure.py).
+        erasure_lock_shared(step.canvas.app_group_id)
     adds = sync is not None and sync.action == SyncAction.ADD
     if not adds or sync.audience_id in _AUDIENCES_WITH_MEMBERS:
         return _statement(step, head, now=now, known_new=False)

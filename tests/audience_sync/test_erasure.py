@@ -241,3 +241,55 @@ def test_a_user_twice_in_one_batch_is_one_member(
     assert StepStats.objects.get(step=step).entered == 2
     in_upsert_mode = step.audience_sync.audience_id in _AUDIENCES_WITH_MEMBERS
     assert in_upsert_mode == (db_connection.vendor == "postgresql")
+
+
+@pytest.mark.skipif(
+    db_connection.vendor != "postgresql",
+    reason="SQLite runs one writing transaction at a time: the two cannot overlap",
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_deletion_while_the_user_is_being_queued_still_sees_the_queued_row(
+    app_group, active_canvas, sync_step, make_profiles
+):
+    """The engine's statement that queues a user holds the app group's erasure lock until it
+    commits: a deletion meanwhile waits, then finds the queued row and the membership (else
+    the row would outlive the profile and be sent to TikTok)."""
+    from django.db import transaction
+
+    sync_step([MatchField.EMAIL])
+    profiles = make_profiles({"external_id": "a", "email": "a@example.com"})
+    Entry.objects.create(
+        canvas=active_canvas, profile=profiles["a"], step=active_canvas.steps.get(),
+        due_at=T0, entered_at=T0,
+    )  # fmt: skip
+    queued = threading.Event()
+    release = threading.Event()
+
+    def queue_and_hold():
+        try:
+            with transaction.atomic():
+                journeys_advance(now=T0)
+                queued.set()
+                release.wait(10)
+        finally:
+            db_connection.close()
+
+    engine = threading.Thread(target=queue_and_hold)
+    engine.start()
+    assert queued.wait(10)
+    deleting = threading.Thread(
+        target=lambda: (_delete(app_group, profiles["a"]), db_connection.close())
+    )
+    deleting.start()
+    deleting.join(1.5)
+    assert deleting.is_alive()  # waiting for the engine's transaction
+    release.set()
+    engine.join(10)
+    deleting.join(10)
+
+    assert not Profile.objects.exists()
+    # The add was dropped with the profile and its removal queued (TikTok gets a no-op delete).
+    assert list(AudienceSyncItem.objects.values_list("action", "profile_id", "email_sha256")) == [
+        (SyncAction.REMOVE, None, EMAIL_A)
+    ]
+    assert not AudienceMember.objects.exists()
