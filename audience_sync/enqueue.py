@@ -8,6 +8,7 @@ statements inside its own batch transaction (journeys/engine.py).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -26,6 +27,15 @@ MATCH_COLUMNS = {
     MatchField.IDFA: ("idfa_sha256", "idfa_invalid_reason", 4),
     MatchField.GAID: ("gaid_sha256", "gaid_invalid_reason", 8),
 }
+
+
+def cell_bits_sql(cell_prefix: str = "", fields: Iterable[str] = tuple(MATCH_COLUMNS)) -> str:
+    """The schema bits of the hash cells (named `{cell_prefix}email_sha256` etc.) of `fields`
+    that hold a value."""
+    return " + ".join(
+        f"CASE WHEN {cell_prefix}{MATCH_COLUMNS[f][0]} IS NULL THEN 0 ELSE {MATCH_COLUMNS[f][2]} END"
+        for f in fields
+    )
 
 
 class SyncPlan:
@@ -75,11 +85,8 @@ class SyncPlan:
 
     def sent_bits_sql(self, cell_prefix: str = "") -> str:
         """The schema bits of the cells a queued user has (a field without a value is sent
-        empty): what the membership remembers. Cells named `{cell_prefix}email_sha256` etc."""
-        return " + ".join(
-            f"CASE WHEN {cell_prefix}{MATCH_COLUMNS[f][0]} IS NULL THEN 0 ELSE {MATCH_COLUMNS[f][2]} END"
-            for f in self.fields
-        )
+        empty): what the membership remembers."""
+        return cell_bits_sql(cell_prefix, self.fields)
 
     def queued_bits_sql(self, source: str) -> str:
         """The users queued from `source` with the bits of their cells (profile_id, sent): a

@@ -36,7 +36,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from analytics.services import step_stats_bump
-from audience_sync.enqueue import MATCH_COLUMNS
+from audience_sync.enqueue import MATCH_COLUMNS, cell_bits_sql
 from audience_sync.models import AudienceMember, AudienceSyncItem
 from canvas.models import SyncAction
 from core import rawsql
@@ -97,14 +97,6 @@ def removals_queue(
     ]
     AudienceSyncItem.objects.bulk_create(items)
     return len(items)
-
-
-def _bits_of_cells(prefix: str) -> str:
-    """The schema bits of the hash cells that hold a value."""
-    return " + ".join(
-        f"CASE WHEN {prefix}{column} IS NULL THEN 0 ELSE {bit} END"
-        for column, bit in zip(HASH_COLUMNS, SCHEMA_BITS, strict=True)
-    )
 
 
 def audience_members_freeze(*, profile_ids: Sequence[int]) -> int:
@@ -176,7 +168,7 @@ def audience_sync_profiles_forget(
     removals = 0
     for schema, cells, which in (
         ("m.schema", live, "m.schema <> 0"),
-        (_bits_of_cells("m."), frozen, " OR ".join(f"m.{c} IS NOT NULL" for c in HASH_COLUMNS)),
+        (cell_bits_sql("m."), frozen, " OR ".join(f"m.{c} IS NOT NULL" for c in HASH_COLUMNS)),
     ):
         removals += rawsql.execute(
             f"{insert}{schema}, {cells}, %s, %s, %s, 0, '' {source} AND ({which}) "

@@ -139,11 +139,11 @@ def _advance_step(step_id: int | None, *, now: datetime, chunk: int) -> int:
         if step_id
         else None
     )
-    active = step is not None and not step.deleted_at and step.canvas.state == CanvasState.ACTIVE
-    problem = _setup_problem(step) if active else None
     if acts_in_one_statement(step):
         with transaction.atomic():
             return _advance_in_one_statement(step, now=now, chunk=chunk)
+    active = step is not None and not step.deleted_at and step.canvas.state == CanvasState.ACTIVE
+    problem = _setup_problem(step) if active else None
     with transaction.atomic():
         token = new_claim_token()
         claimed = _claim(step_id, now=now, chunk=chunk, token=token)

@@ -54,6 +54,21 @@ def _stage_table_sql() -> str:
     return f"CREATE TEMPORARY TABLE IF NOT EXISTS {STAGE_TABLE} ({columns}){suffix}"
 
 
+def _given(row: str) -> dict[str, str]:
+    """Per identifier, whether a staged row (`row`: the staging alias, or EXCLUDED in the
+    upsert) brings it: an import overwrites only what the file gives."""
+    return {
+        "email": f"{row}.email <> ''",
+        "phone": f"{row}.phone <> ''",
+        "idfa": f"({row}.idfa_sha256 IS NOT NULL OR {row}.idfa_invalid_reason <> '')",
+        "gaid": f"({row}.gaid_sha256 IS NOT NULL OR {row}.gaid_invalid_reason <> '')",
+    }
+
+
+def _is_distinct_from() -> str:
+    return "IS DISTINCT FROM" if is_postgres() else "IS NOT"
+
+
 def _profile_upsert_sql() -> str:
     profile = quote(Profile._meta.db_table)
     given_text = "CASE WHEN EXCLUDED.{c} <> '' THEN EXCLUDED.{c} ELSE {p}.{c} END"
@@ -61,10 +76,9 @@ def _profile_upsert_sql() -> str:
     def follow(column: str, lead: str, lead_test: str) -> str:
         return f"CASE WHEN {lead_test} THEN EXCLUDED.{column} ELSE {profile}.{column} END"
 
-    email_given = "EXCLUDED.email <> ''"
-    phone_given = "EXCLUDED.phone <> ''"
-    idfa_given = "(EXCLUDED.idfa_sha256 IS NOT NULL OR EXCLUDED.idfa_invalid_reason <> '')"
-    gaid_given = "(EXCLUDED.gaid_sha256 IS NOT NULL OR EXCLUDED.gaid_invalid_reason <> '')"
+    given = _given("EXCLUDED")
+    email_given, phone_given = given["email"], given["phone"]
+    idfa_given, gaid_given = given["idfa"], given["gaid"]
     updates = {
         "email": follow("email", "email", email_given),
         "email_sha256": follow("email_sha256", "email", email_given),
@@ -117,7 +131,7 @@ def _profile_upsert_sql() -> str:
     compared = [c for c in updates if c != "updated_at"]
     new_values = ", ".join(updates[c] for c in compared)
     old_values = ", ".join(f"{profile}.{quote(c)}" for c in compared)
-    distinct = "IS DISTINCT FROM" if is_postgres() else "IS NOT"
+    distinct = _is_distinct_from()
     # SQLite needs the WHERE to tell ON CONFLICT from a join's ON.
     return (
         f"INSERT INTO {profile} ({', '.join(quote(c) for c in selected)}) "
@@ -131,15 +145,10 @@ def _profile_upsert_sql() -> str:
 def _hash_changing_sql() -> str:
     """The stored profiles whose email, phone or ad id hash the staged rows change."""
     profile = quote(Profile._meta.db_table)
-    distinct = "IS DISTINCT FROM" if is_postgres() else "IS NOT"
-    given = {
-        "email_sha256": "t.email <> ''",
-        "phone_sha256": "t.phone <> ''",
-        "idfa_sha256": "(t.idfa_sha256 IS NOT NULL OR t.idfa_invalid_reason <> '')",
-        "gaid_sha256": "(t.gaid_sha256 IS NOT NULL OR t.gaid_invalid_reason <> '')",
-    }
+    distinct = _is_distinct_from()
     changes = " OR ".join(
-        f"({test} AND t.{column} {distinct} p.{column})" for column, test in given.items()
+        f"({test} AND t.{lead}_sha256 {distinct} p.{lead}_sha256)"
+        for lead, test in _given("t").items()
     )
     return (
         f"SELECT p.id FROM {STAGE_TABLE} t JOIN {profile} p "
