@@ -1,7 +1,9 @@
 """The Audience Sync flush: queued users to TikTok's /segment/mapping/, batched, rate-limited,
 retried (docs/ARCHITECTURE.md D1, D2, D3, D6).
 
-Rows batch by (audience, action, schema) up to TIKTOK_MAX_USERS_PER_REQUEST. A batch is
+Rows batch by (audience, action, schema) up to TIKTOK_MAX_USERS_PER_REQUEST. A group sends a
+full batch at once and a partial one when its oldest user has waited
+AUDIENCE_SYNC_BATCH_WAIT_SECONDS; ready groups take turns, one request each. A batch is
 claimed so that no two workers send the same rows at once:
 
 * PostgreSQL: `DELETE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …` inside a
@@ -32,7 +34,7 @@ from typing import Any, NamedTuple
 from django.conf import settings
 from django.db import connection as db
 from django.db import transaction
-from django.db.models import Min, Q
+from django.db.models import Q
 from django.utils import timezone, translation
 
 from analytics.models import AudienceSyncBatch, BatchOutcome, StepStats
@@ -167,112 +169,219 @@ def audience_sync_flush(
     max_seconds: float = 50.0,
     client: TikTokClient | None = None,
     on_backlog: Callable[[], None] | None = None,
+    on_waiting: Callable[[datetime], None] | None = None,
 ) -> FlushReport:
-    """Send every due user, batch after batch while the limiter allows (it does not wait for
-    the next beat tick), until the queue is empty or `max_seconds` have passed.
+    """Send every ready group (a full batch waiting, or a partial one whose oldest user has
+    waited AUDIENCE_SYNC_BATCH_WAIT_SECONDS), one request per group in turn, batch after batch
+    while the limiter allows (it does not wait for the next beat tick), until nothing is
+    ready or `max_seconds` have passed (docs/ARCHITECTURE.md D1).
 
     `on_backlog` is called once, after the first full batch: the task uses it to wake one
-    more flush, so a backlog is drained by every free worker, not one.
+    more flush, so a backlog is drained by every free worker, not one. `on_waiting` is called
+    at the end with the moment the next waiting partial batch becomes ready, if any.
     """
     fixed_now = now
     client = client or tiktok_client()
     report = FlushReport(on_backlog=on_backlog)
     report.errored = audience_sync_deadlines_expire(now=fixed_now or timezone.now())
     started = time.monotonic()
+    batch_size = settings.TIKTOK_MAX_USERS_PER_REQUEST
     # A group whose request failed waits for its backoff: not retried within this flush.
     failed: set[_Group] = set()
-    while time.monotonic() - started < max_seconds and not shutdown_requested():
-        groups = [g for g in _due_groups(now=fixed_now or timezone.now()) if g not in failed]
-        if not groups:
+
+    def stopping() -> bool:
+        return time.monotonic() - started >= max_seconds or shutdown_requested()
+
+    while not stopping():
+        at = fixed_now or timezone.now()
+        waiting = [w for w in _waiting_groups(now=at) if w.group not in failed]
+        turn = _ready_groups(waiting, now=at)
+        if not turn:
+            if on_waiting is not None and waiting:
+                on_waiting(min(w.ready_at for w in waiting))
             break
-        progress = 0
-        for group in groups:
-            progress += _flush_group(
-                group, now=fixed_now, client=client, report=report, failed=failed
-            )
-            if time.monotonic() - started >= max_seconds or shutdown_requested():
-                break
-        if not progress:
-            break
+        listed = time.monotonic()
+        # Round robin: one request per ready group per turn, so that one app group's backlog
+        # shares the request budget with every other group's users instead of holding them up.
+        # The groups are listed again every RELIST_SECONDS, so that newly ready ones join.
+        while turn and time.monotonic() - listed < RELIST_SECONDS and not stopping():
+            for group in list(turn):
+                failed_before = report.failed_requests
+                count = _flush_batch(group, now=fixed_now, client=client, report=report)
+                if report.failed_requests > failed_before:
+                    # A failed request ends the group's turns in this flush: its rows wait for
+                    # their backoff, and an invalid token must not be tried batch after batch.
+                    failed.add(group)
+                if count == batch_size and group not in failed:
+                    report.full_batch_claimed()
+                else:
+                    turn.remove(group)  # nothing more to send at once, no slot, or failed
+                if stopping():
+                    break
     return report
+
+
+# How often a flush that is draining lists the waiting groups again (a skip scan of the
+# queue's due index, _waiting_groups), so that a group that becomes ready joins the turns.
+RELIST_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class _Waiting:
+    """A group with due users at one look: when the oldest became due, and how many are due
+    (counted up to a full batch; a full count when the oldest has waited long enough)."""
+
+    group: _Group
+    oldest: datetime
+    count: int
+
+    @property
+    def ready_at(self) -> datetime:
+        return self.oldest + timedelta(seconds=settings.AUDIENCE_SYNC_BATCH_WAIT_SECONDS)
 
 
 def _sending_paused() -> Q:
     """Rows wait without sending while their connection is invalid or disconnected."""
-    return ~Q(connection__status=ConnectionStatus.CONNECTED)
+    return ~Q(ad_account__connection__status=ConnectionStatus.CONNECTED)
 
 
-def _due_groups(*, now: datetime) -> list[_Group]:
-    due = AudienceSyncItem.objects.filter(next_attempt_at__lte=now).exclude(_sending_paused())
-    if db.vendor != "postgresql":
-        due = due.filter(Q(claim__isnull=True) | Q(claim_expires_at__lt=now))
-    # Oldest group first: a user added by one step and removed by a later one must reach
-    # TikTok in that order (the queue's ids follow the order users reached the steps).
-    groups = (
-        due.order_by()
-        .values("audience_id", "action", "schema")
-        .annotate(first=Min("id"))
-        .order_by("first")[:50]
+def _waiting_groups(*, now: datetime) -> list[_Waiting]:
+    """Every (audience, action, schema) with due users whose connection may send.
+
+    The groups are found by skipping through the due index (sync_item_due_idx) one group at
+    a time: a GROUP BY reads every queued row, and a backlog of millions is listed again
+    every RELIST_SECONDS. On SQLite, claimed rows still count: a batch in flight holds back
+    the other action's users of its audience (see _claim_bound)."""
+    queue = table(AudienceSyncItem)
+    order = "ORDER BY audience_id, action, schema LIMIT 1"
+    groups: list[_Group] = []
+    rows = fetchall(f"SELECT audience_id, action, schema FROM {queue} {order}", [])
+    while rows:
+        groups.append(_Group(*rows[0]))
+        rows = fetchall(
+            f"SELECT audience_id, action, schema FROM {queue} "
+            f"WHERE (audience_id, action, schema) > (%s, %s, %s) {order}",
+            list(rows[0]),
+        )
+    paused = set(
+        TikTokAudience.objects.filter(pk__in={g.audience_id for g in groups})
+        .filter(_sending_paused())
+        .values_list("pk", flat=True)
     )
-    return [_Group(g["audience_id"], g["action"], g["schema"]) for g in groups]
+    batch_size = settings.TIKTOK_MAX_USERS_PER_REQUEST
+    aged = now - timedelta(seconds=settings.AUDIENCE_SYNC_BATCH_WAIT_SECONDS)
+    waiting = []
+    for group in groups:
+        if group.audience_id in paused:
+            continue
+        due = AudienceSyncItem.objects.filter(
+            audience_id=group.audience_id, action=group.action, schema=group.schema,
+            next_attempt_at__lte=now,
+        )  # fmt: skip
+        oldest = due.order_by("next_attempt_at").values_list("next_attempt_at", flat=True)[:1]
+        if not oldest:
+            continue
+        count = batch_size if oldest[0] <= aged else due[:batch_size].count()
+        waiting.append(_Waiting(group, oldest[0], count))
+    return waiting
 
 
-def _flush_group(
-    group: _Group,
-    *,
-    now: datetime | None,
-    client: TikTokClient,
-    report: FlushReport,
-    failed: set[_Group],
-) -> int:
-    """Send full batches of one group until it has no due rows left, or a request fails (the
-    group then joins `failed`). Returns users sent."""
+def _ready_groups(waiting: list[_Waiting], *, now: datetime) -> list[_Group]:
+    """The groups that may send now, oldest first: a full batch, or a partial one whose oldest
+    user has waited AUDIENCE_SYNC_BATCH_WAIT_SECONDS, unless the other action of the same
+    audience has older users (they go first: an add before its remove, and a re-add after)."""
+    aged = now - timedelta(seconds=settings.AUDIENCE_SYNC_BATCH_WAIT_SECONDS)
+    first: dict[tuple[int, str], datetime] = {}
+    for w in waiting:
+        key = (w.group.audience_id, w.group.action)
+        first[key] = min(first.get(key, w.oldest), w.oldest)
+    ready = []
+    for w in sorted(waiting, key=lambda w: w.oldest):
+        other = first.get((w.group.audience_id, _other_action(w.group.action)))
+        if other is not None and other < w.oldest:
+            continue
+        if w.count >= settings.TIKTOK_MAX_USERS_PER_REQUEST or w.oldest <= aged:
+            ready.append(w.group)
+    return ready
+
+
+def _other_action(action: str) -> str:
+    return SyncAction.REMOVE if action == SyncAction.ADD else SyncAction.ADD
+
+
+def _flush_batch(
+    group: _Group, *, now: datetime | None, client: TikTokClient, report: FlushReport
+) -> int | None:
+    """Claim and send one batch of `group`, if it is still ready. Returns users claimed (0:
+    nothing was ready after all), or None when it could not try (no limiter slot in time, or
+    its connection was paused since the groups were listed)."""
     audience = (
         TikTokAudience.objects.select_related("ad_account__connection")
         .filter(pk=group.audience_id)
         .first()
     )
     if audience is None or audience.ad_account.connection.status != ConnectionStatus.CONNECTED:
-        return 0  # paused since the groups were listed (an invalid token): send nothing
+        return None  # paused since the groups were listed (an invalid token): send nothing
     limiter = tiktok_rate_limiter(client.app_id)
-    batch_size = settings.TIKTOK_MAX_USERS_PER_REQUEST
-    sent = 0
-    while True:
-        failed_before = report.failed_requests
-        try:
-            if db.vendor == "postgresql":
-                count = _flush_batch_postgres(group, audience, now, client, limiter, report)
-            else:
-                count = _flush_batch_sqlite(group, audience, now, client, limiter, report)
-        except _LimiterBusy:
-            break
-        sent += count
-        if report.failed_requests > failed_before:
-            # A failed request ends the group's turn: its rows wait for their backoff, and
-            # an invalid token must not be tried batch after batch.
-            failed.add(group)
-            return sent
-        if count < batch_size:
-            return sent
-        report.full_batch_claimed()
-        if shutdown_requested():  # SIGTERM: this batch is done and recorded; claim no more
-            return sent
-    return sent
+    try:
+        if db.vendor == "postgresql":
+            count = _flush_batch_postgres(group, audience, now, client, limiter, report)
+        else:
+            count = _flush_batch_sqlite(group, audience, now, client, limiter, report)
+    except _LimiterBusy:
+        return None
+    return count
 
 
 # Claiming, per database
 
 
+def _claimable(
+    group: _Group, now: datetime, limit: int, *, unclaimed: str = ""
+) -> tuple[str, list, str, list]:
+    """The `claimable` CTE (id, next_attempt_at) of a claim, with its parameters, and the
+    condition (and its parameters) that they make a batch ready to go.
+
+    Claimable: up to `limit` due rows of the group, oldest first, in index order
+    (sync_item_due_idx, so LIMIT stops early however long the queue is), and only those
+    queued before every row of the other action in the same audience (queue ids follow the
+    order users reached the steps): an add queued before a remove reaches TikTok first, and a
+    re-add after it. The bound is read in the claim's own statement, so a row queued since
+    the groups were listed counts, and a batch in flight still holds its rows back
+    (uncommitted deletes on PostgreSQL, claims on SQLite). When the audience has rows of one
+    action only, the due index answers that at once.
+
+    Ready: a full batch, or the oldest has waited AUDIENCE_SYNC_BATCH_WAIT_SECONDS."""
+    queue = table(AudienceSyncItem)
+    aged = now - timedelta(seconds=settings.AUDIENCE_SYNC_BATCH_WAIT_SECONDS)
+    sql = (
+        f"WITH claimable AS (SELECT id, next_attempt_at FROM {queue} "
+        "WHERE audience_id = %s AND action = %s AND schema = %s AND next_attempt_at <= %s "
+        f"AND id < COALESCE((SELECT MIN(id) FROM {queue} "
+        f"WHERE audience_id = %s AND action = %s), %s){unclaimed} "
+        f"ORDER BY next_attempt_at LIMIT %s{skip_locked()}) "
+    )
+    params = [
+        group.audience_id, group.action, group.schema, now,
+        group.audience_id, _other_action(group.action), _NO_ID,
+    ]  # fmt: skip
+    ready = (
+        "id IN (SELECT id FROM claimable) AND ((SELECT COUNT(*) FROM claimable) >= %s "
+        "OR (SELECT MIN(next_attempt_at) FROM claimable) <= %s)"
+    )
+    return sql, params, ready, [limit, aged]
+
+
+# Above every queue id (a bigint): the bound when the other action has no row queued.
+_NO_ID = 2**63 - 1
+
+
 def _claim_postgres(group: _Group, now: datetime, limit: int) -> list[QueuedUser]:
-    # In index order (sync_item_due_idx), so LIMIT stops early however long the queue is;
-    # order within a group does not matter (across groups, _due_groups keeps queue order).
+    cte, cte_params, ready, ready_params = _claimable(group, now, limit)
     columns = ", ".join(POSTGRES_CLAIM_COLUMNS)
     rows = fetchall(
-        f"DELETE FROM {table(AudienceSyncItem)} WHERE id IN ("
-        f"SELECT id FROM {table(AudienceSyncItem)} "
-        "WHERE audience_id = %s AND action = %s AND schema = %s AND next_attempt_at <= %s "
-        f"ORDER BY next_attempt_at LIMIT %s{skip_locked()}) RETURNING {columns}",
-        [group.audience_id, group.action, group.schema, now, limit],
+        f"{cte}DELETE FROM {table(AudienceSyncItem)} WHERE {ready} RETURNING {columns}",
+        [*cte_params, limit, *ready_params],
     )
     return list(map(QueuedUser._make, rows))
 
@@ -338,17 +447,17 @@ def _put_back_postgres(rows, group, audience, error, now) -> None:
 
 
 def _claim_sqlite(group: _Group, now: datetime, limit: int, token: int) -> list[QueuedUser]:
+    cte, cte_params, ready, ready_params = _claimable(
+        group, now, limit, unclaimed=" AND (claim IS NULL OR claim_expires_at < %s)"
+    )
     columns = ", ".join(SQLITE_CLAIM_COLUMNS)
     with transaction.atomic():
         rows = fetchall(
-            f"UPDATE {table(AudienceSyncItem)} SET claim = %s, claim_expires_at = %s "
-            f"WHERE id IN (SELECT id FROM {table(AudienceSyncItem)} "
-            "WHERE audience_id = %s AND action = %s AND schema = %s AND next_attempt_at <= %s "
-            "AND (claim IS NULL OR claim_expires_at < %s) ORDER BY next_attempt_at LIMIT %s) "
-            f"RETURNING {columns}",
+            f"{cte}UPDATE {table(AudienceSyncItem)} SET claim = %s, claim_expires_at = %s "
+            f"WHERE {ready} RETURNING {columns}",
             [
-                token, now + timedelta(seconds=CLAIM_SECONDS), group.audience_id, group.action,
-                group.schema, now, now, limit,
+                *cte_params, now, limit, token, now + timedelta(seconds=CLAIM_SECONDS),
+                *ready_params,
             ],
         )  # fmt: skip
     return sorted(QueuedUser(*row) for row in rows)

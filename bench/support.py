@@ -282,12 +282,16 @@ def seed_audience_sync(
     match_fields: list[str] | None = None,
     *,
     first_step: str = "audience_sync",
+    name: str = "Bench",
+    first_profile: int = 1,
 ):
     """App group, TikTok connection (real OAuth services against the sandbox), audience, an
     active Canvas with one Audience Sync step matching `match_fields` (default: all four), and
     `users` profiles with an email, a phone and an IDFA or GAID, hashed as /users/track does.
     `first_step="delay"` puts a Delay of 0 seconds before the Audience Sync step, so users reach
-    it through the engine as they do after any earlier step. Needs Django set up on PostgreSQL.
+    it through the engine as they do after any earlier step. `name` and `first_profile` (the
+    number of its first profile) let a second app group be seeded beside the first. Needs
+    Django set up on PostgreSQL.
     Returns (canvas, the Audience Sync step, TikTok audience id)."""
     from django.db import connection
 
@@ -298,9 +302,9 @@ def seed_audience_sync(
     from partners.models import AudienceStatus, TikTokAudience
     from partners.tiktok.access import tiktok_client
 
-    app_group, _ = app_group_create(name="Bench")
+    app_group, _ = app_group_create(name=name)
     user, _ = dashboard_user_add(
-        email="bench@example.com", app_group=app_group, role=Role.ADMIN,
+        email=f"{name.lower()}@example.com", app_group=app_group, role=Role.ADMIN,
         password="bench-password-123",
     )  # fmt: skip
     admin = membership_for_user(user=user, app_group_id=app_group.id)
@@ -309,13 +313,13 @@ def seed_audience_sync(
     audience_id = tiktok_client().create_audience(
         access_token=connection_.access_token,
         advertiser_id=ad_account.advertiser_id,
-        name="Bench buyers",
+        name=f"{name} buyers",
     )
     audience = TikTokAudience.objects.create(
-        app_group=app_group, ad_account=ad_account, name="Bench buyers",
+        app_group=app_group, ad_account=ad_account, name=f"{name} buyers",
         tiktok_audience_id=audience_id, status=AudienceStatus.CREATED,
     )  # fmt: skip
-    canvas = Canvas.objects.create(app_group=app_group, name="Bench", state=CanvasState.ACTIVE)
+    canvas = Canvas.objects.create(app_group=app_group, name=name, state=CanvasState.ACTIVE)
     parent = None
     if first_step == "delay":
         parent = Step.objects.create(
@@ -348,9 +352,9 @@ def seed_audience_sync(
               CASE WHEN i %% 2 = 0 THEN encode(sha256(md5('idfa' || i)::bytea), 'hex') END, '',
               CASE WHEN i %% 2 = 1 THEN encode(sha256(md5('gaid' || i)::bytea), 'hex') END, '',
               now(), now()
-            FROM generate_series(1, %s) AS i
+            FROM generate_series(%s, %s) AS i
             """,
-            [app_group.pk, users],
+            [app_group.pk, first_profile, first_profile + users - 1],
         )
         cursor.execute("ANALYZE")
     print(f"seeded {users:,} profiles in {time.monotonic() - started:.1f} s")

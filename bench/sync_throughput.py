@@ -17,10 +17,16 @@ Steady mode (--steady SECONDS --rate N): N users enter per second; prints the la
 entering the step to synced (an upper bound per user: batch completion minus the time its
 longest-waiting user reached the step).
 
+Noisy-neighbour mode (--noisy-neighbour): the backlog as above, and meanwhile a second app group
+(its own connection, audience and Canvas, the same TikTok app and so the same 50 requests/s)
+whose users enter steadily at --neighbour-rate per second until the backlog is in TikTok;
+prints the backlog's users/s and the neighbour's latency.
+
     .venv/bin/python -m bench.sync_throughput --users 1000000 --workers 4
     .venv/bin/python -m bench.sync_throughput --users 70000 --steady 60 --rate 1000
     .venv/bin/python -m bench.sync_throughput --users 100000 --workers 0   # one process
     .venv/bin/python -m bench.sync_throughput --users 1000000 --first-step delay
+    .venv/bin/python -m bench.sync_throughput --users 2000000 --noisy-neighbour
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import argparse
 import os
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -69,6 +76,12 @@ def parse_args():
         help="skip the database floor (to compare with builds whose bench has none: the floor "
         "leaves the profiles in the cache)",
     )
+    parser.add_argument(
+        "--noisy-neighbour",
+        action="store_true",
+        help="a second app group's users enter steadily while the backlog drains",
+    )
+    parser.add_argument("--neighbour-rate", type=int, default=200, help="its users/s")
     parser.add_argument("--database", default=PG_URL)
     parser.add_argument("--redis", default=REDIS_URL)
     return parser.parse_args()
@@ -104,6 +117,11 @@ def main() -> None:
         canvas, step, audience_id = seed_audience_sync(
             args.users, f"http://127.0.0.1:{sandbox_port}", first_step=args.first_step
         )
+        if args.noisy_neighbour:
+            neighbour = seed_audience_sync(
+                args.neighbour_rate * int(args.timeout), f"http://127.0.0.1:{sandbox_port}",
+                name="Neighbour", first_profile=args.users + 1,
+            )  # fmt: skip
         for i in range(args.workers):
             workers.append(
                 start_celery(
@@ -129,7 +147,9 @@ def main() -> None:
         time.sleep(3)  # workers connect
         base = f"http://127.0.0.1:{sandbox_port}"
         requests.post(f"{base}/_sandbox/stats/reset", timeout=10)
-        if args.steady:
+        if args.noisy_neighbour:
+            run_noisy_neighbour(args, canvas, step, audience_id, neighbour, base)
+        elif args.steady:
             run_steady(args, canvas, step, audience_id, base)
         elif args.workers == 0:
             run_in_process(canvas, step, audience_id, base)
@@ -292,15 +312,18 @@ def run_in_process(canvas, step, audience_id, base) -> None:
     print(f"sandbox audience size {sandbox_size(base, audience_id):,}")
 
 
-def print_latency() -> None:
+def print_latency(audience_id: str | None = None, label: str = "") -> None:
     """Entering the step → synced, per user, as an upper bound: each batch's completion minus
-    the time its longest-waiting user reached the step."""
+    the time its longest-waiting user reached the step (of one TikTok audience if given)."""
     from datetime import timedelta
 
     from analytics.models import AudienceSyncBatch
 
     latencies = []
-    for batch in AudienceSyncBatch.objects.filter(outcome="synced"):
+    batches = AudienceSyncBatch.objects.filter(outcome="synced")
+    if audience_id is not None:
+        batches = batches.filter(audience__tiktok_audience_id=audience_id)
+    for batch in batches:
         done = batch.sent_at + timedelta(milliseconds=batch.milliseconds)
         latencies.extend([(done - batch.oldest_enqueued_at).total_seconds()] * batch.size)
     latencies.sort()
@@ -311,8 +334,8 @@ def print_latency() -> None:
         return latencies[min(len(latencies) - 1, int(p / 100 * len(latencies)))]
 
     print(
-        f"entering the step → synced (upper bound): p50 {pct(50):.2f} s, p99 {pct(99):.2f} s, "
-        f"max {latencies[-1]:.2f} s"
+        f"{label}entering the step → synced (upper bound): p50 {pct(50):.2f} s, "
+        f"p99 {pct(99):.2f} s, max {latencies[-1]:.2f} s"
     )
 
 
@@ -353,6 +376,75 @@ def run_steady(args, canvas, step, audience_id, base) -> None:
     print_latency()
     print(f"sandbox audience size {sandbox_size(base, audience_id):,}; TikTok side max requests "
           f"in any second {tiktok['max_requests_in_any_second']}")  # fmt: skip
+
+
+def run_noisy_neighbour(args, canvas, step, audience_id, neighbour, base) -> None:
+    from django.db import connection
+
+    from analytics.models import StepStats
+    from journeys.entries import canvas_entries_create
+    from journeys.tasks import journeys_advance
+    from users.models import Profile
+
+    n_canvas, n_step, n_audience_id = neighbour
+    ids = list(
+        Profile.objects.filter(app_group_id=n_canvas.app_group_id)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    entered_backlog: list[int] = []
+
+    def enter_backlog() -> None:
+        try:
+            entered_backlog.append(
+                canvas_entries_create(
+                    canvas=canvas,
+                    profiles=Profile.objects.filter(app_group_id=canvas.app_group_id),
+                )
+            )
+            journeys_advance.delay()
+        finally:
+            connection.close()
+
+    backlog = threading.Thread(target=enter_backlog)
+    t0 = time.monotonic()
+    backlog.start()
+    tick = 0.1
+    per_tick = max(1, int(args.neighbour_rate * tick))
+    entered = 0
+    done_at = None
+    while time.monotonic() - t0 < args.timeout:
+        due = t0 + entered / args.neighbour_rate
+        if time.monotonic() < due:
+            time.sleep(due - time.monotonic())
+        chunk = ids[entered : entered + per_tick]
+        if not chunk:
+            break
+        entered += canvas_entries_create(
+            canvas=n_canvas, profiles=Profile.objects.filter(pk__in=chunk)
+        )
+        journeys_advance.delay()  # as an API trigger does on commit
+        if entered % (per_tick * 10) == 0 and entered_backlog:
+            stats = StepStats.objects.filter(step=step).first()
+            if stats and stats.synced >= entered_backlog[0]:
+                done_at = time.monotonic() - t0
+                break
+    backlog.join()
+    if done_at is None:
+        raise SystemExit("timed out before the backlog was synced")
+    while time.monotonic() - t0 < 2 * args.timeout:  # the neighbour's last users
+        stats = StepStats.objects.filter(step=n_step).first()
+        if stats and stats.synced >= entered:
+            break
+        time.sleep(0.25)
+    tiktok = requests.get(f"{base}/_sandbox/stats", timeout=10).json()["mapping"]
+    print(f"backlog: {entered_backlog[0]:,} users in the sandbox audience after {done_at:.1f} s: "
+          f"{entered_backlog[0] / done_at:,.0f} users/s")  # fmt: skip
+    print(f"neighbour: {entered:,} users at {args.neighbour_rate:,}/s meanwhile")
+    print_latency(audience_id, label="backlog: ")
+    print_latency(n_audience_id, label="neighbour: ")
+    print(f"TikTok side: max requests in any second {tiktok['max_requests_in_any_second']}, "
+          f"rate limited {tiktok['rate_limited']}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -347,6 +347,9 @@ AUDIENCE_SYNC_RETRY_WINDOW_SECONDS = env.int(
 )
 # Seconds between beat's wake-ups of the flush and of the journey engine.
 AUDIENCE_SYNC_FLUSH_SECONDS = 5
+# A partial batch goes when its oldest user has waited this long; a full one goes at once
+# (docs/ARCHITECTURE.md D1).
+AUDIENCE_SYNC_BATCH_WAIT_SECONDS = env.float("AUDIENCE_SYNC_BATCH_WAIT_SECONDS", default=5.0)
 JOURNEYS_ADVANCE_SECONDS = 2
 # A task that finds a backlog wakes one more; a wake-up not picked up within this many seconds
 # is dropped (beat sends fresh ones).

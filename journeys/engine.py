@@ -22,6 +22,7 @@ from django.utils.translation import gettext_noop
 from analytics.services import not_synced_reasons_bump, step_error_record, step_stats_bump
 from audience_sync.enqueue import SyncPlan
 from audience_sync.erasure import erasure_lock_shared
+from audience_sync.wakeups import flush_wake_soon
 from canvas.models import Branch, CanvasState, Step, StepType, SyncAction
 from core.rawsql import execute, fetchall, new_claim_token, skip_locked, table
 from journeys.models import Entry, MessageSend, Phase
@@ -254,6 +255,8 @@ def _audience_sync(step: Step, entries: QuerySet[Entry], *, token: int, now: dat
     )
     sql, params = plan.insert_sql(source, [token], now=now)
     queued = execute(sql, params)
+    if queued:
+        flush_wake_soon()
     members = plan.members_sql(plan.queued_bits_sql(source), [token])
     if members is not None:
         execute(*members)
@@ -413,6 +416,8 @@ def _statement(step: Step, head: ChunkHead, *, now: datetime, known_new: bool) -
     if plan is not None:
         reasons = {reason: n for reason, n in rows if reason not in COUNT_LABELS}
         not_synced = claimed - counts["queued"]
+        if counts["queued"]:
+            flush_wake_soon()
         if reasons:
             not_synced_reasons_bump(step.pk, reasons)
         step_stats_bump(step.pk, entered=claimed, not_synced=not_synced, **moved, at=now)

@@ -34,6 +34,14 @@ def _english_unless_a_test_says_otherwise():
 
 
 @pytest.fixture(autouse=True)
+def _partial_batches_go_when_due(settings):
+    """A partial batch waits AUDIENCE_SYNC_BATCH_WAIT_SECONDS for more users before it goes
+    (5 s): tests of anything else flush users as soon as they are queued. The tests of that
+    wait set it back (tests/audience_sync/test_flush_scheduling.py)."""
+    settings.AUDIENCE_SYNC_BATCH_WAIT_SECONDS = 0
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hasher(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
