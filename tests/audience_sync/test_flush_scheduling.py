@@ -29,7 +29,10 @@ def wait_5s(settings):
 
 def users(make_profiles, count, prefix="u"):
     return make_profiles(
-        *[{"external_id": f"{prefix}{i}", "email": f"{prefix}{i}@example.com"} for i in range(count)]
+        *[
+            {"external_id": f"{prefix}{i}", "email": f"{prefix}{i}@example.com"}
+            for i in range(count)
+        ]
     ).values()
 
 
@@ -82,9 +85,7 @@ def test_full_batches_go_at_once_and_the_rest_waits(
     assert [len(call["rows"]) for call in client.calls] == [2, 2, 1]
 
 
-def test_ready_groups_take_turns_one_request_each(
-    settings, active_canvas, tiktok, make_profiles
-):
+def test_ready_groups_take_turns_one_request_each(settings, active_canvas, tiktok, make_profiles):
     settings.TIKTOK_MAX_USERS_PER_REQUEST = 2
     second = TikTokAudienceFactory(ad_account=tiktok[1], name="Fans", tiktok_audience_id="9002")
     # Every user is queued for 9001 before any is queued for 9002.
