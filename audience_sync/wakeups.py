@@ -14,10 +14,12 @@ import math
 import time
 from datetime import datetime
 
+from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
+FLUSH_TASK = "audience_sync.tasks.audience_sync_flush"
 # Users queued within this many seconds share one wake-up, sent at the end of their slot.
 SOON_SECONDS = 0.25
 # Slots of a wake-up for a waiting batch: it never runs before the batch is ready.
@@ -38,12 +40,13 @@ def flush_wake_when_ready(ready_at: datetime) -> None:
 
 def flush_wake_at(when: float, *, slot_seconds: float) -> None:
     """One flush task at the end of the slot that holds `when` (epoch seconds)."""
-    from audience_sync.tasks import audience_sync_flush
-
     slot = math.ceil(when / slot_seconds)
     countdown = max(0.0, slot * slot_seconds - time.time())
     # The key outlives the slot, so a late asker does not send the slot's task again.
     if cache.add(f"audience_sync:flush_wake:{slot_seconds}:{slot}", 1, math.ceil(countdown) + 5):
-        audience_sync_flush.apply_async(
-            countdown=countdown, expires=countdown + settings.AUDIENCE_SYNC_FLUSH_SECONDS
+        # By name: the task module asks this one for wake-ups (no import cycle).
+        current_app.send_task(
+            FLUSH_TASK,
+            countdown=countdown,
+            expires=countdown + settings.AUDIENCE_SYNC_FLUSH_SECONDS,
         )

@@ -139,13 +139,17 @@ def test_a_re_add_waits_for_the_remove_queued_before_it(active_canvas, tiktok, m
 
 @pytest.fixture
 def sent_wakeups(monkeypatch):
+    from celery import current_app
     from django.core.cache import cache
-
-    from audience_sync.tasks import audience_sync_flush as flush_task
 
     cache.clear()
     sent = []
-    monkeypatch.setattr(flush_task, "apply_async", lambda **options: sent.append(options))
+
+    def send_task(name, **options):
+        assert name == "audience_sync.tasks.audience_sync_flush"
+        sent.append(options)
+
+    monkeypatch.setattr(current_app, "send_task", send_task)
     return sent
 
 
