@@ -195,12 +195,9 @@ def audience_sync_flush(
     while not stopping():
         at = fixed_now or timezone.now()
         waiting = [w for w in _waiting_groups(now=at) if w.group not in failed]
-        turn = _ready_groups(waiting, now=at)
-        if not turn:
-            if on_waiting is not None and waiting:
-                on_waiting(min(w.ready_at for w in waiting))
-            break
+        turn, next_ready_at = _ready_groups(waiting, now=at)
         listed = time.monotonic()
+        sent = 0
         # Round robin: one request per ready group per turn, so that one app group's backlog
         # shares the request budget with every other group's users instead of holding them up.
         # The groups are listed again every RELIST_SECONDS, so that newly ready ones join.
@@ -208,6 +205,7 @@ def audience_sync_flush(
             for group in list(turn):
                 failed_before = report.failed_requests
                 count = _flush_batch(group, now=fixed_now, client=client, report=report)
+                sent += count or 0
                 if report.failed_requests > failed_before:
                     # A failed request ends the group's turns in this flush: its rows wait for
                     # their backoff, and an invalid token must not be tried batch after batch.
@@ -218,6 +216,10 @@ def audience_sync_flush(
                     turn.remove(group)  # nothing more to send at once, no slot, or failed
                 if stopping():
                     break
+        if not sent:  # nothing ready (or another worker holds it): done until a wake-up
+            if on_waiting is not None and next_ready_at is not None:
+                on_waiting(next_ready_at)
+            break
     return report
 
 
@@ -286,23 +288,29 @@ def _waiting_groups(*, now: datetime) -> list[_Waiting]:
     return waiting
 
 
-def _ready_groups(waiting: list[_Waiting], *, now: datetime) -> list[_Group]:
-    """The groups that may send now, oldest first: a full batch, or a partial one whose oldest
-    user has waited AUDIENCE_SYNC_BATCH_WAIT_SECONDS, unless the other action of the same
-    audience has older users (they go first: an add before its remove, and a re-add after)."""
+def _ready_groups(
+    waiting: list[_Waiting], *, now: datetime
+) -> tuple[list[_Group], datetime | None]:
+    """The groups that may send now, oldest first, and when the next of the others becomes
+    ready (None: none will by waiting alone). Ready: a full batch, or a partial one whose
+    oldest user has waited AUDIENCE_SYNC_BATCH_WAIT_SECONDS. A group whose audience has older
+    users of the other action waits for them to go first (an add before its remove, and a
+    re-add after), whatever it holds; the claim checks this exactly (_claimable)."""
     aged = now - timedelta(seconds=settings.AUDIENCE_SYNC_BATCH_WAIT_SECONDS)
     first: dict[tuple[int, str], datetime] = {}
     for w in waiting:
         key = (w.group.audience_id, w.group.action)
         first[key] = min(first.get(key, w.oldest), w.oldest)
-    ready = []
+    ready, later = [], []
     for w in sorted(waiting, key=lambda w: w.oldest):
         other = first.get((w.group.audience_id, _other_action(w.group.action)))
         if other is not None and other < w.oldest:
             continue
         if w.count >= settings.TIKTOK_MAX_USERS_PER_REQUEST or w.oldest <= aged:
             ready.append(w.group)
-    return ready
+        else:
+            later.append(w.ready_at)
+    return ready, min(later, default=None)
 
 
 def _other_action(action: str) -> str:

@@ -8,10 +8,11 @@ them), connects TikTok through the real OAuth services, creates the audience on 
 and launches a Canvas whose first step is Audience Sync, matching on all four fields.
 
 Backlog mode (default): first the database floor, PostgreSQL alone doing the least work any
-design must do for these users (database_floor); then every profile enters at once (one
-INSERT … SELECT); the workers take them through the step and flush them to the sandbox. Prints
-the floor, users/s end to end and its ratio to the floor, users per request while the backlog
-lasted, the most requests TikTok saw in any second, and each worker's peak RSS.
+design must do for these users (database_floor); then every profile enters, as a Scheduled
+Canvas's launch enters its audience (journeys.entries.scheduled_entries_run); the workers take
+them through the step and flush them to the sandbox. Prints the floor, users/s end to end and
+its ratio to the floor, users per request while the backlog lasted, the most requests TikTok
+saw in any second, and each worker's peak RSS.
 
 Steady mode (--steady SECONDS --rate N): N users enter per second; prints the latency from
 entering the step to synced (an upper bound per user: batch completion minus the time its
@@ -246,17 +247,13 @@ def _database_floor(canvas, step, *, indexes: bool) -> float:
 
 def run_backlog(args, canvas, step, audience_id, base) -> None:
     from analytics.models import AudienceSyncBatch, StepStats
-    from journeys.entries import canvas_entries_create
     from journeys.tasks import journeys_advance
-    from users.models import Profile
 
     floor = None if args.no_floor else database_floor(canvas, step)
     t0 = time.monotonic()
-    entered = canvas_entries_create(
-        canvas=canvas, profiles=Profile.objects.filter(app_group_id=canvas.app_group_id)
-    )
+    entered = enter_backlog(canvas)
     t_entered = time.monotonic() - t0
-    print(f"users entered: {entered:,} (INSERT … SELECT in {t_entered:.1f} s)", flush=True)
+    print(f"users entered: {entered:,} (scheduled entry in {t_entered:.1f} s)", flush=True)
     journeys_advance.delay()
     t_queued = None
     while time.monotonic() - t0 < args.timeout:
@@ -289,17 +286,24 @@ def run_backlog(args, canvas, step, audience_id, base) -> None:
     print_latency()
 
 
+def enter_backlog(canvas) -> int:
+    """Every profile of the Canvas's app group enters, as a Scheduled Canvas's launch enters
+    its audience (the product's path for a whole audience: beat's engine tick runs it; here
+    this process does, to time it)."""
+    from canvas.models import Canvas, EntryType
+    from journeys.entries import scheduled_entries_run
+
+    Canvas.objects.filter(pk=canvas.pk).update(entry_type=EntryType.SCHEDULED, schedule_at=None)
+    return scheduled_entries_run()
+
+
 def run_in_process(canvas, step, audience_id, base) -> None:
     """--workers 0: the whole pipeline in this one process, phase by phase."""
     from audience_sync.flush import audience_sync_flush
     from journeys.engine import journeys_advance
-    from journeys.entries import canvas_entries_create
-    from users.models import Profile
 
     t0 = time.monotonic()
-    entered = canvas_entries_create(
-        canvas=canvas, profiles=Profile.objects.filter(app_group_id=canvas.app_group_id)
-    )
+    entered = enter_backlog(canvas)
     t1 = time.monotonic()
     journeys_advance(max_seconds=3600)
     t2 = time.monotonic()
@@ -366,13 +370,15 @@ def run_steady(args, canvas, step, audience_id, base) -> None:
             canvas=canvas, profiles=Profile.objects.filter(pk__in=chunk)
         )
         journeys_advance.delay()  # as an API trigger does on commit
+    entering = time.monotonic() - t0
     while time.monotonic() - t0 < args.steady + args.timeout:
         stats = StepStats.objects.filter(step=step).first()  # none until the first users move
         if stats and stats.synced >= entered:
             break
         time.sleep(0.25)
     tiktok = requests.get(f"{base}/_sandbox/stats", timeout=10).json()["mapping"]
-    print(f"steady: {entered:,} users at {args.rate:,}/s for {args.steady:.0f} s")
+    print(f"steady: {entered:,} users at {args.rate:,}/s for {args.steady:.0f} s "
+          f"(entered in {entering:.1f} s: {entered / entering:,.0f}/s achieved)")  # fmt: skip
     print_latency()
     print(f"sandbox audience size {sandbox_size(base, audience_id):,}; TikTok side max requests "
           f"in any second {tiktok['max_requests_in_any_second']}")  # fmt: skip
@@ -394,37 +400,33 @@ def run_noisy_neighbour(args, canvas, step, audience_id, neighbour, base) -> Non
     )
     entered_backlog: list[int] = []
 
-    def enter_backlog() -> None:
+    def backlog_enter() -> None:
         try:
-            entered_backlog.append(
-                canvas_entries_create(
-                    canvas=canvas,
-                    profiles=Profile.objects.filter(app_group_id=canvas.app_group_id),
-                )
-            )
+            entered_backlog.append(enter_backlog(canvas))
             journeys_advance.delay()
         finally:
             connection.close()
 
-    backlog = threading.Thread(target=enter_backlog)
+    backlog = threading.Thread(target=backlog_enter)
     t0 = time.monotonic()
     backlog.start()
     tick = 0.1
     per_tick = max(1, int(args.neighbour_rate * tick))
-    entered = 0
+    entered = offered = 0
     done_at = None
     while time.monotonic() - t0 < args.timeout:
-        due = t0 + entered / args.neighbour_rate
+        due = t0 + offered / args.neighbour_rate
         if time.monotonic() < due:
             time.sleep(due - time.monotonic())
-        chunk = ids[entered : entered + per_tick]
+        chunk = ids[offered : offered + per_tick]
         if not chunk:
             break
+        offered += len(chunk)
         entered += canvas_entries_create(
             canvas=n_canvas, profiles=Profile.objects.filter(pk__in=chunk)
         )
         journeys_advance.delay()  # as an API trigger does on commit
-        if entered % (per_tick * 10) == 0 and entered_backlog:
+        if offered % (per_tick * 10) == 0 and entered_backlog:
             stats = StepStats.objects.filter(step=step).first()
             if stats and stats.synced >= entered_backlog[0]:
                 done_at = time.monotonic() - t0
@@ -440,7 +442,8 @@ def run_noisy_neighbour(args, canvas, step, audience_id, neighbour, base) -> Non
     tiktok = requests.get(f"{base}/_sandbox/stats", timeout=10).json()["mapping"]
     print(f"backlog: {entered_backlog[0]:,} users in the sandbox audience after {done_at:.1f} s: "
           f"{entered_backlog[0] / done_at:,.0f} users/s")  # fmt: skip
-    print(f"neighbour: {entered:,} users at {args.neighbour_rate:,}/s meanwhile")
+    print(f"neighbour: {entered:,} users entered meanwhile, at {args.neighbour_rate:,}/s asked "
+          f"({entered / done_at:,.0f}/s achieved)")  # fmt: skip
     print_latency(audience_id, label="backlog: ")
     print_latency(n_audience_id, label="neighbour: ")
     print(f"TikTok side: max requests in any second {tiktok['max_requests_in_any_second']}, "

@@ -37,8 +37,10 @@ class Canvas(models.Model):
         max_length=16, choices=EntryType.choices, default=EntryType.API_TRIGGERED
     )
     # Scheduled entry: when every profile matching the target audience enters (None: at
-    # launch). journeys/ sets scheduled_entry_done_at once the entry has run.
+    # launch). journeys/ enters them a chunk at a time, in profile id order, and records the
+    # last profile id of each chunk with it; scheduled_entry_done_at once the entry has run.
     schedule_at = models.DateTimeField(null=True, blank=True)
+    scheduled_entry_after = models.BigIntegerField(null=True, blank=True, editable=False)
     scheduled_entry_done_at = models.DateTimeField(null=True, blank=True)
 
     # Target audience: a list of filters ANDed together; see canvas/audience.py for the

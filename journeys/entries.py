@@ -43,6 +43,10 @@ def _not_entered_before(canvas: Canvas, alias: str) -> str:
     )
 
 
+# Up to this many profiles, entering probes the entries' index per profile (see below).
+FEW_PROFILES = 10_000
+
+
 def canvas_entries_create(
     *,
     canvas: Canvas,
@@ -74,8 +78,12 @@ def canvas_entries_create(
             # Before its statistics exist (a new Canvas, a fresh table), PostgreSQL may answer
             # the NOT EXISTS with a nested loop that rescans journeys_entry per profile while
             # this very INSERT grows it: quadratic (160 s for 100k). A hash or merge anti-join
-            # reads it once, whatever the statistics say.
-            execute("SET LOCAL enable_nestloop = off", [])
+            # reads it once, whatever the statistics say. A few profiles (a small segment, the
+            # bench's steady entry) take one probe of the entries' index each instead: with
+            # statistics that think journeys_entry empty, PostgreSQL would read all of it for
+            # them (1.5 s per statement beside a 2M-user launch).
+            few = profiles[:FEW_PROFILES].count() < FEW_PROFILES
+            execute(f"SET LOCAL {'enable_seqscan' if few else 'enable_nestloop'} = off", [])
         if acts_in_one_statement(root):
             # An Audience Sync or Message first step acts on the users in the statement that
             # enters them (docs/ARCHITECTURE.md D5).
@@ -144,6 +152,11 @@ def canvas_entries_create_for(
     return profile_ids
 
 
+# Profiles per transaction of a scheduled entry: the first users reach the flush (and the
+# engine) while the rest are still entering (docs/PERFORMANCE.md).
+SCHEDULED_ENTRY_CHUNK = 50_000
+
+
 def scheduled_entries_run(*, now: datetime | None = None) -> int:
     """Enter the audience of every active Scheduled Canvas whose time has come, once."""
     now = now or timezone.now()
@@ -154,17 +167,50 @@ def scheduled_entries_run(*, now: datetime | None = None) -> int:
     ).exclude(schedule_at__gt=now)
     entered = 0
     for canvas in due:
-        try:
-            with transaction.atomic():
-                # The conditional UPDATE is the claim: a second beat or worker finds it taken.
-                claimed = Canvas.objects.filter(
-                    pk=canvas.pk, scheduled_entry_done_at__isnull=True
-                ).update(scheduled_entry_done_at=now)
-                if claimed:
-                    entered += canvas_entries_create(
-                        canvas=canvas, profiles=canvas_audience(canvas), now=now
-                    )
-        except Exception:
-            # Rolled back (the Canvas stays due and is retried); the other Canvases go on.
-            logger.exception("scheduled entry of canvas %s failed", canvas.pk)
+        entered += _scheduled_entry_run(canvas, now=now)
     return entered
+
+
+def _scheduled_entry_run(canvas: Canvas, *, now: datetime) -> int:
+    """Enter a Scheduled Canvas's audience SCHEDULED_ENTRY_CHUNK profiles at a time, in
+    profile id order. Each chunk commits with the Canvas's progress (the chunk's last profile
+    id), under the Canvas's row lock: a second runner skips a Canvas that is entering, and a
+    run that fails or dies goes on from the last chunk committed, so nobody enters twice.
+    Returns how many entered."""
+    entered = 0
+    try:
+        while True:
+            count, done = _scheduled_entry_chunk(canvas, now=now)
+            entered += count
+            if done:
+                return entered
+    except Exception:
+        # The chunk rolled back; the Canvas stays due and goes on from there next time. The
+        # other Canvases go on.
+        logger.exception("scheduled entry of canvas %s failed", canvas.pk)
+        return entered
+
+
+@transaction.atomic
+def _scheduled_entry_chunk(canvas: Canvas, *, now: datetime) -> tuple[int, bool]:
+    """Enter the next chunk. Returns (how many entered, whether the entry is over for now)."""
+    locked = (
+        Canvas.objects.select_for_update(skip_locked=True)
+        .filter(pk=canvas.pk, state=CanvasState.ACTIVE, scheduled_entry_done_at=None)
+        .first()
+    )
+    if locked is None:
+        return 0, True  # done, stopped, or another runner holds it
+    profiles = canvas_audience(locked)
+    if locked.scheduled_entry_after is not None:
+        profiles = profiles.filter(pk__gt=locked.scheduled_entry_after)
+    ids = profiles.order_by("pk").values_list("pk", flat=True)
+    last = next(iter(ids[SCHEDULED_ENTRY_CHUNK - 1 : SCHEDULED_ENTRY_CHUNK]), None)
+    if last is not None:
+        profiles = profiles.filter(pk__lte=last)
+    entered = canvas_entries_create(canvas=locked, profiles=profiles, now=now)
+    if last is None:
+        Canvas.objects.filter(pk=locked.pk).update(scheduled_entry_done_at=now)
+        return entered, True
+    Canvas.objects.filter(pk=locked.pk).update(scheduled_entry_after=last)
+    return entered, False

@@ -111,9 +111,11 @@ def test_a_remove_waits_for_the_adds_queued_before_it(
     client = FakeTikTokClient()
 
     # The adds' full batch goes; their partial one waits, and the removes (two full batches'
-    # worth) wait behind it.
-    audience_sync_flush(now=T0, client=client)
+    # worth) wait behind it: the next wake-up is for the adds' partial batch.
+    ready_at = []
+    audience_sync_flush(now=T0, client=client, on_waiting=ready_at.append)
     assert [(call["action"], len(call["rows"])) for call in client.calls] == [("add", 2)]
+    assert ready_at == [T0 + timedelta(seconds=5)]
 
     audience_sync_flush(now=T0 + timedelta(seconds=5), client=client)
 

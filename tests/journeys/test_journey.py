@@ -294,3 +294,45 @@ def test_a_broken_step_does_not_stop_the_other_canvases(active_canvas, make_prof
     assert stats(broken)["sends"] == 0
     assert Entry.objects.get(canvas=active_canvas).due_at == T0  # rolled back, retried later
     assert "could not be processed" in StepStats.objects.get(step=broken).last_error_message
+
+
+def test_a_scheduled_entry_commits_a_chunk_at_a_time_and_resumes_after_a_failure(
+    journey, make_profiles, monkeypatch
+):
+    """Each chunk commits with the Canvas's progress, so the first users move on while the
+    rest enter, and a run that fails goes on from the last chunk: nobody enters twice, even
+    with re-entry allowed (the users of the first chunks have exited by then)."""
+    from journeys import entries
+
+    canvas, *_ = journey
+    canvas.entry_type = EntryType.SCHEDULED
+    canvas.allow_reentry = True
+    canvas.save()
+    make_profiles(*[{"external_id": f"u{i}", "email": f"u{i}@example.com"} for i in range(5)])
+    monkeypatch.setattr(entries, "SCHEDULED_ENTRY_CHUNK", 2)
+    create = entries.canvas_entries_create
+    calls = []
+
+    def fail_on_the_third_chunk(**kwargs):
+        calls.append(kwargs["profiles"].count())
+        if len(calls) == 3:
+            raise RuntimeError("the database went away")
+        return create(**kwargs)
+
+    monkeypatch.setattr(entries, "canvas_entries_create", fail_on_the_third_chunk)
+
+    assert scheduled_entries_run(now=T0) == 4  # two chunks of 2 committed, the third failed
+    canvas.refresh_from_db()
+    first_four = Entry.objects.order_by("profile_id").values_list("profile_id", flat=True)
+    assert canvas.scheduled_entry_done_at is None
+    assert canvas.scheduled_entry_after == list(first_four)[-1]
+    Entry.objects.update(exited_at=T0)  # the first users went through and left
+
+    assert scheduled_entries_run(now=T0 + timedelta(minutes=1)) == 1
+    assert scheduled_entries_run(now=T0 + timedelta(minutes=2)) == 0  # done
+    assert calls == [2, 2, 1, 1]
+    assert Entry.objects.count() == 5
+    assert Entry.objects.values("profile_id").distinct().count() == 5
+    canvas.refresh_from_db()
+    assert canvas.scheduled_entry_done_at == T0 + timedelta(minutes=1)
+    assert canvas.total_entries == 5
