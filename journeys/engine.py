@@ -318,14 +318,22 @@ def acts_in_one_statement(step: Step | None) -> bool:
     )
 
 
-def entries_enter_through(step: Step, *, rows_sql: str, rows_params: list, now: datetime) -> int:
+def entries_enter_through(
+    step: Step,
+    *,
+    rows_sql: str,
+    rows_params: list,
+    now: datetime,
+    profiles_where: tuple[str, list] = ("", []),
+) -> int:
     """New entries, already past `step` (their Canvas's first step, acts_in_one_statement),
     written and acted on in one statement: `rows_sql` names the entries to write (canvas_id,
     profile_id, entered_at, properties, dispatch_id, in this order), and they are stored at
     the next step, or exited, while the step queues them or records their sends and counts
     them, as the engine would a moment later. It saves updating each entry once more: about
     half of what a user costs the database on the way to TikTok (docs/PERFORMANCE.md).
-    Returns how many entered."""
+    `profiles_where` (" AND …" on the profiles `p`, and its parameters) tells PostgreSQL what it
+    knows of them, e.g. their id range. Returns how many entered."""
 
     def enter(child: Step | None) -> tuple[list[tuple[str, list]], str]:
         if child is None:
@@ -341,13 +349,15 @@ def entries_enter_through(step: Step, *, rows_sql: str, rows_params: list, now: 
         )
         return [(insert, [*place_params, *rows_params])], "claimed"
 
-    return _act_in_one_statement(step, enter, now=now)
+    return _act_in_one_statement(step, enter, now=now, profiles_where=profiles_where)
 
 
 ChunkHead = Callable[[Step | None], tuple[list[tuple[str, list]], str]]
 
 
-def _act_in_one_statement(step: Step, head: ChunkHead, *, now: datetime) -> int:
+def _act_in_one_statement(
+    step: Step, head: ChunkHead, *, now: datetime, profiles_where: tuple[str, list] = ("", [])
+) -> int:
     """Act on the entries that `head` claims (or writes) in its `claimed` CTE (id,
     profile_id, due_at) and moves on, in one statement; `head` gets the next step and returns
     its CTEs and the one whose rows count the entries moved.
@@ -367,24 +377,32 @@ def _act_in_one_statement(step: Step, head: ChunkHead, *, now: datetime) -> int:
         erasure_lock_shared(step.canvas.app_group_id)
     adds = sync is not None and sync.action == SyncAction.ADD
     if not adds or sync.audience_id in _AUDIENCES_WITH_MEMBERS:
-        return _statement(step, head, now=now, known_new=False)
+        return _statement(step, head, now=now, known_new=False, profiles_where=profiles_where)
     try:
         with transaction.atomic():
-            return _statement(step, head, now=now, known_new=True)
+            return _statement(step, head, now=now, known_new=True, profiles_where=profiles_where)
     except IntegrityError:
         _AUDIENCES_WITH_MEMBERS.add(sync.audience_id)
-        return _statement(step, head, now=now, known_new=False)
+        return _statement(step, head, now=now, known_new=False, profiles_where=profiles_where)
 
 
-def _statement(step: Step, head: ChunkHead, *, now: datetime, known_new: bool) -> int:
+def _statement(
+    step: Step,
+    head: ChunkHead,
+    *,
+    now: datetime,
+    known_new: bool,
+    profiles_where: tuple[str, list] = ("", []),
+) -> int:
     child = _next_step(step, Branch.NEXT)
     ctes, counted = head(child)
     results = [f"SELECT 'moved', COUNT(*) FROM {counted}"]
-    source = f"FROM claimed e JOIN {table(Profile)} p ON p.id = e.profile_id WHERE TRUE"
+    where, where_params = profiles_where
+    source = f"FROM claimed e JOIN {table(Profile)} p ON p.id = e.profile_id WHERE TRUE{where}"
     plan = None
     if step.step_type == StepType.AUDIENCE_SYNC:
         plan = SyncPlan.for_step(step)
-        sql, params = plan.insert_sql(source, [], now=now)
+        sql, params = plan.insert_sql(source, where_params, now=now)
         members = plan.members_sql("queued", [], known_new=known_new)
         # The members are read from the queued rows, not from a second join of the entries
         # with their profiles.
@@ -393,7 +411,7 @@ def _statement(step: Step, head: ChunkHead, *, now: datetime, known_new: bool) -
         results.append("SELECT 'queued', COUNT(*) FROM queued")
         if members is not None:
             ctes.append((f"members AS ({members[0]})", members[1]))
-        sql, params = plan.reasons_sql(source, [])
+        sql, params = plan.reasons_sql(source, where_params)
         ctes.append((f"missing AS ({sql})", params))
         results.append("SELECT * FROM missing")
     else:

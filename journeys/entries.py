@@ -33,13 +33,13 @@ def canvas_audience(canvas: Canvas) -> QuerySet[Profile]:
     )
 
 
-def _not_entered_before(canvas: Canvas, alias: str) -> str:
+def _not_entered_before(canvas: Canvas, alias: str, id_range: str = "") -> str:
     """Re-entry rule as SQL: without re-entry a profile enters once; with it, once more after
     its previous entry has exited (never twice at the same time)."""
     still_in = "" if not canvas.allow_reentry else " AND x.exited_at IS NULL"
     return (
         f"NOT EXISTS (SELECT 1 FROM {table(Entry)} x "
-        f"WHERE x.canvas_id = %s AND x.profile_id = {alias}.id{still_in})"
+        f"WHERE x.canvas_id = %s AND x.profile_id = {alias}.id{id_range}{still_in})"
     )
 
 
@@ -54,21 +54,34 @@ def canvas_entries_create(
     properties: dict | None = None,
     dispatch_id: str = "",
     now: datetime | None = None,
+    ids_after: int | None = None,
+    ids_up_to: int | None = None,
 ) -> int:
     """Put every profile of `profiles` (already filtered) that may enter into the Canvas's
-    first step, in one INSERT … SELECT. Returns how many entered."""
+    first step, in one INSERT … SELECT. Returns how many entered.
+
+    `ids_after` and `ids_up_to` bound the profile ids: the re-entry check then reads only the
+    Canvas's entries in that range (a chunk of a scheduled entry, not every entry so far)."""
     now = now or timezone.now()
     if canvas.state != CanvasState.ACTIVE:
         return 0
     root = canvas_root_step(canvas)
+    if ids_after is not None:
+        profiles = profiles.filter(pk__gt=ids_after)
+    if ids_up_to is not None:
+        profiles = profiles.filter(pk__lte=ids_up_to)
+    bounds = [
+        (op, bound) for op, bound in ((">", ids_after), ("<=", ids_up_to)) if bound is not None
+    ]
+    id_range = "".join(f" AND x.profile_id {op} %s" for op, _ in bounds)
     select_sql, select_params = profiles.values("id").query.sql_with_params()
     rows_sql = (
         f"SELECT %s, src.id, %s, {json_param()}, %s "
-        f"FROM ({select_sql}) src WHERE {_not_entered_before(canvas, 'src')}"
+        f"FROM ({select_sql}) src WHERE {_not_entered_before(canvas, 'src', id_range)}"
     )
     rows_params = [
         canvas.pk, now, json.dumps(properties) if properties is not None else None, dispatch_id,
-        *select_params, canvas.pk,
+        *select_params, canvas.pk, *[bound for _, bound in bounds],
     ]  # fmt: skip
     with transaction.atomic():
         # One entry at a time per Canvas (as canvas_entries_create_for does), so the re-entry
@@ -78,18 +91,26 @@ def canvas_entries_create(
             # Before its statistics exist (a new Canvas, a fresh table), PostgreSQL may answer
             # the NOT EXISTS with a nested loop that rescans journeys_entry per profile while
             # this very INSERT grows it: quadratic (160 s for 100k). A hash or merge anti-join
-            # reads it once, whatever the statistics say. A few profiles (a small segment, the
-            # bench's steady entry) take one probe of the entries' index each instead: with
-            # statistics that think journeys_entry empty, PostgreSQL would read all of it for
-            # them (1.5 s per statement beside a 2M-user launch).
-            few = profiles[:FEW_PROFILES].count() < FEW_PROFILES
-            execute(f"SET LOCAL {'enable_seqscan' if few else 'enable_nestloop'} = off", [])
+            # reads it once, whatever the statistics say. A chunk of a scheduled entry or a
+            # few profiles (a small segment, the bench's steady entry) take index probes
+            # instead (a nested loop without sequential scans): a hash or merge join would read
+            # every entry and profile before the chunk, or all of a journeys_entry that the
+            # statistics think empty (1.5 s per statement beside a 2M-user launch; a 50,000-
+            # profile chunk took 0.95 s, 0.3 s with probes).
+            if bounds or profiles[:FEW_PROFILES].count() < FEW_PROFILES:
+                execute("SET LOCAL enable_seqscan = off", [])
+            else:
+                execute("SET LOCAL enable_nestloop = off", [])
         if acts_in_one_statement(root):
             # An Audience Sync or Message first step acts on the users in the statement that
             # enters them (docs/ARCHITECTURE.md D5).
             entered = entries_enter_through(
-                root, rows_sql=rows_sql, rows_params=rows_params, now=now
-            )
+                root, rows_sql=rows_sql, rows_params=rows_params, now=now,
+                profiles_where=(
+                    "".join(f" AND p.id {op} %s" for op, _ in bounds),
+                    [bound for _, bound in bounds],
+                ),
+            )  # fmt: skip
         else:
             entered = execute(
                 f"INSERT INTO {table(Entry)} (canvas_id, profile_id, entered_at, properties, "
@@ -154,7 +175,7 @@ def canvas_entries_create_for(
 
 # Profiles per transaction of a scheduled entry: the first users reach the flush (and the
 # engine) while the rest are still entering (docs/PERFORMANCE.md).
-SCHEDULED_ENTRY_CHUNK = 50_000
+SCHEDULED_ENTRY_CHUNK = 20_000
 
 
 def scheduled_entries_run(*, now: datetime | None = None) -> int:
@@ -201,14 +222,14 @@ def _scheduled_entry_chunk(canvas: Canvas, *, now: datetime) -> tuple[int, bool]
     )
     if locked is None:
         return 0, True  # done, stopped, or another runner holds it
+    after = locked.scheduled_entry_after
     profiles = canvas_audience(locked)
-    if locked.scheduled_entry_after is not None:
-        profiles = profiles.filter(pk__gt=locked.scheduled_entry_after)
-    ids = profiles.order_by("pk").values_list("pk", flat=True)
+    ids = profiles.filter(pk__gt=after) if after is not None else profiles
+    ids = ids.order_by("pk").values_list("pk", flat=True)
     last = next(iter(ids[SCHEDULED_ENTRY_CHUNK - 1 : SCHEDULED_ENTRY_CHUNK]), None)
-    if last is not None:
-        profiles = profiles.filter(pk__lte=last)
-    entered = canvas_entries_create(canvas=locked, profiles=profiles, now=now)
+    entered = canvas_entries_create(
+        canvas=locked, profiles=profiles, now=now, ids_after=after, ids_up_to=last
+    )
     if last is None:
         Canvas.objects.filter(pk=locked.pk).update(scheduled_entry_done_at=now)
         return entered, True

@@ -121,3 +121,30 @@ def test_a_message_first_step_records_its_sends(active_canvas, three):
     assert sorted(s.profile_id for s in sends) == sorted(p.pk for p in three.values())
     entry_ids = set(Entry.objects.values_list("id", flat=True))
     assert {s.entry_id for s in sends} == entry_ids
+
+
+def test_a_scheduled_entry_in_chunks_goes_through_the_first_step_once_per_user(
+    active_canvas, sync_step, make_profiles, monkeypatch
+):
+    """Each chunk enters a range of profile ids, with that range given to the statement that
+    also queues them: everyone is queued once, the ones without a field count once."""
+    from canvas.models import EntryType
+    from journeys import entries
+
+    step = sync_step([MatchField.EMAIL])
+    profiles = make_profiles(
+        *[{"external_id": f"u{i}", "email": f"u{i}@example.com"} for i in range(4)],
+        {"external_id": "none"},
+    )
+    active_canvas.entry_type = EntryType.SCHEDULED
+    active_canvas.save()
+    monkeypatch.setattr(entries, "SCHEDULED_ENTRY_CHUNK", 2)
+
+    assert entries.scheduled_entries_run(now=T0) == 5
+    journeys_advance(now=T0)
+
+    queued = AudienceSyncItem.objects.values_list("profile_id", flat=True)
+    assert sorted(queued) == sorted(p.pk for key, p in profiles.items() if key != "none")
+    assert AudienceMember.objects.count() == 4
+    assert counters(step) == (5, 1, 0, 5, 0)
+    assert Entry.objects.count() == 5

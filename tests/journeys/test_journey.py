@@ -314,7 +314,12 @@ def test_a_scheduled_entry_commits_a_chunk_at_a_time_and_resumes_after_a_failure
     calls = []
 
     def fail_on_the_third_chunk(**kwargs):
-        calls.append(kwargs["profiles"].count())
+        profiles = kwargs["profiles"]
+        if kwargs["ids_after"] is not None:
+            profiles = profiles.filter(pk__gt=kwargs["ids_after"])
+        if kwargs["ids_up_to"] is not None:
+            profiles = profiles.filter(pk__lte=kwargs["ids_up_to"])
+        calls.append(profiles.count())
         if len(calls) == 3:
             raise RuntimeError("the database went away")
         return create(**kwargs)
