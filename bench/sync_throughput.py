@@ -289,12 +289,20 @@ def run_backlog(args, canvas, step, audience_id, base) -> None:
 def enter_backlog(canvas) -> int:
     """Every profile of the Canvas's app group enters, as a Scheduled Canvas's launch enters
     its audience (the product's path for a whole audience: beat's engine tick runs it; here
-    this process does, to time it)."""
+    this process starts it at once). A worker's engine tick may take over between chunks:
+    returns when the entry is done, with how many entered."""
     from canvas.models import Canvas, EntryType
     from journeys.entries import scheduled_entries_run
 
     Canvas.objects.filter(pk=canvas.pk).update(entry_type=EntryType.SCHEDULED, schedule_at=None)
-    return scheduled_entries_run()
+    scheduled_entries_run()
+    while True:
+        done, entered = Canvas.objects.values_list("scheduled_entry_done_at", "total_entries").get(
+            pk=canvas.pk
+        )
+        if done is not None:
+            return entered
+        time.sleep(0.05)
 
 
 def run_in_process(canvas, step, audience_id, base) -> None:
