@@ -179,20 +179,23 @@ SCHEDULED_ENTRY_CHUNK = 20_000
 
 
 def scheduled_entries_run(*, now: datetime | None = None) -> int:
-    """Enter the audience of every active Scheduled Canvas whose time has come, once."""
-    now = now or timezone.now()
+    """Enter the audience of every active Scheduled Canvas whose time has come, once.
+
+    Without `now`, each chunk's users enter at the time of their chunk: the flush then sees a
+    launch's users arrive chunk by chunk, and sends only full batches while more are
+    entering (a partial one waits AUDIENCE_SYNC_BATCH_WAIT_SECONDS from its oldest user)."""
     due = Canvas.objects.filter(
         state=CanvasState.ACTIVE,
         entry_type=EntryType.SCHEDULED,
         scheduled_entry_done_at__isnull=True,
-    ).exclude(schedule_at__gt=now)
+    ).exclude(schedule_at__gt=now or timezone.now())
     entered = 0
     for canvas in due:
         entered += _scheduled_entry_run(canvas, now=now)
     return entered
 
 
-def _scheduled_entry_run(canvas: Canvas, *, now: datetime) -> int:
+def _scheduled_entry_run(canvas: Canvas, *, now: datetime | None) -> int:
     """Enter a Scheduled Canvas's audience SCHEDULED_ENTRY_CHUNK profiles at a time, in
     profile id order. Each chunk commits with the Canvas's progress (the chunk's last profile
     id), under the Canvas's row lock: a second runner skips a Canvas that is entering, and a
@@ -213,8 +216,9 @@ def _scheduled_entry_run(canvas: Canvas, *, now: datetime) -> int:
 
 
 @transaction.atomic
-def _scheduled_entry_chunk(canvas: Canvas, *, now: datetime) -> tuple[int, bool]:
+def _scheduled_entry_chunk(canvas: Canvas, *, now: datetime | None) -> tuple[int, bool]:
     """Enter the next chunk. Returns (how many entered, whether the entry is over for now)."""
+    now = now or timezone.now()
     locked = (
         Canvas.objects.select_for_update(skip_locked=True)
         .filter(pk=canvas.pk, state=CanvasState.ACTIVE, scheduled_entry_done_at=None)

@@ -341,3 +341,26 @@ def test_a_scheduled_entry_commits_a_chunk_at_a_time_and_resumes_after_a_failure
     canvas.refresh_from_db()
     assert canvas.scheduled_entry_done_at == T0 + timedelta(minutes=1)
     assert canvas.total_entries == 5
+
+
+def test_without_a_given_time_each_chunk_enters_at_its_own_time(
+    journey, make_profiles, monkeypatch
+):
+    """The flush sees a launch's users arrive chunk by chunk (and holds back partial batches
+    while they do), not all at the time the launch began."""
+    from journeys import entries
+
+    canvas, *_ = journey
+    canvas.entry_type = EntryType.SCHEDULED
+    canvas.save()
+    make_profiles(*[{"external_id": f"u{i}", "email": f"u{i}@example.com"} for i in range(5)])
+    monkeypatch.setattr(entries, "SCHEDULED_ENTRY_CHUNK", 2)
+    before = timezone.now()
+
+    assert scheduled_entries_run() == 5
+
+    times = list(Entry.objects.order_by("profile_id").values_list("entered_at", flat=True))
+    assert times[0] == times[1] < times[2] == times[3] < times[4]
+    assert before < times[0]
+    canvas.refresh_from_db()
+    assert canvas.scheduled_entry_done_at >= times[4]
