@@ -49,12 +49,15 @@ def journeys_advance(
     `on_backlog` is called once, after the first full chunk, so the task can wake one more
     worker for a large backlog.
     """
-    now = now or timezone.now()
+    fixed_now = now
     started = time.monotonic()
     handled = 0
     failed: set[int | None] = set()
     # SIGTERM: stop between chunks (each commits on its own), not mid-way through max_seconds.
     while time.monotonic() - started < max_seconds and not shutdown_requested():
+        # The clock moves on from pass to pass: users reach a step, and are queued for TikTok,
+        # at the time they do (the flush holds a partial batch back from that time, D1).
+        now = fixed_now or timezone.now()
         step_ids = list(
             Entry.objects.filter(due_at__lte=now)
             .exclude(step_id__in=[f for f in failed if f is not None])

@@ -215,3 +215,23 @@ def test_queued_users_are_sent_by_wake_ups_alone_after_the_wait(
     assert batch.size == 30
     assert batch.sent_at - batch.oldest_enqueued_at >= timedelta(seconds=1)
     assert tiktok_sandbox.audience(sandbox_tiktok[1].tiktok_audience_id)["size"] == 30
+
+
+def test_the_engine_queues_users_at_the_time_it_reaches_them(
+    active_canvas, sync_step, make_profiles
+):
+    """Without a given time, each pass of the engine queues its users at its own time, so a
+    long pass does not make its last users look 5 s old to the flush (partial batches)."""
+    from journeys.engine import journeys_advance
+    from journeys.entries import canvas_entries_create_for
+
+    sync_step([MatchField.EMAIL])
+    profiles = users(make_profiles, 5)
+    canvas_entries_create_for(
+        canvas=active_canvas, recipients=[(p.pk, None) for p in profiles], now=T0
+    )
+
+    journeys_advance(chunk=2)
+
+    times = sorted(AudienceSyncItem.objects.values_list("next_attempt_at", flat=True))
+    assert len(times) == 5 and times[0] == times[1] < times[2] == times[3] < times[4]
