@@ -230,8 +230,9 @@ RELIST_SECONDS = 1.0
 
 @dataclass(frozen=True)
 class _Waiting:
-    """A group with due users at one look: when the oldest became due, and how many are due
-    (counted up to a full batch; a full count when the oldest has waited long enough)."""
+    """A group with due users at one look: when the oldest became due, and how many are due,
+    counted up to a full batch (not counted, and taken as full, when the oldest has waited
+    long enough: the group is ready either way)."""
 
     group: _Group
     oldest: datetime
@@ -253,7 +254,7 @@ def _waiting_groups(*, now: datetime) -> list[_Waiting]:
     The groups are found by skipping through the due index (sync_item_due_idx) one group at
     a time: a GROUP BY reads every queued row, and a backlog of millions is listed again
     every RELIST_SECONDS. On SQLite, claimed rows still count: a batch in flight holds back
-    the other action's users of its audience (see _claim_bound)."""
+    the other action's users of its audience (see _claimable)."""
     queue = table(AudienceSyncItem)
     order = "ORDER BY audience_id, action, schema LIMIT 1"
     groups: list[_Group] = []
@@ -292,7 +293,7 @@ def _ready_groups(
     waiting: list[_Waiting], *, now: datetime
 ) -> tuple[list[_Group], datetime | None]:
     """The groups that may send now, oldest first, and when the next of the others becomes
-    ready (None: none will by waiting alone). Ready: a full batch, or a partial one whose
+    ready (None: none will become ready by waiting alone). Ready: a full batch, or a partial one whose
     oldest user has waited AUDIENCE_SYNC_BATCH_WAIT_SECONDS. A group whose audience has older
     users of the other action waits for them to go first (an add before its remove, and a
     re-add after), whatever it holds; the claim checks this exactly (_claimable)."""

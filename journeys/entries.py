@@ -73,11 +73,14 @@ def canvas_entries_create(
     bounds = [
         (op, bound) for op, bound in ((">", ids_after), ("<=", ids_up_to)) if bound is not None
     ]
-    id_range = "".join(f" AND x.profile_id {op} %s" for op, _ in bounds)
+
+    def in_range(column: str) -> str:
+        return "".join(f" AND {column} {op} %s" for op, _ in bounds)
+
     select_sql, select_params = profiles.values("id").query.sql_with_params()
     rows_sql = (
         f"SELECT %s, src.id, %s, {json_param()}, %s "
-        f"FROM ({select_sql}) src WHERE {_not_entered_before(canvas, 'src', id_range)}"
+        f"FROM ({select_sql}) src WHERE {_not_entered_before(canvas, 'src', in_range('x.profile_id'))}"
     )
     rows_params = [
         canvas.pk, now, json.dumps(properties) if properties is not None else None, dispatch_id,
@@ -95,8 +98,9 @@ def canvas_entries_create(
             # few profiles (a small segment, the bench's steady entry) take index probes
             # instead (a nested loop without sequential scans): a hash or merge join would read
             # every entry and profile before the chunk, or all of a journeys_entry that the
-            # statistics think empty (1.5 s per statement beside a 2M-user launch; a 50,000-
-            # profile chunk took 0.95 s, 0.3 s with probes).
+            # statistics think empty (1.5 s per statement beside a 2M-user launch; 1M users
+            # in 50,000-profile chunks took 19.5 s with hash and merge joins, 9.6 s with
+            # probes, docs/PERFORMANCE.md sitting 8).
             if bounds or profiles[:FEW_PROFILES].count() < FEW_PROFILES:
                 execute("SET LOCAL enable_seqscan = off", [])
             else:
@@ -106,10 +110,7 @@ def canvas_entries_create(
             # enters them (docs/ARCHITECTURE.md D5).
             entered = entries_enter_through(
                 root, rows_sql=rows_sql, rows_params=rows_params, now=now,
-                profiles_where=(
-                    "".join(f" AND p.id {op} %s" for op, _ in bounds),
-                    [bound for _, bound in bounds],
-                ),
+                profiles_where=(in_range("p.id"), [bound for _, bound in bounds]),
             )  # fmt: skip
         else:
             entered = execute(
