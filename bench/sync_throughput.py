@@ -25,6 +25,7 @@ prints the backlog's users/s and the neighbour's latency.
 
     .venv/bin/python -m bench.sync_throughput --users 1000000 --workers 4
     .venv/bin/python -m bench.sync_throughput --users 70000 --steady 60 --rate 1000
+    .venv/bin/python -m bench.sync_throughput --users 620000 --steady 30 --rate 20000 --tick 0.25
     .venv/bin/python -m bench.sync_throughput --users 100000 --workers 0   # one process
     .venv/bin/python -m bench.sync_throughput --users 1000000 --first-step delay
     .venv/bin/python -m bench.sync_throughput --users 2000000 --noisy-neighbour
@@ -63,6 +64,9 @@ def parse_args():
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--steady", type=float, default=0, help="seconds of steady entry")
     parser.add_argument("--rate", type=int, default=1000, help="users/s in steady mode")
+    parser.add_argument(
+        "--tick", type=float, default=0.1, help="seconds between entering statements (steady)"
+    )
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument(
         "--first-step",
@@ -365,8 +369,7 @@ def run_steady(args, canvas, step, audience_id, base) -> None:
     needed = int(args.steady * args.rate)
     if needed > len(ids):
         raise SystemExit(f"--users must be at least {needed}")
-    tick = 0.1
-    per_tick = int(args.rate * tick)
+    per_tick = int(args.rate * args.tick)
     t0 = time.monotonic()
     entered = 0
     while entered < needed:
