@@ -240,7 +240,12 @@ class _Waiting:
 
     @property
     def ready_at(self) -> datetime:
-        return self.oldest + timedelta(seconds=settings.AUDIENCE_SYNC_BATCH_WAIT_SECONDS)
+        return self.oldest + _batch_wait()
+
+
+def _batch_wait() -> timedelta:
+    """How long a partial batch waits for more users (from its oldest one)."""
+    return timedelta(seconds=settings.AUDIENCE_SYNC_BATCH_WAIT_SECONDS)
 
 
 def _sending_paused() -> Q:
@@ -272,7 +277,7 @@ def _waiting_groups(*, now: datetime) -> list[_Waiting]:
         .values_list("pk", flat=True)
     )
     batch_size = settings.TIKTOK_MAX_USERS_PER_REQUEST
-    aged = now - timedelta(seconds=settings.AUDIENCE_SYNC_BATCH_WAIT_SECONDS)
+    aged = now - _batch_wait()
     waiting = []
     for group in groups:
         if group.audience_id in paused:
@@ -297,7 +302,7 @@ def _ready_groups(
     oldest user has waited AUDIENCE_SYNC_BATCH_WAIT_SECONDS. A group whose audience has older
     users of the other action waits for them to go first (an add before its remove, and a
     re-add after), whatever it holds; the claim checks this exactly (_claimable)."""
-    aged = now - timedelta(seconds=settings.AUDIENCE_SYNC_BATCH_WAIT_SECONDS)
+    aged = now - _batch_wait()
     first: dict[tuple[int, str], datetime] = {}
     for w in waiting:
         key = (w.group.audience_id, w.group.action)
@@ -362,7 +367,7 @@ def _claimable(
 
     Ready: a full batch, or the oldest has waited AUDIENCE_SYNC_BATCH_WAIT_SECONDS."""
     queue = table(AudienceSyncItem)
-    aged = now - timedelta(seconds=settings.AUDIENCE_SYNC_BATCH_WAIT_SECONDS)
+    aged = now - _batch_wait()
     sql = (
         f"WITH claimable AS (SELECT id, next_attempt_at FROM {queue} "
         "WHERE audience_id = %s AND action = %s AND schema = %s AND next_attempt_at <= %s "

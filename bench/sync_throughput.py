@@ -272,7 +272,7 @@ def run_backlog(args, canvas, step, audience_id, base) -> None:
     total = time.monotonic() - t0
     sizes = list(AudienceSyncBatch.objects.order_by("sent_at").values_list("size", flat=True))
     full = sizes[:-1]  # every batch but the last was sent with a backlog ≥ 10,000
-    tiktok = requests.get(f"{base}/_sandbox/stats", timeout=10).json()["mapping"]
+    tiktok = tiktok_mapping_stats(base)
     print(f"all through the Audience Sync step after {t_queued:.1f} s")
     print(f"all in the sandbox audience after {total:.1f} s: {entered / total:,.0f} users/s")
     if floor:
@@ -355,17 +355,39 @@ def print_latency(audience_id: str | None = None, label: str = "") -> None:
     )
 
 
-def run_steady(args, canvas, step, audience_id, base) -> None:
-    from analytics.models import StepStats
-    from journeys.entries import canvas_entries_create
-    from journeys.tasks import journeys_advance
+def profile_ids(canvas) -> list[int]:
+    """The ids of the Canvas's app group's profiles, in order: who enters, a chunk at a time."""
     from users.models import Profile
 
-    ids = list(
+    return list(
         Profile.objects.filter(app_group_id=canvas.app_group_id)
         .order_by("pk")
         .values_list("pk", flat=True)
     )
+
+
+def wait_synced(step, users: int, *, until: float) -> None:
+    """Until the step counts `users` synced, or time.monotonic() reaches `until`."""
+    from analytics.models import StepStats
+
+    while time.monotonic() < until:
+        stats = StepStats.objects.filter(step=step).first()  # none until the first users move
+        if stats and stats.synced >= users:
+            return
+        time.sleep(0.25)
+
+
+def tiktok_mapping_stats(base: str) -> dict:
+    """What the sandbox counted of /segment/mapping/ (requests per second, rate limited)."""
+    return requests.get(f"{base}/_sandbox/stats", timeout=10).json()["mapping"]
+
+
+def run_steady(args, canvas, step, audience_id, base) -> None:
+    from journeys.entries import canvas_entries_create
+    from journeys.tasks import journeys_advance
+    from users.models import Profile
+
+    ids = profile_ids(canvas)
     needed = int(args.steady * args.rate)
     if needed > len(ids):
         raise SystemExit(f"--users must be at least {needed}")
@@ -382,12 +404,8 @@ def run_steady(args, canvas, step, audience_id, base) -> None:
         )
         journeys_advance.delay()  # as an API trigger does on commit
     entering = time.monotonic() - t0
-    while time.monotonic() - t0 < args.steady + args.timeout:
-        stats = StepStats.objects.filter(step=step).first()  # none until the first users move
-        if stats and stats.synced >= entered:
-            break
-        time.sleep(0.25)
-    tiktok = requests.get(f"{base}/_sandbox/stats", timeout=10).json()["mapping"]
+    wait_synced(step, entered, until=t0 + args.steady + args.timeout)
+    tiktok = tiktok_mapping_stats(base)
     print(f"steady: {entered:,} users at {args.rate:,}/s for {args.steady:.0f} s "
           f"(entered in {entering:.1f} s: {entered / entering:,.0f}/s achieved)")  # fmt: skip
     print_latency()
@@ -404,11 +422,7 @@ def run_noisy_neighbour(args, canvas, step, audience_id, neighbour, base) -> Non
     from users.models import Profile
 
     n_canvas, n_step, n_audience_id = neighbour
-    ids = list(
-        Profile.objects.filter(app_group_id=n_canvas.app_group_id)
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    ids = profile_ids(n_canvas)
     entered_backlog: list[int] = []
 
     def backlog_enter() -> None:
@@ -445,12 +459,8 @@ def run_noisy_neighbour(args, canvas, step, audience_id, neighbour, base) -> Non
     backlog.join()
     if done_at is None:
         raise SystemExit("timed out before the backlog was synced")
-    while time.monotonic() - t0 < 2 * args.timeout:  # the neighbour's last users
-        stats = StepStats.objects.filter(step=n_step).first()
-        if stats and stats.synced >= entered:
-            break
-        time.sleep(0.25)
-    tiktok = requests.get(f"{base}/_sandbox/stats", timeout=10).json()["mapping"]
+    wait_synced(n_step, entered, until=t0 + 2 * args.timeout)  # the neighbour's last users
+    tiktok = tiktok_mapping_stats(base)
     print(f"backlog: {entered_backlog[0]:,} users in the sandbox audience after {done_at:.1f} s: "
           f"{entered_backlog[0] / done_at:,.0f} users/s")  # fmt: skip
     print(f"neighbour: {entered:,} users entered meanwhile, at {args.neighbour_rate:,}/s asked "

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
@@ -378,15 +379,16 @@ def _act_in_one_statement(
         # deletion in progress: a user deleted meanwhile is either seen by the deletion, queue
         # row and membership included, or no longer found here (audience_sync/erasure.py).
         erasure_lock_shared(step.canvas.app_group_id)
+    statement = partial(_statement, step, head, now=now, profiles_where=profiles_where)
     adds = sync is not None and sync.action == SyncAction.ADD
     if not adds or sync.audience_id in _AUDIENCES_WITH_MEMBERS:
-        return _statement(step, head, now=now, known_new=False, profiles_where=profiles_where)
+        return statement(known_new=False)
     try:
         with transaction.atomic():
-            return _statement(step, head, now=now, known_new=True, profiles_where=profiles_where)
+            return statement(known_new=True)
     except IntegrityError:
         _AUDIENCES_WITH_MEMBERS.add(sync.audience_id)
-        return _statement(step, head, now=now, known_new=False, profiles_where=profiles_where)
+        return statement(known_new=False)
 
 
 def _statement(

@@ -4,7 +4,7 @@ adds and removes of one audience in the order they were queued, and the wake-ups
 happen without waiting for beat's tick."""
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -182,7 +182,7 @@ def test_queueing_users_wakes_the_flush_once_committed(
 
 
 def test_a_waiting_batch_asks_to_be_woken_when_ready(sent_wakeups):
-    ready_at = T0.__class__.fromtimestamp(time.time() + 5, T0.tzinfo)
+    ready_at = datetime.fromtimestamp(time.time() + 5, UTC)
 
     wakeups.flush_wake_when_ready(ready_at)
 
