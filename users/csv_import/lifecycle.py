@@ -92,7 +92,8 @@ def import_csv(
             raise CsvFileError(FILE_EMPTY) from exc
         rows = RowReader(header, app_group.default_country)
         line = reader.line_num
-        batch: dict[str, list] = {}
+        # One batch per writer: a profile's rows all go to the same one (WriterPipeline).
+        batches: list[dict[str, list]] = [{} for _ in range(pipeline.count)]
         for row in reader:
             start = line + 1
             line = reader.line_num
@@ -109,13 +110,16 @@ def import_csv(
             for column, reason in unusable:
                 progress.values_unusable += 1
                 _issue(progress, start, False, column, reason, values[0])
+            number = pipeline.writer_for(values[0])
+            batch = batches[number]
             previous = batch.get(values[0])
             batch[values[0]] = values if previous is None else merge_rows(previous, values)
             progress.rows_imported += 1
             if len(batch) >= batch_rows:
-                _flush(pipeline, batch, progress, counter, on_progress)
-                batch = {}
-        _flush(pipeline, batch, progress, counter, on_progress)
+                _flush(pipeline, number, batch, progress, counter, on_progress)
+                batches[number] = {}
+        for number, batch in enumerate(batches):
+            _flush(pipeline, number, batch, progress, counter, on_progress)
     except UnicodeDecodeError as exc:
         raise CsvFileError(NOT_UTF8, line=line + 1) from exc
     except csv.Error as exc:
@@ -148,9 +152,9 @@ def _issue(progress, line, rejected, column, reason: Message | str, external_id)
         )
 
 
-def _flush(pipeline, batch, progress, counter, on_progress) -> None:
+def _flush(pipeline, number, batch, progress, counter, on_progress) -> None:
     if batch:
-        pipeline.submit(pipeline.writer.prepare(list(batch.values())))
+        pipeline.submit(pipeline.writer.prepare(list(batch.values())), number)
     progress.bytes_processed = counter.count
     if on_progress is not None:
         on_progress(progress)
