@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import io
+import threading
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 
 from tests.factories import profile_track
 from users.csv_import.lifecycle import import_csv, user_import_run
@@ -261,6 +264,59 @@ def test_batches_are_written_from_a_second_thread_when_not_in_a_transaction(app_
 
 
 @pytest.mark.django_db(transaction=True)
+def test_each_external_id_is_written_by_one_writer_in_file_order(app_group, monkeypatch):
+    """PostgreSQL writes with two threads at once (SQLite with one): every row of an
+    external_id goes to the same writer, so the file's last row for it still wins."""
+    from users.csv_import.writer import WRITER_THREADS, BatchWriter
+
+    writers: dict[str, set[str]] = {}
+    original = BatchWriter.write
+
+    def write(self, payload):
+        names = threading.current_thread().name
+        for line in payload.decode().splitlines() if self.postgres else ():
+            writers.setdefault(line.split(",", 1)[0], set()).add(names)
+        original(self, payload)
+
+    monkeypatch.setattr(BatchWriter, "write", write)
+    # 40 users, each on 30 rows spread over the file; n counts up, so the last row has the max.
+    rows = "".join(f"u{i % 40},{i}\n" for i in range(1200))
+
+    progress = run(app_group, "external_id,n\n" + rows, batch_rows=7)
+
+    assert progress.rows_imported == 1200
+    stored = dict(Profile.objects.values_list("external_id", "custom_attributes"))
+    assert stored == {f"u{u}": {"n": 1160 + u} for u in range(40)}
+    if connection.vendor == "postgresql":
+        assert all(len(names) == 1 for names in writers.values())
+        used = set().union(*writers.values())
+        assert len(used) == WRITER_THREADS == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_garbage_collection_is_paused_during_an_import_and_back_after(app_group, monkeypatch):
+    from users.csv_import.writer import BatchWriter
+
+    seen = []
+    original = BatchWriter.write
+
+    def write(self, payload):
+        seen.append(gc.isenabled())
+        if len(seen) == 2:
+            raise RuntimeError("disk full")
+        original(self, payload)
+
+    monkeypatch.setattr(BatchWriter, "write", write)
+    assert gc.isenabled()
+
+    run(app_group, "external_id\nu1\n")
+    assert seen == [False] and gc.isenabled()
+    with pytest.raises(RuntimeError, match="disk full"):
+        run(app_group, "external_id\nu1\n")
+    assert seen == [False, False] and gc.isenabled()
+
+
+@pytest.mark.django_db(transaction=True)
 def test_a_failing_batch_write_stops_the_import_with_its_error(app_group, monkeypatch):
     from users.csv_import.writer import BatchWriter
 
@@ -294,3 +350,29 @@ def test_re_importing_an_unchanged_row_does_not_touch_it(app_group):
     assert after["u1"] == before["u1"]
     assert after["u2"] > before["u2"]
     assert Profile.objects.get(external_id="u2").custom_attributes == {"plan": "silver"}
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql",
+    reason="SQLite has no hash join: it always probes the (app group, external_id) index",
+)
+@pytest.mark.django_db
+def test_the_hash_change_check_probes_the_index_even_with_stale_statistics(app_group):
+    """During a big import into a new app group the statistics still call the group empty; a
+    plain join was then planned as a hash join reading every profile of the group per batch."""
+    from users.csv_import.writer import STAGE_TABLE, BatchWriter, _stage_table_sql
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE appgroups_profile")  # the group holds no profile yet
+    run(app_group, "external_id,email\n" + "".join(f"u{i},u{i}@example.com\n" for i in range(3000)))
+    with connection.cursor() as cursor:
+        cursor.execute(_stage_table_sql())
+        cursor.execute(
+            f"INSERT INTO {STAGE_TABLE} (external_id, email, email_sha256) "
+            "SELECT 'u' || g, 'x@example.com', md5(g::text) FROM generate_series(1, 3000) g"
+        )
+        cursor.execute("EXPLAIN " + BatchWriter(app_group).hash_changing_sql, [app_group.pk])
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+
+    assert "Index Scan using profile_external_id_unique" in plan, plan
+    assert "Hash Join" not in plan and "Seq Scan on appgroups_profile" not in plan, plan
