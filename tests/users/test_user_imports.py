@@ -318,8 +318,11 @@ def test_garbage_collection_is_paused_during_an_import_and_back_after(app_group,
 
 @pytest.mark.django_db(transaction=True)
 def test_a_failing_batch_write_stops_the_import_with_its_error(app_group, monkeypatch):
+    from users.csv_import import writer
     from users.csv_import.writer import BatchWriter
 
+    # One writer, so that "the second batch" is one batch whatever the hash seed deals.
+    monkeypatch.setattr(writer, "WRITER_THREADS", 1)
     calls = []
     original = BatchWriter.write
 
@@ -336,6 +339,33 @@ def test_a_failing_batch_write_stops_the_import_with_its_error(app_group, monkey
         run(app_group, "external_id\n" + rows, batch_rows=100)
     # The first batch went in; nothing after the failure did.
     assert Profile.objects.count() == 100
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite writes with one thread: nothing to stop"
+)
+@pytest.mark.django_db(transaction=True)
+def test_one_of_two_writers_failing_stops_the_import_with_its_error(app_group, monkeypatch):
+    from users.csv_import.writer import BatchWriter
+
+    failed: list[bytes] = []
+    original = BatchWriter.write
+
+    def write(self, payload):
+        if not failed and threading.current_thread().name.endswith("-1"):
+            failed.append(payload)
+            raise RuntimeError("disk full")
+        original(self, payload)
+
+    monkeypatch.setattr(BatchWriter, "write", write)
+    rows = "".join(f"u{i}\n" for i in range(2000))
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        run(app_group, "external_id\n" + rows, batch_rows=100)
+    lost = {line.split(",", 1)[0] for line in failed[0].decode().splitlines()}
+    stored = set(Profile.objects.values_list("external_id", flat=True))
+    assert len(lost) == 100 and not lost & stored
+    assert len(stored) < 2000
 
 
 @pytest.mark.django_db
