@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import io
+import sys
 import threading
 
 import pytest
@@ -314,6 +315,19 @@ def test_garbage_collection_is_paused_during_an_import_and_back_after(app_group,
     with pytest.raises(RuntimeError, match="disk full"):
         run(app_group, "external_id\nu1\n")
     assert seen == [False, False] and gc.isenabled()
+
+
+def test_imports_sharing_a_process_restore_its_collector_and_switch_interval_last():
+    from users.csv_import.lifecycle import IMPORT_SWITCH_INTERVAL, _import_tuning
+
+    interval = sys.getswitchinterval()
+    first, second = _import_tuning(), _import_tuning()
+    first.__enter__()
+    second.__enter__()
+    first.__exit__(None, None, None)
+    assert not gc.isenabled() and sys.getswitchinterval() == IMPORT_SWITCH_INTERVAL
+    second.__exit__(None, None, None)
+    assert gc.isenabled() and sys.getswitchinterval() == interval
 
 
 @pytest.mark.django_db(transaction=True)

@@ -12,6 +12,8 @@ import csv
 import gc
 import io
 import logging
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -80,7 +82,7 @@ def import_csv(
     imported. This reads the stream once: rows written before a late fatal problem (bad UTF-8
     deep in the file) would stay, so `user_import_run` checks the whole file first
     (`csv_file_check`)."""
-    with _full_collections_paused():
+    with _import_tuning():
         return _import_csv(app_group, stream, on_progress, batch_rows)
 
 
@@ -141,20 +143,41 @@ def _import_csv(app_group, stream, on_progress, batch_rows) -> ImportProgress:
     return progress
 
 
+# The GIL switch interval while an import runs (Python's default is 5 ms).
+IMPORT_SWITCH_INTERVAL = 0.0005
+_tuning_lock = threading.Lock()
+_tuning_holders = 0
+_tuning_saved: tuple[bool, float] = (True, 0.005)
+
+
 @contextmanager
-def _full_collections_paused() -> Iterator[None]:
-    """Python's automatic garbage collection off during an import; `_flush` collects the young
-    objects of each batch instead. The batches kept for the writers are tens of thousands of
-    lists and dicts, and every automatic full collection walked them all again: ~9 µs a row,
-    a third of the import's Python time (docs/PERFORMANCE.md). Rows hold no reference cycles;
-    what else lives longer than a batch is collected once the collector is back on."""
-    enabled = gc.isenabled()
-    gc.disable()
+def _import_tuning() -> Iterator[None]:
+    """While any import runs in this process (imports may share one, in a thread pool):
+    - automatic garbage collection is off, and `_flush` collects the young objects of each
+      batch instead. The batches kept for the writers are tens of thousands of lists and dicts,
+      and every automatic full collection walked them all again: ~9 µs a row, a third of the
+      import's Python time. Rows hold no reference cycles; what else lives longer than a batch
+      is collected once the collector is back on.
+    - the GIL switch interval is 0.5 ms: the writer threads wait for the GIL after every round
+      trip to the database while the reader holds it, up to 5 ms by default (~130 ms a batch).
+    Measured in docs/PERFORMANCE.md, sitting 9. The last import to finish puts both back."""
+    global _tuning_holders, _tuning_saved
+    with _tuning_lock:
+        if _tuning_holders == 0:
+            _tuning_saved = (gc.isenabled(), sys.getswitchinterval())
+            gc.disable()
+            sys.setswitchinterval(IMPORT_SWITCH_INTERVAL)
+        _tuning_holders += 1
     try:
         yield
     finally:
-        if enabled:
-            gc.enable()
+        with _tuning_lock:
+            _tuning_holders -= 1
+            if _tuning_holders == 0:
+                enabled, interval = _tuning_saved
+                if enabled:
+                    gc.enable()
+                sys.setswitchinterval(interval)
 
 
 def _issue(progress, line, rejected, column, reason: Message | str, external_id) -> None:

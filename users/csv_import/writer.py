@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import queue
-import sys
 import threading
 
 import orjson
@@ -28,8 +27,6 @@ from users.signals import profile_hashes_changing
 # Writers at once on PostgreSQL (WriterPipeline). Two keep both CPUs of a small machine busy
 # next to the reading thread; more would compete with it for the CPUs.
 WRITER_THREADS = 2
-# The GIL switch interval while writer threads run (Python's default is 5 ms).
-WRITER_SWITCH_INTERVAL = 0.0005
 
 # The one device that holds the ad ids and ad tracking a CSV brings.
 IMPORT_DEVICE_ID = "csv-import"
@@ -334,10 +331,6 @@ class WriterPipeline:
         self.queues: list[queue.Queue] = []
         self.threads: list[threading.Thread] = []
         if self.threaded:
-            # The writers wait for the GIL after every round trip to the database while the
-            # reader holds it; at the default 5 ms a switch, that was ~130 ms a batch.
-            self.switch_interval = sys.getswitchinterval()
-            sys.setswitchinterval(WRITER_SWITCH_INTERVAL)
             for number in range(self.count):
                 self.queues.append(queue.Queue(maxsize=1))
                 thread = threading.Thread(
@@ -379,6 +372,5 @@ class WriterPipeline:
                 batches.put(self._DONE)
             for thread in self.threads:
                 thread.join()
-            sys.setswitchinterval(self.switch_interval)
         if self.error is not None:
             raise self.error
