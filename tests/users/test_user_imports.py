@@ -398,25 +398,45 @@ def test_re_importing_an_unchanged_row_does_not_touch_it(app_group):
 
 @pytest.mark.skipif(
     connection.vendor != "postgresql",
-    reason="SQLite has no hash join: it always probes the (app group, external_id) index",
+    reason="SQLite has no hash join and no statistics unless analyzed: it probes the index",
 )
 @pytest.mark.django_db
-def test_the_hash_change_check_probes_the_index_even_with_stale_statistics(app_group):
-    """During a big import into a new app group the statistics still call the group empty; a
-    plain join was then planned as a hash join reading every profile of the group per batch."""
+def test_the_hash_change_check_probes_the_index_after_stale_statistics(app_group, other_app_group):
+    """Statistics taken while the group was empty: the plain join was a hash join reading every
+    profile of the group per batch, and even the per-row probe could take the (app group, id)
+    index and filter the whole group on external_id. The next batch analyzes first."""
     from users.csv_import.writer import STAGE_TABLE, BatchWriter, _stage_table_sql
 
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE appgroups_profile")  # the group holds no profile yet
-    run(app_group, "external_id,email\n" + "".join(f"u{i},u{i}@example.com\n" for i in range(3000)))
-    with connection.cursor() as cursor:
-        cursor.execute(_stage_table_sql())
-        cursor.execute(
-            f"INSERT INTO {STAGE_TABLE} (external_id, email, email_sha256) "
-            "SELECT 'u' || g, 'x@example.com', md5(g::text) FROM generate_series(1, 3000) g"
-        )
-        cursor.execute("EXPLAIN " + BatchWriter(app_group).hash_changing_sql, [app_group.pk])
-        plan = "\n".join(line for (line,) in cursor.fetchall())
+    def probe_plan() -> str:
+        with connection.cursor() as cursor:
+            cursor.execute(_stage_table_sql())
+            cursor.execute(f"TRUNCATE {STAGE_TABLE}")
+            cursor.execute(
+                f"INSERT INTO {STAGE_TABLE} (external_id, email, email_sha256) "
+                "SELECT 'u' || g, 'x@example.com', md5(g::text) FROM generate_series(1, 3000) g"
+            )
+            cursor.execute("EXPLAIN " + BatchWriter(app_group).hash_changing_sql, [app_group.pk])
+            return "\n".join(line for (line,) in cursor.fetchall())
 
+    def group_estimate() -> float:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "EXPLAIN (FORMAT JSON) SELECT 1 FROM appgroups_profile WHERE app_group_id = %s",
+                [app_group.pk],
+            )
+            return cursor.fetchone()[0][0]["Plan"]["Plan Rows"]
+
+    # Statistics that know another group only: this one's estimate is a row at most.
+    run(other_app_group, "external_id\n" + "".join(f"o{i}\n" for i in range(500)))
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE appgroups_profile")
+    text = "external_id,email\n" + "".join(f"u{i},u{i}@example.com\n" for i in range(3000))
+    run(app_group, text)
+    assert group_estimate() < 100  # stale: 3,000 profiles stored
+
+    run(app_group, text.replace("@example.com", "@example.org"))
+
+    assert group_estimate() > 1500
+    plan = probe_plan()
     assert "Index Scan using profile_external_id_unique" in plan, plan
     assert "Hash Join" not in plan and "Seq Scan on appgroups_profile" not in plan, plan
