@@ -28,6 +28,20 @@ def run(app_group, text: str | bytes, **kwargs):
     return import_csv(app_group=app_group, stream=io.BytesIO(data), **kwargs)
 
 
+def before_each_write(monkeypatch, step) -> None:
+    """Every batch write first runs `step(writer, payload)`: to record it, or to fail the batch
+    by raising."""
+    from users.csv_import.writer import BatchWriter
+
+    original = BatchWriter.write
+
+    def write(self, payload):
+        step(self, payload)
+        original(self, payload)
+
+    monkeypatch.setattr(BatchWriter, "write", write)
+
+
 @pytest.mark.django_db
 def test_rows_become_profiles_with_hashes_devices_and_custom_attributes(app_group):
     progress = run(
@@ -268,18 +282,16 @@ def test_batches_are_written_from_a_second_thread_when_not_in_a_transaction(app_
 def test_each_external_id_is_written_by_one_writer_in_file_order(app_group, monkeypatch):
     """PostgreSQL writes with two threads at once (SQLite with one): every row of an
     external_id goes to the same writer, so the file's last row for it still wins."""
-    from users.csv_import.writer import WRITER_THREADS, BatchWriter
+    from users.csv_import.writer import WRITER_THREADS
 
     writers: dict[str, set[str]] = {}
-    original = BatchWriter.write
 
-    def write(self, payload):
+    def record(batch_writer, payload):
         names = threading.current_thread().name
-        for line in payload.decode().splitlines() if self.postgres else ():
+        for line in payload.decode().splitlines() if batch_writer.postgres else ():
             writers.setdefault(line.split(",", 1)[0], set()).add(names)
-        original(self, payload)
 
-    monkeypatch.setattr(BatchWriter, "write", write)
+    before_each_write(monkeypatch, record)
     # 40 users, each on 30 rows spread over the file; n counts up, so the last row has the max.
     rows = "".join(f"u{i % 40},{i}\n" for i in range(1200))
 
@@ -296,18 +308,14 @@ def test_each_external_id_is_written_by_one_writer_in_file_order(app_group, monk
 
 @pytest.mark.django_db(transaction=True)
 def test_garbage_collection_is_paused_during_an_import_and_back_after(app_group, monkeypatch):
-    from users.csv_import.writer import BatchWriter
-
     seen = []
-    original = BatchWriter.write
 
-    def write(self, payload):
+    def record(batch_writer, payload):
         seen.append(gc.isenabled())
         if len(seen) == 2:
             raise RuntimeError("disk full")
-        original(self, payload)
 
-    monkeypatch.setattr(BatchWriter, "write", write)
+    before_each_write(monkeypatch, record)
     assert gc.isenabled()
 
     run(app_group, "external_id\nu1\n")
@@ -333,20 +341,17 @@ def test_imports_sharing_a_process_restore_its_collector_and_switch_interval_las
 @pytest.mark.django_db(transaction=True)
 def test_a_failing_batch_write_stops_the_import_with_its_error(app_group, monkeypatch):
     from users.csv_import import writer
-    from users.csv_import.writer import BatchWriter
 
     # One writer, so that "the second batch" is one batch whatever the hash seed deals.
     monkeypatch.setattr(writer, "WRITER_THREADS", 1)
     calls = []
-    original = BatchWriter.write
 
-    def write(self, payload):
+    def fail_the_second(batch_writer, payload):
         calls.append(1)
         if len(calls) == 2:
             raise RuntimeError("disk full")
-        original(self, payload)
 
-    monkeypatch.setattr(BatchWriter, "write", write)
+    before_each_write(monkeypatch, fail_the_second)
     rows = "".join(f"u{i}\n" for i in range(500))
 
     with pytest.raises(RuntimeError, match="disk full"):
@@ -360,18 +365,14 @@ def test_a_failing_batch_write_stops_the_import_with_its_error(app_group, monkey
 )
 @pytest.mark.django_db(transaction=True)
 def test_one_of_two_writers_failing_stops_the_import_with_its_error(app_group, monkeypatch):
-    from users.csv_import.writer import BatchWriter
-
     failed: list[bytes] = []
-    original = BatchWriter.write
 
-    def write(self, payload):
+    def fail_the_second_writers_first(batch_writer, payload):
         if not failed and threading.current_thread().name.endswith("-1"):
             failed.append(payload)
             raise RuntimeError("disk full")
-        original(self, payload)
 
-    monkeypatch.setattr(BatchWriter, "write", write)
+    before_each_write(monkeypatch, fail_the_second_writers_first)
     rows = "".join(f"u{i}\n" for i in range(2000))
 
     with pytest.raises(RuntimeError, match="disk full"):

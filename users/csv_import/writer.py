@@ -239,7 +239,7 @@ def _device_upsert_sql() -> str:
 STATISTICS_COUNT_LIMIT = 10_000
 
 
-def _statistics_refresh_if_stale(app_group_id: int) -> None:
+def _statistics_refresh_if_stale(app_group_id: int) -> bool:
     """ANALYZE the profile table when the planner believes the app group holds fewer than half
     of its profiles (counted up to STATISTICS_COUNT_LIMIT, from 100 on).
 
@@ -248,7 +248,9 @@ def _statistics_refresh_if_stale(app_group_id: int) -> None:
     equally cheap-looking indexes: (app_group, external_id), and (app_group, id) filtering
     on external_id, which reads every profile of the group for each staged row. A count under
     a LIMIT and an EXPLAIN cost about a millisecond a batch; the ANALYZE happens once or twice
-    an import. Run outside the batch's transaction, so that its lock is not held meanwhile."""
+    an import. Run outside the batch's transaction, so that its lock is not held meanwhile.
+
+    True once the estimate reaches half the limit: then no count can find it stale again."""
     profile = quote(Profile._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -257,7 +259,7 @@ def _statistics_refresh_if_stale(app_group_id: int) -> None:
         )
         held = cursor.fetchone()[0]
         if held < 100:
-            return
+            return False
         cursor.execute(
             f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {profile} WHERE app_group_id = %s",
             [app_group_id],
@@ -265,6 +267,7 @@ def _statistics_refresh_if_stale(app_group_id: int) -> None:
         estimate = cursor.fetchone()[0][0]["Plan"]["Plan Rows"]
         if estimate < held / 2:
             cursor.execute(f"ANALYZE {profile}")
+        return estimate >= STATISTICS_COUNT_LIMIT / 2
 
 
 class BatchWriter:
@@ -277,6 +280,8 @@ class BatchWriter:
     def __init__(self, app_group: AppGroup):
         self.app_group_id = app_group.id
         self.postgres = is_postgres()
+        # Set once the planner's estimate of the group can no longer be found stale.
+        self.statistics_settled = False
         profile_sql = _profile_upsert_sql()
         if self.postgres:
             self.upsert_sql = (
@@ -306,8 +311,8 @@ class BatchWriter:
         return [[adapt(v) for v in row] for row in rows]
 
     def write(self, payload) -> None:
-        if self.postgres:
-            _statistics_refresh_if_stale(self.app_group_id)
+        if self.postgres and not self.statistics_settled:
+            self.statistics_settled = _statistics_refresh_if_stale(self.app_group_id)
         now = adapt(timezone.now())
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(_stage_table_sql())
