@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import gc
 import io
 import sys
@@ -40,6 +41,16 @@ def before_each_write(monkeypatch, step) -> None:
         original(self, payload)
 
     monkeypatch.setattr(BatchWriter, "write", write)
+
+
+def staged_external_ids(payload) -> list[str]:
+    """The external_ids of a batch prepared for PostgreSQL's COPY (either format)."""
+    from users.csv_import.writer import COPY_TEXT
+
+    lines = io.StringIO(payload.data.decode(), newline="")
+    if payload.options == COPY_TEXT:
+        return [row[0] for row in csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)]
+    return [row[0] for row in csv.reader(lines)]
 
 
 @pytest.mark.django_db
@@ -288,8 +299,8 @@ def test_each_external_id_is_written_by_one_writer_in_file_order(app_group, monk
 
     def record(batch_writer, payload):
         names = threading.current_thread().name
-        for line in payload.decode().splitlines() if batch_writer.postgres else ():
-            writers.setdefault(line.split(",", 1)[0], set()).add(names)
+        for external_id in staged_external_ids(payload) if batch_writer.postgres else ():
+            writers.setdefault(external_id, set()).add(names)
 
     before_each_write(monkeypatch, record)
     # 40 users, each on 30 rows spread over the file; n counts up, so the last row has the max.
@@ -365,7 +376,7 @@ def test_a_failing_batch_write_stops_the_import_with_its_error(app_group, monkey
 )
 @pytest.mark.django_db(transaction=True)
 def test_one_of_two_writers_failing_stops_the_import_with_its_error(app_group, monkeypatch):
-    failed: list[bytes] = []
+    failed: list = []
 
     def fail_the_second_writers_first(batch_writer, payload):
         if not failed and threading.current_thread().name.endswith("-1"):
@@ -377,7 +388,7 @@ def test_one_of_two_writers_failing_stops_the_import_with_its_error(app_group, m
 
     with pytest.raises(RuntimeError, match="disk full"):
         run(app_group, "external_id\n" + rows, batch_rows=100)
-    lost = {line.split(",", 1)[0] for line in failed[0].decode().splitlines()}
+    lost = set(staged_external_ids(failed[0]))
     stored = set(Profile.objects.values_list("external_id", flat=True))
     assert len(lost) == 100 and not lost & stored
     assert len(stored) < 2000
@@ -395,6 +406,92 @@ def test_re_importing_an_unchanged_row_does_not_touch_it(app_group):
     assert after["u1"] == before["u1"]
     assert after["u2"] > before["u2"]
     assert Profile.objects.get(external_id="u2").custom_attributes == {"plan": "silver"}
+
+
+def test_a_batch_is_copied_as_text_unless_a_value_needs_escaping():
+    from users.csv_import.reader import STAGE_COLUMNS
+    from users.csv_import.writer import COPY_CSV, COPY_TEXT, copy_batch
+
+    def row(external_id, first_name=None):
+        values = [None] * len(STAGE_COLUMNS)
+        values[0], values[9], values[26] = external_id, first_name, False
+        return values
+
+    plain = copy_batch([row("u1", "Ana"), row("u2", "")])
+    assert plain.options == COPY_TEXT and plain.rows == 2
+    assert plain.data.decode().splitlines() == [
+        "u1" + "\t" * 9 + "Ana" + "\t" * 17 + "False",
+        "u2" + "\t" * 26 + "False",
+    ]
+    for awkward in ("a\tb", "a\nb", "a\rb", "a\\b", "\\N", "\\."):
+        batch = copy_batch([row("u1", "Ana"), row("u2", awkward)])
+        assert batch.options == COPY_CSV, awkward
+        assert list(csv.reader(io.StringIO(batch.data.decode(), newline="")))[1][9] == awkward
+
+
+@pytest.mark.django_db
+def test_values_that_need_escaping_are_stored_as_written(app_group):
+    awkward = {
+        "u1": "back\\slash",
+        "u2": "\\N",
+        "u3": "tab\there",
+        "u4": "line\nbreak",
+        "u5": "carriage\rreturn",
+        "u6": "crlf\r\ninside",
+    }
+    lines = "".join(f'{key},"{value}","{value}"\n' for key, value in awkward.items())
+
+    run(app_group, "external_id,first_name,note\nu0,Plain,plain\n" + lines, batch_rows=2)
+
+    stored = {p.external_id: (p.first_name, p.custom_attributes) for p in Profile.objects.all()}
+    assert stored == {
+        "u0": ("Plain", {"note": "plain"}),
+        **{key: (value, {"note": value}) for key, value in awkward.items()},
+    }
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite probes for stored profiles in every batch"
+)
+@pytest.mark.django_db
+def test_a_batch_of_new_profiles_is_inserted_without_probing_for_stored_ones(app_group):
+    """New profiles change no stored hash, so an all-new batch skips the probe; a batch with
+    stored profiles among new ones still tells their hash changes and leaves the rest alone."""
+    from django.test.utils import CaptureQueriesContext
+
+    from users.signals import profile_hashes_changing
+
+    told: list[list[int]] = []
+
+    def receiver(sender, profile_ids, **kwargs):
+        told.append(sorted(profile_ids))
+
+    profile_hashes_changing.connect(receiver)
+    try:
+        with CaptureQueriesContext(connection) as first:
+            run(app_group, f"external_id,email,idfa\nu1,a@example.com,{IDFA}\nu2,b@example.com,\n")
+        stored = {p.external_id: p for p in Profile.objects.all()}
+        with CaptureQueriesContext(connection) as second:
+            run(
+                app_group,
+                "external_id,email,idfa\n"
+                "u1,a@example.com,\n"  # unchanged
+                "u2,new@example.com,\n"  # a new hash
+                f"u3,c@example.com,{IDFA}\n",  # a new profile
+            )
+    finally:
+        profile_hashes_changing.disconnect(receiver)
+
+    def probes(context) -> int:
+        return sum("CROSS JOIN LATERAL" in query["sql"] for query in context.captured_queries)
+
+    assert (probes(first), probes(second)) == (0, 1)
+    assert told == [[stored["u2"].pk]]
+    after = {p.external_id: p for p in Profile.objects.all()}
+    assert after["u1"].updated_at == stored["u1"].updated_at
+    assert after["u2"].email_sha256 == sha256_hex("new@example.com")
+    assert after["u3"].idfa_sha256 == sha256_hex(IDFA.lower())
+    assert Device.objects.filter(profile__external_id__in=["u1", "u3"]).count() == 2
 
 
 @pytest.mark.skipif(
