@@ -67,8 +67,16 @@ class Normalized(NamedTuple):
 EMPTY = Normalized(None, None, "")
 
 
+# Copying an empty SHA-256 context costs half of setting up a new one in OpenSSL (~0.45 against
+# ~0.9 µs); a CSV import hashes two or three values a row. The copies are independent; this one
+# is never updated.
+_SHA256_EMPTY = hashlib.sha256()
+
+
 def sha256_hex(value: str) -> str:
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()
+    digest = _SHA256_EMPTY.copy()
+    digest.update(value.encode("utf-8"))
+    return digest.hexdigest()
 
 
 def _passthrough(value: str) -> Normalized | None:

@@ -307,7 +307,9 @@ def _statistics_refresh_if_stale(app_group_id: int) -> bool:
     equally cheap-looking indexes: (app_group, external_id), and (app_group, id) filtering
     on external_id, which reads every profile of the group for each staged row. A count under
     a LIMIT and an EXPLAIN cost about a millisecond a batch; the ANALYZE happens once or twice
-    an import. Run outside the batch's transaction, so that its lock is not held meanwhile.
+    an import that updates stored profiles. Batches of new profiles do not probe, and do not
+    ask: their import ends with an ANALYZE (lifecycle.ANALYZE_AFTER_ROWS). Runs in the batch's
+    transaction, whose end releases ANALYZE's lock (which only ANALYZE and VACUUM wait for).
 
     True once the estimate reaches half the limit: then no count can find it stale again."""
     profile = quote(Profile._meta.db_table)
@@ -373,8 +375,6 @@ class BatchWriter:
         return [[adapt(v) for v in row] for row in rows]
 
     def write(self, payload) -> None:
-        if self.postgres and not self.statistics_settled:
-            self.statistics_settled = _statistics_refresh_if_stale(self.app_group_id)
         now = adapt(timezone.now())
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute(_stage_table_sql())
@@ -390,6 +390,8 @@ class BatchWriter:
                 params = [self.app_group_id, now, now, IMPORT_DEVICE_ID, now, now, now, now, now]
                 if self.new_profiles_expected and self._insert_new(cursor, params):
                     return
+                if not self.statistics_settled:
+                    self.statistics_settled = _statistics_refresh_if_stale(self.app_group_id)
                 stored = self._tell_hash_changes_counted(cursor)
                 cursor.execute(self.upsert_sql, params)
                 self.new_profiles_expected = stored == 0
