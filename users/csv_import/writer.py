@@ -2,8 +2,10 @@
 
 PostgreSQL COPYs a batch into a temporary table, SQLite inserts it with executemany, then one
 INSERT … SELECT … ON CONFLICT (app_group, external_id) upserts profiles and one more the imported
-ad ids (on the one device "csv-import"). `WriterPipeline` runs the writes in threads of their own
-(two on PostgreSQL, each profile always by the same one), one batch behind the reader.
+ad ids (on the one device "csv-import"). On PostgreSQL a batch that is likely all new profiles
+is first tried with plain INSERTs (`BatchWriter._insert_new`). `WriterPipeline` runs the writes
+in threads of their own (two on PostgreSQL, each profile always by the same one), one batch
+behind the reader.
 """
 
 from __future__ import annotations
