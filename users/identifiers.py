@@ -67,9 +67,9 @@ class Normalized(NamedTuple):
 EMPTY = Normalized(None, None, "")
 
 
-# Copying an empty SHA-256 context costs half of setting up a new one in OpenSSL (~0.45 against
-# ~0.9 µs); a CSV import hashes two or three values a row. The copies are independent; this one
-# is never updated.
+# Copying an empty SHA-256 context skips OpenSSL's setup of a new one: 1.13 against 1.27 µs a
+# hash of an email, over 200,000 distinct ones; a CSV import hashes two or three values a row.
+# The copies are independent; this one is never updated.
 _SHA256_EMPTY = hashlib.sha256()
 
 

@@ -485,7 +485,13 @@ def test_a_batch_of_new_profiles_is_inserted_without_probing_for_stored_ones(app
     def probes(context) -> int:
         return sum("CROSS JOIN LATERAL" in query["sql"] for query in context.captured_queries)
 
+    def statistics_checks(context) -> int:
+        counts = "SELECT count(*) FROM (SELECT 1 FROM"
+        return sum(query["sql"].startswith(counts) for query in context.captured_queries)
+
     assert (probes(first), probes(second)) == (0, 1)
+    # Only a batch that probes asks whether the planner's statistics are stale.
+    assert (statistics_checks(first), statistics_checks(second)) == (0, 1)
     assert told == [[stored["u2"].pk]]
     after = {p.external_id: p for p in Profile.objects.all()}
     assert after["u1"].updated_at == stored["u1"].updated_at
