@@ -59,7 +59,8 @@ class CopyBatch(NamedTuple):
     options: str
 
 
-# Both formats read an empty field as NULL: the staging rows hold no empty strings.
+# Both formats read an empty field as NULL. A staged "" (a valid value's invalid_reason) means
+# what NULL means there: the upsert COALESCEs both to "".
 COPY_TEXT = "FORMAT text, NULL ''"
 COPY_CSV = "FORMAT csv"
 
@@ -69,7 +70,7 @@ def copy_batch(rows: list[list]) -> CopyBatch:
     backslash (which that format would need escaped), else CSV.
 
     The csv module's writer costs ~6 µs a row of staging values, a fifth of the reading thread's
-    work; a plain join costs ~1.5, and four scans of the joined batch (in C) tell whether any
+    work; a plain join costs ~2, and four scans of the joined batch (in C) tell whether any
     value needs escaping: then the whole batch goes through the csv writer instead.
     """
     lines = [
@@ -85,9 +86,9 @@ def copy_batch(rows: list[list]) -> CopyBatch:
         and text.count("\t") == len(rows) * (len(STAGE_COLUMNS) - 1)
     ):
         return CopyBatch(text.encode(), COPY_TEXT)
-    # None becomes an unquoted empty field, which COPY reads as NULL. Python's csv writer quotes
-    # a value holding a character of the line terminator only: with "\n" alone, a carriage
-    # return went unquoted and COPY refused the batch.
+    # None and "" become an unquoted empty field, which COPY reads as NULL. Python's csv writer
+    # quotes a value holding a character of the line terminator only: with "\n" alone, a
+    # carriage return went unquoted and COPY refused the batch.
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\r\n").writerows(rows)
     return CopyBatch(buffer.getvalue().encode(), COPY_CSV)
