@@ -395,7 +395,7 @@ class BatchWriter:
                     return
                 if not self.statistics_settled:
                     self.statistics_settled = _statistics_refresh_if_stale(self.app_group_id)
-                stored = self._tell_hash_changes_counted(cursor)
+                stored = self._tell_hash_changes(cursor)
                 cursor.execute(self.upsert_sql, params)
                 self.new_profiles_expected = stored == 0
             else:
@@ -423,16 +423,15 @@ class BatchWriter:
             return False
         return True
 
-    def _tell_hash_changes(self, cursor) -> None:
+    def _tell_hash_changes(self, cursor) -> int | None:
+        """Send profile_hashes_changing for the stored profiles whose hashes the staged rows
+        change. On PostgreSQL, return how many staged rows are stored profiles (for
+        `new_profiles_expected`); SQLite, which always probes, returns None."""
         cursor.execute(self.hash_changing_sql, [self.app_group_id])
-        changing = [pk for (pk,) in cursor.fetchall()]
-        if changing:
-            profile_hashes_changing.send(sender=Profile, profile_ids=changing)
-
-    def _tell_hash_changes_counted(self, cursor) -> int:
-        """PostgreSQL's `_tell_hash_changes`, returning how many staged rows are stored."""
-        cursor.execute(self.hash_changing_sql, [self.app_group_id])
-        stored, changing = cursor.fetchone()
+        if self.postgres:
+            stored, changing = cursor.fetchone()
+        else:
+            stored, changing = None, [pk for (pk,) in cursor.fetchall()]
         if changing:
             profile_hashes_changing.send(sender=Profile, profile_ids=changing)
         return stored
