@@ -44,9 +44,12 @@ def before_each_write(monkeypatch, step) -> None:
 
 
 def staged_external_ids(payload) -> list[str]:
-    """The external_ids of a batch prepared for PostgreSQL's COPY (either format)."""
-    from users.csv_import.writer import COPY_TEXT
+    """The external_ids of a batch prepared for PostgreSQL: new profiles, or the staging
+    table's COPY (either format)."""
+    from users.csv_import.writer import COPY_TEXT, NewProfilesBatch
 
+    if isinstance(payload, NewProfilesBatch):
+        return [row[0] for row in payload.rows]
     lines = io.StringIO(payload.data.decode(), newline="")
     if payload.options == COPY_TEXT:
         return [row[0] for row in csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)]
@@ -409,19 +412,19 @@ def test_re_importing_an_unchanged_row_does_not_touch_it(app_group):
 
 
 def test_a_batch_is_copied_as_text_unless_a_value_needs_escaping():
-    from users.csv_import.reader import STAGE_COLUMNS
+    from users.csv_import.reader import POS, STAGE_COLUMNS
     from users.csv_import.writer import COPY_CSV, COPY_TEXT, copy_batch
 
     def row(external_id, first_name=None):
         values = [None] * len(STAGE_COLUMNS)
-        values[0], values[9], values[26] = external_id, first_name, False
+        values[0], values[9], values[POS["ad_tracking_enabled"]] = external_id, first_name, False
         return values
 
     plain = copy_batch([row("u1", "Ana"), row("u2", "")])
     assert plain.options == COPY_TEXT
     assert plain.data.decode().splitlines() == [
-        "u1" + "\t" * 9 + "Ana" + "\t" * 17 + "False",
-        "u2" + "\t" * 26 + "False",
+        "u1" + "\t" * 9 + "Ana" + "\t" * 15 + "False\t\t",
+        "u2" + "\t" * 24 + "False\t\t",
     ]
     for awkward in ("a\tb", "a\nb", "a\rb", "a\\b", "\\N", "\\."):
         batch = copy_batch([row("u1", "Ana"), row("u2", awkward)])
