@@ -504,6 +504,70 @@ def test_a_batch_of_new_profiles_is_inserted_without_probing_for_stored_ones(app
 
 
 @pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="SQLite writes every batch through its staging table"
+)
+@pytest.mark.django_db
+def test_new_profiles_copied_straight_in_equal_those_the_upsert_writes(
+    app_group, other_app_group, monkeypatch
+):
+    """The same file into two app groups: COPYed straight into the profile and device tables,
+    and (the direct way switched off) staged and upserted. Every column must match."""
+    from django.test.utils import CaptureQueriesContext
+
+    from users.csv_import import writer
+
+    text = (
+        "external_id,email,phone,first_name,last_name,country,language,dob,gender,home_city,"
+        "time_zone,email_subscribe,push_subscribe,idfa,google_ad_id,ad_tracking_enabled,plan,n\n"
+        f"u1, Ana@Example.com ,(650) 253-0000,Ana,Lopez,US,es,1990-04-01,F,Paris,Europe/Paris,"
+        f"opted_in,subscribed,{IDFA},{GAID},true,gold,12\n"
+        "u2,not-an-email,12,,,,,,,,,,,00000000-0000-0000-0000-000000000000,nope,,,\n"
+        "u3,,,Bo,,,,,,,,,,,,false,,4.5\n"
+        "u4,c@example.com,,,,,,,,,,,,,,,silver,\n"
+    )
+    with CaptureQueriesContext(connection) as direct:
+        run(app_group, text)
+    monkeypatch.setattr(writer, "new_profiles_batch", lambda *args: None)
+    with CaptureQueriesContext(connection) as upserted:
+        run(other_app_group, text)
+
+    def staged(context) -> int:
+        return sum(writer.STAGE_TABLE in query["sql"] for query in context.captured_queries)
+
+    assert staged(direct) == 0 and staged(upserted) > 0
+    skipped = {"id", "app_group", "braze_id", "created_at", "updated_at"}
+    profile_fields = [f.name for f in Profile._meta.concrete_fields if f.name not in skipped]
+    device_fields = [
+        f.name
+        for f in Device._meta.concrete_fields
+        if f.name not in {"id", "profile", "created_at", "updated_at"}
+    ]
+
+    def stored(group) -> tuple[dict, dict]:
+        profiles = {
+            p["external_id"]: p
+            for p in Profile.objects.filter(app_group=group).values(*profile_fields)
+        }
+        devices = {}
+        for device in Device.objects.filter(profile__app_group=group).select_related("profile"):
+            values = {f: getattr(device, f) for f in device_fields}
+            for stamp in ("idfa_reported_at", "gaid_reported_at", "ad_tracking_reported_at"):
+                values[stamp] = values[stamp] is not None
+            devices[device.profile.external_id] = values
+        return profiles, devices
+
+    profiles, devices = stored(app_group)
+    assert (profiles, devices) == stored(other_app_group)
+    assert sorted(profiles) == ["u1", "u2", "u3", "u4"] and sorted(devices) == ["u1", "u2", "u3"]
+    assert profiles["u1"]["dob"].isoformat() == "1990-04-01"
+    assert profiles["u2"]["email_invalid_reason"] and profiles["u2"]["email_sha256"] is None
+    assert profiles["u3"]["custom_attributes"] == {"n": 4.5}
+    assert profiles["u4"]["ad_tracking_enabled"] is None
+    assert devices["u3"]["ad_tracking_enabled"] is False
+    assert devices["u3"]["ad_tracking_reported_at"] and not devices["u3"]["idfa_reported_at"]
+
+
+@pytest.mark.skipif(
     connection.vendor != "postgresql",
     reason="SQLite has no hash join and no statistics unless analyzed: it probes the index",
 )
