@@ -214,3 +214,13 @@ def test_phone_results_are_cached_per_country():
 
     info = identifiers._normalize_phone_cached.cache_info()
     assert (info.hits, info.misses) == (1, 2)
+
+
+def test_phones_normalized_without_the_cache_neither_read_nor_fill_it():
+    identifiers._normalize_phone_cached.cache_clear()
+    numbers = ["650 253 0000", "+44 20 7031 3000", "123", "+999 1234567"]
+    uncached = [normalize_phone(n, default_country="US", cache=False) for n in numbers]
+
+    assert identifiers._normalize_phone_cached.cache_info().currsize == 0
+    assert uncached == [normalize_phone(n, default_country="US") for n in numbers]
+    assert uncached[0].value == "+16502530000" and uncached[2].invalid_reason

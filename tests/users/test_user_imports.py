@@ -417,14 +417,14 @@ def test_a_batch_is_copied_as_text_unless_a_value_needs_escaping():
 
     def row(external_id, first_name=None):
         values = [None] * len(STAGE_COLUMNS)
-        values[0], values[9], values[POS["ad_tracking_enabled"]] = external_id, first_name, False
+        values[0], values[9], values[POS["ad_tracking_enabled"]] = external_id, first_name, "f"
         return values
 
     plain = copy_batch([row("u1", "Ana"), row("u2", "")])
     assert plain.options == COPY_TEXT
     assert plain.data.decode().splitlines() == [
-        "u1" + "\t" * 9 + "Ana" + "\t" * 15 + "False\t\t",
-        "u2" + "\t" * 24 + "False\t\t",
+        "u1" + "\t" * 9 + "Ana" + "\t" * 15 + "f\t\t",
+        "u2" + "\t" * 24 + "f\t\t",
     ]
     for awkward in ("a\tb", "a\nb", "a\rb", "a\\b", "\\N", "\\."):
         batch = copy_batch([row("u1", "Ana"), row("u2", awkward)])

@@ -261,7 +261,7 @@ class RowReader:
 
             def handle(cell, values, custom):
                 result = normalize_phone(
-                    checked(cell, PHONE_RAW_MAX_LENGTH), default_country=country
+                    checked(cell, PHONE_RAW_MAX_LENGTH), default_country=country, cache=False
                 )
                 values[5:9] = (cell, result.value, result.sha256, result.invalid_reason)
                 return result.invalid_reason

@@ -77,17 +77,15 @@ def _copy_text_safe(text: str, lines: int, columns: int) -> bool:
 
 
 def copy_batch(rows: list[list]) -> CopyBatch:
-    """The rows as COPY data: tab-separated text when no value holds a tab, a line break or a
-    backslash (which that format would need escaped), else CSV.
+    """The rows (values str or None: BatchWriter.prepare) as COPY data: tab-separated text when
+    no value holds a tab, a line break or a backslash (which that format would need escaped),
+    else CSV.
 
     The csv module's writer costs ~6 µs a row of staging values, a fifth of the reading thread's
     work; a plain join costs ~2, and four scans of the joined batch (in C) tell whether any
     value needs escaping: then the whole batch goes through the csv writer instead.
     """
-    lines = [
-        "\t".join([v if v.__class__ is str else ("" if v is None else str(v)) for v in row])
-        for row in rows
-    ]
+    lines = ["\t".join(["" if v is None else v for v in row]) for row in rows]
     text = "\n".join(lines)
     if _copy_text_safe(text, len(lines), len(STAGE_COLUMNS)):
         return CopyBatch(f"{text}\n".encode(), COPY_TEXT)
@@ -147,23 +145,19 @@ class NewProfilesBatch(NamedTuple):
 
     rows: list[list]
     profiles: list[str]
+    # What ends every profile's line: its app group and timestamps.
+    profile_tail: str
     device_rows: list[int]
     devices: list[str]
 
 
 def new_profiles_batch(rows: list[list], app_group_id: int, now: str) -> NewProfilesBatch | None:
-    """`rows` (with their braze_ids and JSON) as COPY lines for the profile and device tables;
+    """`rows` (prepared: BatchWriter.prepare) as COPY lines for the profile and device tables;
     None when a value needs escaping (the batch then goes the staging table's way)."""
     empty = _PROFILE_EMPTY
-    tail = f"\t{app_group_id}\t{now}\t{now}"
     profiles = [
-        "\t".join(
-            [
-                (v or e) if v.__class__ is str else (e if v is None else str(v))
-                for v, e in zip(row, empty, strict=False)  # stops before the raw ad ids
-            ]
-        )
-        + tail
+        # zip stops before the raw ad ids.
+        "\t".join([e if v is None else v for v, e in zip(row, empty, strict=False)])
         for row in rows
     ]
     idfa, idfa_sha256, idfa_reason = POS["idfa"], POS["idfa_sha256"], POS["idfa_invalid_reason"]
@@ -190,7 +184,7 @@ def new_profiles_batch(rows: list[list], app_group_id: int, now: str) -> NewProf
                     row[gaid] or "",
                     row[gaid_sha256] or _NULL,
                     row[gaid_reason] or "",
-                    _NULL if row[tracking] is None else str(row[tracking]),
+                    row[tracking] or _NULL,
                     _NULL if row[idfa] is None else now,
                     _NULL if row[gaid] is None else now,
                     _NULL if row[tracking] is None else now,
@@ -199,13 +193,14 @@ def new_profiles_batch(rows: list[list], app_group_id: int, now: str) -> NewProf
                 )
             )
         )
-    if not _copy_text_safe("\n".join(profiles), len(profiles), len(PROFILE_COPY_COLUMNS) - 1):
+    if not _copy_text_safe("\n".join(profiles), len(profiles), len(empty)):
         return None
     if devices and not _copy_text_safe(
         "\n".join(devices), len(devices), len(DEVICE_COPY_COLUMNS) - 1
     ):
         return None
-    return NewProfilesBatch(rows, profiles, device_rows, devices)
+    tail = f"\t{app_group_id}\t{now}\t{now}"
+    return NewProfilesBatch(rows, profiles, tail, device_rows, devices)
 
 
 def _stage_table_sql() -> str:
@@ -471,13 +466,19 @@ class BatchWriter:
         )
 
     def prepare(self, rows: list[list]):
-        custom = POS["custom_attributes"]
+        custom, dob, tracking = POS["custom_attributes"], POS["dob"], POS["ad_tracking_enabled"]
         for row, braze_id in zip(rows, new_braze_ids(len(rows)), strict=True):
             row[1] = braze_id
             if row[custom] is not None:
                 row[custom] = orjson.dumps(row[custom]).decode()
         if not self.postgres:
             return [[adapt(v) for v in row] for row in rows]
+        # COPY's text: every value a str or None, which the lines are built from.
+        for row in rows:
+            if row[dob] is not None:
+                row[dob] = row[dob].isoformat()
+            if row[tracking] is not None:
+                row[tracking] = "t" if row[tracking] else "f"
         if self.new_profiles_expected:
             batch = new_profiles_batch(rows, self.app_group_id, timezone.now().isoformat())
             if batch is not None:
@@ -529,9 +530,10 @@ class BatchWriter:
             "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
             [Profile._meta.db_table, len(batch.profiles)],
         )
-        ids = [str(pk) for (pk,) in cursor.fetchall()]
+        ids = [pk for (pk,) in cursor.fetchall()]
+        tail = batch.profile_tail
         profiles = "".join(
-            [f"{pk}\t{line}\n" for pk, line in zip(ids, batch.profiles, strict=True)]
+            [f"{pk}\t{line}{tail}\n" for pk, line in zip(ids, batch.profiles, strict=True)]
         )
         devices = "".join(
             [
