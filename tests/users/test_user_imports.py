@@ -44,12 +44,9 @@ def before_each_write(monkeypatch, step) -> None:
 
 
 def staged_external_ids(payload) -> list[str]:
-    """The external_ids of a batch prepared for PostgreSQL: new profiles, or the staging
-    table's COPY (either format)."""
-    from users.csv_import.writer import COPY_TEXT, NewProfilesBatch
+    """The external_ids of a batch prepared for PostgreSQL's COPY (either format)."""
+    from users.csv_import.writer import COPY_TEXT
 
-    if isinstance(payload, NewProfilesBatch):
-        return [row[0] for row in payload.rows]
     lines = io.StringIO(payload.data.decode(), newline="")
     if payload.options == COPY_TEXT:
         return [row[0] for row in csv.reader(lines, delimiter="\t", quoting=csv.QUOTE_NONE)]
@@ -412,19 +409,19 @@ def test_re_importing_an_unchanged_row_does_not_touch_it(app_group):
 
 
 def test_a_batch_is_copied_as_text_unless_a_value_needs_escaping():
-    from users.csv_import.reader import POS, STAGE_COLUMNS
+    from users.csv_import.reader import STAGE_COLUMNS
     from users.csv_import.writer import COPY_CSV, COPY_TEXT, copy_batch
 
     def row(external_id, first_name=None):
         values = [None] * len(STAGE_COLUMNS)
-        values[0], values[9], values[POS["ad_tracking_enabled"]] = external_id, first_name, "f"
+        values[0], values[9], values[26] = external_id, first_name, "f"
         return values
 
     plain = copy_batch([row("u1", "Ana"), row("u2", "")])
     assert plain.options == COPY_TEXT
     assert plain.data.decode().splitlines() == [
-        "u1" + "\t" * 9 + "Ana" + "\t" * 15 + "f\t\t",
-        "u2" + "\t" * 24 + "f\t\t",
+        "u1" + "\t" * 9 + "Ana" + "\t" * 17 + "f",
+        "u2" + "\t" * 26 + "f",
     ]
     for awkward in ("a\tb", "a\nb", "a\rb", "a\\b", "\\N", "\\."):
         batch = copy_batch([row("u1", "Ana"), row("u2", awkward)])
@@ -501,70 +498,6 @@ def test_a_batch_of_new_profiles_is_inserted_without_probing_for_stored_ones(app
     assert after["u2"].email_sha256 == sha256_hex("new@example.com")
     assert after["u3"].idfa_sha256 == sha256_hex(IDFA.lower())
     assert Device.objects.filter(profile__external_id__in=["u1", "u3"]).count() == 2
-
-
-@pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="SQLite writes every batch through its staging table"
-)
-@pytest.mark.django_db
-def test_new_profiles_copied_straight_in_equal_those_the_upsert_writes(
-    app_group, other_app_group, monkeypatch
-):
-    """The same file into two app groups: COPYed straight into the profile and device tables,
-    and (the direct way switched off) staged and upserted. Every column must match."""
-    from django.test.utils import CaptureQueriesContext
-
-    from users.csv_import import writer
-
-    text = (
-        "external_id,email,phone,first_name,last_name,country,language,dob,gender,home_city,"
-        "time_zone,email_subscribe,push_subscribe,idfa,google_ad_id,ad_tracking_enabled,plan,n\n"
-        f"u1, Ana@Example.com ,(650) 253-0000,Ana,Lopez,US,es,1990-04-01,F,Paris,Europe/Paris,"
-        f"opted_in,subscribed,{IDFA},{GAID},true,gold,12\n"
-        "u2,not-an-email,12,,,,,,,,,,,00000000-0000-0000-0000-000000000000,nope,,,\n"
-        "u3,,,Bo,,,,,,,,,,,,false,,4.5\n"
-        "u4,c@example.com,,,,,,,,,,,,,,,silver,\n"
-    )
-    with CaptureQueriesContext(connection) as direct:
-        run(app_group, text)
-    monkeypatch.setattr(writer, "new_profiles_batch", lambda *args: None)
-    with CaptureQueriesContext(connection) as upserted:
-        run(other_app_group, text)
-
-    def staged(context) -> int:
-        return sum(writer.STAGE_TABLE in query["sql"] for query in context.captured_queries)
-
-    assert staged(direct) == 0 and staged(upserted) > 0
-    skipped = {"id", "app_group", "braze_id", "created_at", "updated_at"}
-    profile_fields = [f.name for f in Profile._meta.concrete_fields if f.name not in skipped]
-    device_fields = [
-        f.name
-        for f in Device._meta.concrete_fields
-        if f.name not in {"id", "profile", "created_at", "updated_at"}
-    ]
-
-    def stored(group) -> tuple[dict, dict]:
-        profiles = {
-            p["external_id"]: p
-            for p in Profile.objects.filter(app_group=group).values(*profile_fields)
-        }
-        devices = {}
-        for device in Device.objects.filter(profile__app_group=group).select_related("profile"):
-            values = {f: getattr(device, f) for f in device_fields}
-            for stamp in ("idfa_reported_at", "gaid_reported_at", "ad_tracking_reported_at"):
-                values[stamp] = values[stamp] is not None
-            devices[device.profile.external_id] = values
-        return profiles, devices
-
-    profiles, devices = stored(app_group)
-    assert (profiles, devices) == stored(other_app_group)
-    assert sorted(profiles) == ["u1", "u2", "u3", "u4"] and sorted(devices) == ["u1", "u2", "u3"]
-    assert profiles["u1"]["dob"].isoformat() == "1990-04-01"
-    assert profiles["u2"]["email_invalid_reason"] and profiles["u2"]["email_sha256"] is None
-    assert profiles["u3"]["custom_attributes"] == {"n": 4.5}
-    assert profiles["u4"]["ad_tracking_enabled"] is None
-    assert devices["u3"]["ad_tracking_enabled"] is False
-    assert devices["u3"]["ad_tracking_reported_at"] and not devices["u3"]["idfa_reported_at"]
 
 
 @pytest.mark.skipif(

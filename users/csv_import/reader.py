@@ -68,15 +68,13 @@ STAGE_COLUMNS = (
     ("email_subscribe", "varchar(12)"),
     ("push_subscribe", "varchar(12)"),
     ("custom_attributes", "jsonb"),
+    ("idfa", "varchar(64)"),
     ("idfa_sha256", "varchar(64)"),
     ("idfa_invalid_reason", "varchar(100)"),
+    ("google_ad_id", "varchar(64)"),
     ("gaid_sha256", "varchar(64)"),
     ("gaid_invalid_reason", "varchar(100)"),
     ("ad_tracking_enabled", "boolean"),
-    # The raw ad ids go to the import's device only: last, so that the columns before them are
-    # the profile's (writer.profile_copy_lines).
-    ("idfa", "varchar(64)"),
-    ("google_ad_id", "varchar(64)"),
 )
 POS = {name: i for i, (name, _) in enumerate(STAGE_COLUMNS)}
 # Cells that are written together: when the first is given, the others follow it.
@@ -87,7 +85,6 @@ GROUPS = (
     ("google_ad_id", "gaid_sha256", "gaid_invalid_reason"),
 )
 _GROUPED = {name for group in GROUPS for name in group}
-AD_ID_GROUPS = {group[0]: group for group in GROUPS[2:]}
 
 
 class CsvFileError(Exception):
@@ -267,13 +264,11 @@ class RowReader:
                 return result.invalid_reason
 
         elif name in ("idfa", "google_ad_id"):
-            raw, hashed, reason = (POS[column] for column in AD_ID_GROUPS[name])
+            start = POS[name]
 
             def handle(cell, values, custom):
                 result = normalize_ad_id(checked(cell, AD_ID_RAW_MAX_LENGTH))
-                values[raw] = cell
-                values[hashed] = result.sha256
-                values[reason] = result.invalid_reason
+                values[start : start + 3] = (cell, result.sha256, result.invalid_reason)
                 return result.invalid_reason
 
         elif name == "ad_tracking_enabled":

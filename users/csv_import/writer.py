@@ -3,9 +3,9 @@
 PostgreSQL COPYs a batch into a temporary table, SQLite inserts it with executemany, then one
 INSERT … SELECT … ON CONFLICT (app_group, external_id) upserts profiles and one more the imported
 ad ids (on the one device "csv-import"). On PostgreSQL a batch that is likely all new profiles
-is first COPYed straight into the profile and device tables (`NewProfilesBatch`). `WriterPipeline`
-runs the writes in threads of their own (two on PostgreSQL, each profile always by the same one),
-one batch behind the reader.
+is first tried with plain INSERTs (`BatchWriter._insert_new`). `WriterPipeline` runs the writes
+in threads of their own (two on PostgreSQL, each profile always by the same one), one batch
+behind the reader.
 """
 
 from __future__ import annotations
@@ -65,17 +65,6 @@ COPY_TEXT = "FORMAT text, NULL ''"
 COPY_CSV = "FORMAT csv"
 
 
-def _copy_text_safe(text: str, lines: int, columns: int) -> bool:
-    """Whether `lines` joined lines of `columns` values each read back as written in COPY's
-    text format: no value holds a tab, a line break or a backslash."""
-    return (
-        "\\" not in text
-        and "\r" not in text
-        and text.count("\n") == lines - 1
-        and text.count("\t") == lines * (columns - 1)
-    )
-
-
 def copy_batch(rows: list[list]) -> CopyBatch:
     """The rows (values str or None: BatchWriter.prepare) as COPY data: tab-separated text when
     no value holds a tab, a line break or a backslash (which that format would need escaped),
@@ -86,121 +75,21 @@ def copy_batch(rows: list[list]) -> CopyBatch:
     value needs escaping: then the whole batch goes through the csv writer instead.
     """
     lines = ["\t".join(["" if v is None else v for v in row]) for row in rows]
+    lines.append("")
     text = "\n".join(lines)
-    if _copy_text_safe(text, len(lines), len(STAGE_COLUMNS)):
-        return CopyBatch(f"{text}\n".encode(), COPY_TEXT)
+    if (
+        "\\" not in text
+        and "\r" not in text
+        and text.count("\n") == len(rows)
+        and text.count("\t") == len(rows) * (len(STAGE_COLUMNS) - 1)
+    ):
+        return CopyBatch(text.encode(), COPY_TEXT)
     # None and "" become an unquoted empty field, which COPY reads as NULL. Python's csv writer
     # quotes a value holding a character of the line terminator only: with "\n" alone, a
     # carriage return went unquoted and COPY refused the batch.
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\r\n").writerows(rows)
     return CopyBatch(buffer.getvalue().encode(), COPY_CSV)
-
-
-# The staging columns that are the profile's: all but the raw ad ids (reader.STAGE_COLUMNS).
-PROFILE_COPY_COLUMNS = (
-    ("id",)
-    + tuple(name for name, _ in STAGE_COLUMNS[:-2])
-    + (
-        "app_group_id",
-        "created_at",
-        "updated_at",
-    )
-)
-DEVICE_COPY_COLUMNS = (
-    "profile_id",
-    "device_id",
-    "os",
-    "model",
-    "idfa",
-    "idfa_sha256",
-    "idfa_invalid_reason",
-    "google_ad_id",
-    "gaid_sha256",
-    "gaid_invalid_reason",
-    "ad_tracking_enabled",
-    "idfa_reported_at",
-    "gaid_reported_at",
-    "ad_tracking_reported_at",
-    "created_at",
-    "updated_at",
-)
-# While lines are built, NULL is a NUL character, which no value can hold (the reader rejects
-# it, and JSON escapes it): the lines can then be checked for backslashes before it becomes
-# COPY's \N.
-_NULL = "\x00"
-_NULLABLE_PROFILE_COLUMNS = frozenset(f.column for f in Profile._meta.concrete_fields if f.null)
-# What an empty staged value becomes in the profile table: what the upsert's COALESCEs give.
-_PROFILE_EMPTY = tuple(
-    "{}" if name == "custom_attributes" else _NULL if name in _NULLABLE_PROFILE_COLUMNS else ""
-    for name, _ in STAGE_COLUMNS[:-2]
-)
-
-
-class NewProfilesBatch(NamedTuple):
-    """A batch of likely-new profiles prepared for COPY straight into the profile and device
-    tables (`BatchWriter._copy_new`): a line per profile and per device, each without the
-    profile's id (taken from its sequence when written). `rows` are the staging rows, for the
-    upsert's way when one of them is a stored profile."""
-
-    rows: list[list]
-    profiles: list[str]
-    # What ends every profile's line: its app group and timestamps.
-    profile_tail: str
-    device_rows: list[int]
-    devices: list[str]
-
-
-def new_profiles_batch(rows: list[list], app_group_id: int, now: str) -> NewProfilesBatch | None:
-    """`rows` (prepared: BatchWriter.prepare) as COPY lines for the profile and device tables;
-    None when a value needs escaping (the batch then goes the staging table's way)."""
-    empty = _PROFILE_EMPTY
-    profiles = [
-        # zip stops before the raw ad ids.
-        "\t".join([e if v is None else v for v, e in zip(row, empty, strict=False)])
-        for row in rows
-    ]
-    idfa, idfa_sha256, idfa_reason = POS["idfa"], POS["idfa_sha256"], POS["idfa_invalid_reason"]
-    gaid, gaid_sha256, gaid_reason = (
-        POS["google_ad_id"],
-        POS["gaid_sha256"],
-        POS["gaid_invalid_reason"],
-    )
-    tracking = POS["ad_tracking_enabled"]
-    device_rows, devices = [], []
-    for index, row in enumerate(rows):
-        if row[idfa] is None and row[gaid] is None and row[tracking] is None:
-            continue
-        device_rows.append(index)
-        devices.append(
-            "\t".join(
-                (
-                    IMPORT_DEVICE_ID,
-                    "",
-                    "",
-                    row[idfa] or "",
-                    row[idfa_sha256] or _NULL,
-                    row[idfa_reason] or "",
-                    row[gaid] or "",
-                    row[gaid_sha256] or _NULL,
-                    row[gaid_reason] or "",
-                    row[tracking] or _NULL,
-                    _NULL if row[idfa] is None else now,
-                    _NULL if row[gaid] is None else now,
-                    _NULL if row[tracking] is None else now,
-                    now,
-                    now,
-                )
-            )
-        )
-    if not _copy_text_safe("\n".join(profiles), len(profiles), len(empty)):
-        return None
-    if devices and not _copy_text_safe(
-        "\n".join(devices), len(devices), len(DEVICE_COPY_COLUMNS) - 1
-    ):
-        return None
-    tail = f"\t{app_group_id}\t{now}\t{now}"
-    return NewProfilesBatch(rows, profiles, tail, device_rows, devices)
 
 
 def _stage_table_sql() -> str:
@@ -227,9 +116,10 @@ def _is_distinct_from() -> str:
     return "IS DISTINCT FROM" if is_postgres() else "IS NOT"
 
 
-def _profile_upsert_sql() -> str:
+def _profile_upsert_sql(*, new_only: bool = False) -> str:
     """INSERT … SELECT of the staged rows into profiles: a stored profile (same app group and
-    external_id) is updated with what the row gives."""
+    external_id) is updated with what the row gives. With `new_only`, a plain INSERT, which a
+    stored profile makes fail (IntegrityError)."""
     profile = quote(Profile._meta.db_table)
     given_text = "CASE WHEN EXCLUDED.{c} <> '' THEN EXCLUDED.{c} ELSE {p}.{c} END"
 
@@ -297,6 +187,8 @@ def _profile_upsert_sql() -> str:
         f"INSERT INTO {profile} ({', '.join(quote(c) for c in selected)}) "
         f"SELECT {', '.join(selected.values())} FROM {STAGE_TABLE} t WHERE true"
     )
+    if new_only:
+        return insert
     return (
         insert
         + " ON CONFLICT (app_group_id, external_id) DO UPDATE SET "
@@ -333,8 +225,10 @@ def _hash_changing_sql() -> str:
     )
 
 
-def _device_upsert_sql() -> str:
-    """The import device of each staged row that brings an ad id or ad tracking."""
+def _device_upsert_sql(*, new_only: bool = False) -> str:
+    """The import device of each staged row that brings an ad id or ad tracking. With
+    `new_only` (profiles inserted by the same statement, which have no device yet), a plain
+    INSERT."""
     device = quote(Device._meta.db_table)
     profile = quote(Profile._meta.db_table)
 
@@ -392,6 +286,8 @@ def _device_upsert_sql() -> str:
         "WHERE t.idfa IS NOT NULL OR t.google_ad_id IS NOT NULL "
         "OR t.ad_tracking_enabled IS NOT NULL"
     )
+    if new_only:
+        return insert
     return (
         insert
         + " ON CONFLICT (profile_id, device_id) DO UPDATE SET "
@@ -457,6 +353,10 @@ class BatchWriter:
             self.upsert_sql = (
                 f"WITH upserted AS ({profile_sql} RETURNING id, external_id) " + device_sql
             )
+            self.insert_new_sql = (
+                f"WITH upserted AS ({_profile_upsert_sql(new_only=True)} RETURNING id, "
+                f"external_id) {_device_upsert_sql(new_only=True)}"
+            )
         else:
             self.upsert_sql = profile_sql
             self.device_sql = _device_upsert_sql()
@@ -473,25 +373,17 @@ class BatchWriter:
                 row[custom] = orjson.dumps(row[custom]).decode()
         if not self.postgres:
             return [[adapt(v) for v in row] for row in rows]
-        # COPY's text: every value a str or None, which the lines are built from.
+        # COPY's text: every value a str or None, so that copy_batch tests no type per value.
         for row in rows:
             if row[dob] is not None:
                 row[dob] = row[dob].isoformat()
             if row[tracking] is not None:
                 row[tracking] = "t" if row[tracking] else "f"
-        if self.new_profiles_expected:
-            batch = new_profiles_batch(rows, self.app_group_id, timezone.now().isoformat())
-            if batch is not None:
-                return batch
         return copy_batch(rows)
 
     def write(self, payload) -> None:
         now = adapt(timezone.now())
         with transaction.atomic(), connection.cursor() as cursor:
-            if isinstance(payload, NewProfilesBatch):
-                if self.new_profiles_expected and self._copy_new(cursor, payload):
-                    return
-                payload = copy_batch(payload.rows)
             cursor.execute(_stage_table_sql())
             # Emptied here too: inside an outer transaction nothing commits between batches.
             cursor.execute(
@@ -502,10 +394,12 @@ class BatchWriter:
                     f"COPY {STAGE_TABLE} FROM STDIN ({payload.options})"
                 ) as copy:
                     copy.write(payload.data)
+                params = [self.app_group_id, now, now, IMPORT_DEVICE_ID, now, now, now, now, now]
+                if self.new_profiles_expected and self._insert_new(cursor, params):
+                    return
                 if not self.statistics_settled:
                     self.statistics_settled = _statistics_refresh_if_stale(self.app_group_id)
                 stored = self._tell_hash_changes(cursor)
-                params = [self.app_group_id, now, now, IMPORT_DEVICE_ID, now, now, now, now, now]
                 cursor.execute(self.upsert_sql, params)
                 self.new_profiles_expected = stored == 0
             else:
@@ -518,41 +412,17 @@ class BatchWriter:
                 )
                 cursor.execute(f"DELETE FROM {STAGE_TABLE}")
 
-    def _copy_new(self, cursor, batch: NewProfilesBatch) -> bool:
-        """COPY the batch straight into the profile and device tables, as new profiles with ids
-        from the profile sequence; False, with nothing written, when one is a stored profile.
+    def _insert_new(self, cursor, params: list) -> bool:
+        """Insert the staged rows as new profiles (and their devices) with plain INSERTs; False,
+        with nothing written, when one of them is a stored profile.
 
-        New profiles change no stored hash and have no device yet: no staging table, no probe
-        for stored profiles (3.7 µs a row) and no upsert. A stored profile makes the COPY fail
-        on the (app_group, external_id) constraint, inside a savepoint, and the batch goes the
-        upsert's way (docs/PERFORMANCE.md, sitting 11)."""
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)",
-            [Profile._meta.db_table, len(batch.profiles)],
-        )
-        ids = [pk for (pk,) in cursor.fetchall()]
-        tail = batch.profile_tail
-        profiles = "".join(
-            [f"{pk}\t{line}{tail}\n" for pk, line in zip(ids, batch.profiles, strict=True)]
-        )
-        devices = "".join(
-            [
-                f"{ids[index]}\t{line}\n"
-                for index, line in zip(batch.device_rows, batch.devices, strict=True)
-            ]
-        )
+        New profiles change no stored hash and have no device yet: no probe for stored profiles
+        (3.7 µs a row) and no ON CONFLICT, whose speculative insertion costs a quarter more than
+        a plain insert (docs/PERFORMANCE.md, sitting 10). A stored profile makes the insert fail
+        at its row, inside a savepoint, and the batch goes the upsert's way."""
         try:
-            with transaction.atomic(), connection.wrap_database_errors:
-                for table, columns, data in (
-                    (Profile._meta.db_table, PROFILE_COPY_COLUMNS, profiles),
-                    (Device._meta.db_table, DEVICE_COPY_COLUMNS, devices),
-                ):
-                    if data:
-                        with cursor.cursor.copy(
-                            f"COPY {quote(table)} ({', '.join(quote(c) for c in columns)}) "
-                            "FROM STDIN"
-                        ) as copy:
-                            copy.write(data.replace(_NULL, "\\N").encode())
+            with transaction.atomic():
+                cursor.execute(self.insert_new_sql, params)
         except IntegrityError:
             return False
         return True
