@@ -66,7 +66,7 @@ def _parse(number: str, region: str):
     if number[0] == "+" and len(number) < 4:
         # Not viable ("+12"): parse raises NOT_A_NUMBER; let it.
         return UNSURE
-    metadata = PhoneMetadata.metadata_for_region(region, None)
+    metadata = _metadata_for_region(region)
     if metadata is None:
         return UNSURE
     extracted = _maybe_extract_country_code(number, metadata)
@@ -86,11 +86,33 @@ def _parse(number: str, region: str):
     if len(national) < pnu._MIN_LENGTH_FOR_NSN:
         return UNSURE
     _, potential, _ = pnu._maybe_strip_national_prefix_carrier_code(national, metadata)
-    if pnu._test_number_length(potential, metadata) not in _NOT_LONG_ENOUGH:
+    if _test_number_length(potential, metadata) not in _NOT_LONG_ENOUGH:
         national = potential
     if not pnu._MIN_LENGTH_FOR_NSN <= len(national) <= pnu._MAX_LENGTH_FOR_NSN:
         return UNSURE
     return country_code, national
+
+
+# Lookups that phonenumbers repeats for every number, answered once: its metadata never changes
+# once loaded. Together ~1 µs of the ~5 a number takes (docs/PERFORMANCE.md, sitting 11).
+@cache
+def _metadata_for_region(region: str):
+    return PhoneMetadata.metadata_for_region(region, None)
+
+
+# (region, country code, length) -> pnu._test_number_length's answer. The metadata is keyed by
+# region and country code (non-geographic entities share the region "001"); at most a few
+# thousand keys.
+_LENGTH_RESULTS: dict[tuple[str, int, int], object] = {}
+
+
+def _test_number_length(number: str, metadata):
+    """pnu._test_number_length, which reads only the number's length and the metadata."""
+    key = (metadata.id, metadata.country_code, len(number))
+    result = _LENGTH_RESULTS.get(key)
+    if result is None:
+        result = _LENGTH_RESULTS[key] = pnu._test_number_length(number, metadata)
+    return result
 
 
 # Country calling codes as the digit strings _extract_country_code tries (1 to 3 digits).
@@ -133,7 +155,7 @@ def _maybe_extract_country_code(number: str, metadata):
         if (
             not pnu._match_national_number(full_number, general, False)
             and pnu._match_national_number(potential, general, False)
-        ) or pnu._test_number_length(full_number, metadata) == pnu.ValidationResult.TOO_LONG:
+        ) or _test_number_length(full_number, metadata) == pnu.ValidationResult.TOO_LONG:
             return metadata.country_code, potential
     return 0, ""
 
@@ -228,13 +250,13 @@ def _is_valid(country_code: int, nsn: str) -> bool:
                     break
             elif _type_known(matcher, nsn):
                 # Found by the same test is_valid_number_for_region would now repeat.
-                return country_code == pnu.country_code_for_valid_region(candidate)
+                return country_code == _metadata_for_region(candidate).country_code
         if region is None:
             return False
     if region == pnu.REGION_CODE_FOR_NON_GEO_ENTITY:
         matcher = _non_geo_matcher(country_code)
     else:
-        if country_code != pnu.country_code_for_valid_region(region):
+        if country_code != _metadata_for_region(region).country_code:
             return False
         matcher = _desc_matcher(region)
     return matcher is not None and _type_known(matcher, nsn)
