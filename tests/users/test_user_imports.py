@@ -427,6 +427,35 @@ def test_a_batch_is_copied_as_text_unless_a_value_needs_escaping():
         batch = copy_batch([row("u1", "Ana"), row("u2", awkward)])
         assert batch.options == COPY_CSV, awkward
         assert list(csv.reader(io.StringIO(batch.data.decode(), newline="")))[1][9] == awkward
+    # Only the columns the file can fill: the others are left to COPY's NULL.
+    columns = ("external_id", "first_name", "ad_tracking_enabled")
+    assert copy_batch([row("u1", "Ana"), row("u2")], columns) == (
+        b"u1\tAna\tf\nu2\t\tf\n",
+        columns,
+        COPY_TEXT,
+    )
+    assert copy_batch([row("u1", "a\nb")], columns).data == b'u1,"a\nb",f\r\n'
+
+
+def test_the_reader_names_the_staging_columns_a_file_can_fill():
+    from users.csv_import.reader import RowReader
+
+    assert RowReader(["external_id", "email", "plan", "dob"], "US").filled_columns == (
+        "external_id",
+        "braze_id",
+        "email",
+        "email_sha256",
+        "email_invalid_reason",
+        "dob",
+        "custom_attributes",
+    )
+    assert RowReader(["google_ad_id", "external_id"], "US").filled_columns == (
+        "external_id",
+        "braze_id",
+        "google_ad_id",
+        "gaid_sha256",
+        "gaid_invalid_reason",
+    )
 
 
 @pytest.mark.django_db

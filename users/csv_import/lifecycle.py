@@ -134,14 +134,14 @@ def _import_csv(app_group, stream, on_progress, batch_rows) -> ImportProgress:
             batch[values[0]] = values if previous is None else merge_rows(previous, values)
             progress.rows_imported += 1
             if len(batch) >= limits[number]:
-                _flush(pipeline, number, batch, progress, counter, on_progress)
+                _flush(pipeline, number, batch, rows.filled_columns, progress, counter, on_progress)
                 batches[number] = {}
                 limits[number] = min(batch_rows, 2 * limits[number])
                 if progress.rows_processed >= next_collection:
                     gc.collect(0)
                     next_collection = progress.rows_processed + COLLECT_EVERY_ROWS
         for number, batch in enumerate(batches):
-            _flush(pipeline, number, batch, progress, counter, on_progress)
+            _flush(pipeline, number, batch, rows.filled_columns, progress, counter, on_progress)
     except UnicodeDecodeError as exc:
         raise CsvFileError(NOT_UTF8, line=line + 1) from exc
     except csv.Error as exc:
@@ -211,9 +211,9 @@ def _issue(progress, line, rejected, column, reason: Message | str, external_id)
         )
 
 
-def _flush(pipeline, number, batch, progress, counter, on_progress) -> None:
+def _flush(pipeline, number, batch, columns, progress, counter, on_progress) -> None:
     if batch:
-        pipeline.submit(pipeline.writer.prepare(list(batch.values())), number)
+        pipeline.submit(pipeline.writer.prepare(list(batch.values()), columns), number)
     progress.bytes_processed = counter.count
     if on_progress is not None:
         on_progress(progress)

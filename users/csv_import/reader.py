@@ -233,6 +233,13 @@ class RowReader:
             if name != REQUIRED_COLUMN
         ]
         self.custom_position = POS["custom_attributes"]
+        # The staging columns that this file's rows can fill, in STAGE_COLUMNS' order: every
+        # other one is None in every row, and the writer leaves it out of COPY.
+        filled = {REQUIRED_COLUMN, "braze_id"}
+        for name in names:
+            group = next((g for g in GROUPS if g[0] == name), None)
+            filled.update(group or ((name,) if name in POS else ("custom_attributes",)))
+        self.filled_columns = tuple(name for name, _ in STAGE_COLUMNS if name in filled)
 
     def _handler(self, name: str):
         """A function (cell, values, custom) -> reason a kept value is unusable, or ""."""
