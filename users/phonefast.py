@@ -94,7 +94,7 @@ def _parse(number: str, region: str):
 
 
 # Lookups that phonenumbers repeats for every number, answered once: its metadata never changes
-# once loaded. Together ~1 µs of the ~5 a number takes (docs/PERFORMANCE.md, sitting 11).
+# once loaded: 4.08 against 4.70 µs a US number (docs/PERFORMANCE.md, sitting 11).
 @cache
 def _metadata_for_region(region: str):
     return PhoneMetadata.metadata_for_region(region, None)
