@@ -167,10 +167,10 @@ _tuning_saved: tuple[bool, float] = (True, 0.005)
 def _import_tuning() -> Iterator[None]:
     """While any import runs in this process (imports may share one, in a thread pool):
     - automatic garbage collection is off, and the reading loop collects the young objects
-      every COLLECT_EVERY_ROWS instead. The batches kept for the writers are tens of thousands of lists and dicts,
-      and every automatic full collection walked them all again: ~9 µs a row, a third of the
-      import's Python time. Rows hold no reference cycles; what else lives longer than a batch
-      is collected once the collector is back on.
+      every COLLECT_EVERY_ROWS instead. The batches kept for the writers are tens of thousands
+      of lists and dicts, and every automatic full collection walked them all again: ~9 µs a
+      row, a third of the import's Python time. Rows hold no reference cycles; what else
+      lives longer than a batch is collected once the collector is back on.
     - the GIL switch interval is 0.5 ms: the writer threads wait for the GIL after every round
       trip to the database while the reader holds it, up to 5 ms by default (~130 ms a batch).
     Measured in docs/PERFORMANCE.md, sitting 9. The last import to finish puts both back."""

@@ -76,9 +76,9 @@ def copy_batch(rows: list[list], columns: tuple[str, ...] = STAGE_NAMES) -> Copy
 
     The csv module's writer costs ~6 µs a row of staging values, a fifth of the reading thread's
     work; a plain join costs ~2, and four scans of the joined batch (in C) tell whether any
-    value needs escaping: then the whole batch goes through the csv writer instead. Leaving out
-    the columns that the file cannot fill (reader.RowReader.filled_columns) saves ~40 ns each
-    a row.
+    value needs escaping: then the whole batch goes through the csv writer instead. Each staging
+    column left out because the file cannot fill it (reader.RowReader.filled_columns) saves
+    ~40 ns a row.
     """
     pick = itemgetter(*(POS[name] for name in columns))
     lines = ["\t".join(["" if v is None else v for v in pick(row)]) for row in rows]
