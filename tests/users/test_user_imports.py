@@ -317,6 +317,23 @@ def test_each_external_id_is_written_by_one_writer_in_file_order(app_group, monk
         assert len(used) == WRITER_THREADS == 2
 
 
+@pytest.mark.django_db
+def test_the_first_batches_are_small_and_double_up_to_the_batch_size(app_group, monkeypatch):
+    """The writers start while the reader is still on the file's first rows."""
+    sizes = []
+
+    def record(batch_writer, payload):
+        sizes.append(len(staged_external_ids(payload)) if batch_writer.postgres else len(payload))
+
+    before_each_write(monkeypatch, record)
+    rows = "".join(f"u{i}\n" for i in range(6000))
+
+    run(app_group, "external_id\n" + rows, batch_rows=2000)
+
+    assert sizes == [1250, 2000, 2000, 750]
+    assert Profile.objects.filter(app_group=app_group).count() == 6000
+
+
 @pytest.mark.django_db(transaction=True)
 def test_garbage_collection_is_paused_during_an_import_and_back_after(app_group, monkeypatch):
     seen = []
