@@ -476,6 +476,15 @@ def test_the_reader_names_the_staging_columns_a_file_can_fill():
 
 
 @pytest.mark.django_db
+def test_a_custom_attribute_named_like_a_staging_column_is_imported(app_group):
+    run(app_group, "external_id,email_sha256,phone_e164\nu1,abc,+1\n")
+
+    profile = Profile.objects.get(external_id="u1")
+    assert profile.custom_attributes == {"email_sha256": "abc", "phone_e164": "+1"}
+    assert (profile.email_sha256, profile.phone_e164) == (None, None)
+
+
+@pytest.mark.django_db
 def test_values_that_need_escaping_are_stored_as_written(app_group):
     awkward = {
         "u1": "back\\slash",

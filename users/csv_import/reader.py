@@ -238,7 +238,8 @@ class RowReader:
         filled = {REQUIRED_COLUMN, "braze_id"}
         for name in names:
             group = next((g for g in GROUPS if g[0] == name), None)
-            filled.update(group or ((name,) if name in POS else ("custom_attributes",)))
+            standard = name in STANDARD_COLUMNS  # else a custom attribute, whatever its name
+            filled.update(group or ((name,) if standard else ("custom_attributes",)))
         self.filled_columns = tuple(name for name, _ in STAGE_COLUMNS if name in filled)
 
     def _handler(self, name: str):
